@@ -1,0 +1,201 @@
+"""The one fitting loop: optimize a prior's parameters so its image minimizes an energy.
+
+Every task (denoising, super-resolution, inpainting, feature inversion) is `fit(prior, energy)`.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from .energies import Energy
+from .metrics import psnr
+
+# (step, loss, image) → True to stop early
+Callback = Callable[[int, float, torch.Tensor], bool | None]
+
+
+@dataclass
+class FitConfig:
+    """Engine settings; a prior's preset supplies defaults, the caller overrides them."""
+
+    steps: int = 1000
+    lr: float = 0.01
+    schedule: str | None = None  # None (constant) or "cosine"
+    reg_noise_std: float = 0.0  # DIP's per-step perturbation of the generator input
+    ema: float = 0.0  # exponential moving average of outputs; 0 turns it off
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    guard: bool = True  # back off when the loss jumps (DIP's divergence fix)
+    guard_every: int = 50  # steps between checkpoints of the last good parameters
+    guard_ratio: float = 10 ** 0.5  # a loss this many times the checkpoint's counts as divergence
+    progress: bool = False
+
+    @classmethod
+    def build(cls, defaults: dict[str, Any] | None = None, **overrides: Any) -> "FitConfig":
+        """Defaults (a preset's "fit" row) updated by the overrides that are not None."""
+        known = {f.name for f in fields(cls)}
+        values = {**(defaults or {}), **{k: v for k, v in overrides.items() if v is not None}}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown fit settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+
+@dataclass
+class FitResult:
+    final: torch.Tensor  # the last output
+    best: torch.Tensor  # the output at the lowest loss
+    ema: torch.Tensor  # the moving average (the last output when EMA is off)
+    best_step: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    steps_run: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    stopped_by: str = "steps"  # steps | callback | interrupt
+    backoffs: int = 0
+    config: FitConfig | None = None
+
+    @property
+    def output(self) -> torch.Tensor:
+        """The image to show: the moving average when the config used one, else the last output."""
+        return self.ema if self.config is not None and self.config.ema > 0 else self.final
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "steps_run": self.steps_run,
+            "seconds": round(self.seconds, 3),
+            "best_step": self.best_step,
+            "interrupted": self.interrupted,
+            "stopped_by": self.stopped_by,
+            "backoffs": self.backoffs,
+            "config": asdict(self.config) if self.config else None,
+        }
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
+    return torch.device(name)
+
+
+class _Guard:
+    """Keeps the last good parameters; on a loss jump restores them and halves the learning rate."""
+
+    def __init__(self, prior: torch.nn.Module, optimizer: torch.optim.Optimizer, cfg: FitConfig):
+        self.prior, self.optimizer, self.cfg = prior, optimizer, cfg
+        self.state: tuple[dict, dict] | None = None
+        self.loss = math.inf
+        self.backoffs = 0
+
+    def check(self, step: int, loss: float) -> bool:
+        """True when the step diverged and the last good state was restored."""
+        if not math.isfinite(loss) or loss > self.cfg.guard_ratio * self.loss:
+            if self.state is not None:
+                self.prior.load_state_dict(self.state[0])
+                self.optimizer.load_state_dict(self.state[1])
+                for group in self.optimizer.param_groups:
+                    group["lr"] *= 0.5
+                self.backoffs += 1
+                return True
+            if not math.isfinite(loss):
+                raise FloatingPointError("the loss is not finite at the first step; lower the learning rate")
+        if self.state is None or step % self.cfg.guard_every == 0:
+            self.state = (copy.deepcopy(self.prior.state_dict()), copy.deepcopy(self.optimizer.state_dict()))
+            self.loss = loss
+        return False
+
+
+def fit(
+    prior: torch.nn.Module,
+    energy: Energy,
+    config: FitConfig | None = None,
+    *,
+    reference: torch.Tensor | None = None,
+    callbacks: tuple[Callback, ...] = (),
+) -> FitResult:
+    """Minimize `energy(prior())` (+ the prior's own regularizer) over the prior's parameters with Adam.
+
+    `reference` (a clean image) only feeds the PSNR in the history; it never touches the fit.
+    Ctrl-C ends the loop early and still returns the best result so far.
+    """
+    cfg = config or FitConfig.build(getattr(prior, "fit_defaults", {}))
+    device = resolve_device(cfg.device)
+    prior = prior.to(device)
+    total = energy + prior.regularizer() if prior.regularizer() is not None else energy
+    total = total.to(device)
+    params = [p for p in prior.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the prior has no trainable parameters")
+    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps) if cfg.schedule == "cosine" else None
+    )
+    if cfg.schedule not in (None, "cosine"):
+        raise ValueError(f"unknown schedule {cfg.schedule!r}; use 'cosine' or none")
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    guard = _Guard(prior, optimizer, cfg) if cfg.guard else None
+    ref = reference.to(device) if reference is not None else None
+
+    history: list[dict[str, float]] = []
+    best_loss, best, best_step = math.inf, None, 0
+    ema: torch.Tensor | None = None
+    last: torch.Tensor | None = None
+    result = FitResult(final=None, best=None, ema=None, best_step=0, config=cfg)  # type: ignore[arg-type]
+    start = time.perf_counter()
+    # on a terminal only (disable=None), so logs and CI output stay clean
+    bar = tqdm(total=cfg.steps, disable=None if cfg.progress else True, unit="step", dynamic_ncols=True,
+               leave=False, mininterval=0.5)
+    step = 0
+    try:
+        for step in range(cfg.steps):
+            optimizer.zero_grad(set_to_none=True)
+            x = prior(cfg.reg_noise_std, generator)
+            loss_t = total(x)
+            loss = float(loss_t.detach())
+            if guard is not None and guard.check(step, loss):
+                continue
+            loss_t.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+
+            last = x.detach()
+            if cfg.ema > 0:
+                ema = last.clone() if ema is None else ema.mul_(cfg.ema).add_(last, alpha=1 - cfg.ema)
+            if loss < best_loss:
+                best_loss, best, best_step = loss, last, step
+            record = {"step": step, "seconds": time.perf_counter() - start, "loss": loss}
+            if ref is not None:
+                record["psnr"] = psnr(last, ref)
+                if ema is not None:
+                    record["psnr_ema"] = psnr(ema, ref)
+            history.append(record)
+            bar.update(1)
+            if step % 10 == 0 or step == cfg.steps - 1:
+                bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "psnr", "psnr_ema")})
+            if any(cb(step, loss, ema if ema is not None else last) for cb in callbacks):
+                result.stopped_by = "callback"
+                break
+    except KeyboardInterrupt:
+        result.interrupted, result.stopped_by = True, "interrupt"
+    finally:
+        bar.close()
+    if last is None:
+        raise RuntimeError("the fit ended before its first step")
+    result.final = last.cpu()
+    result.best = best.cpu()
+    result.ema = (ema if ema is not None else last).cpu()
+    result.best_step = best_step
+    result.history = history
+    result.steps_run = len(history)
+    result.seconds = time.perf_counter() - start
+    result.backoffs = guard.backoffs if guard else 0
+    return result

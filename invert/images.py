@@ -1,0 +1,120 @@
+"""Reading and writing images as 1×C×H×W float tensors in [0, 1]."""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .errors import UserError
+
+SAMPLE_PREFIX = "skimage:"
+
+
+def _from_array(a: np.ndarray) -> torch.Tensor:
+    a = a.astype(np.float32)
+    if a.ndim == 2:
+        a = a[..., None]
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
+
+
+def _sample(name: str) -> np.ndarray:
+    from skimage import data
+
+    loader = getattr(data, name, None)
+    if loader is None or not callable(loader) or name.startswith("_"):
+        known = "astronaut, camera, cat, chelsea, coffee, rocket, ..."
+        raise UserError(f"unknown sample image {SAMPLE_PREFIX}{name}; skimage.data has e.g. {known}")
+    return loader()
+
+
+def _normalise_mode(img: Image.Image, notes: list[str]) -> np.ndarray:
+    """Bring any PIL mode to 8-bit-range RGB or L as floats in [0, 1], saying what was converted."""
+    mode = img.mode
+    if mode in ("RGB", "L"):
+        return np.asarray(img, dtype=np.float32) / 255
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        a = np.asarray(img, dtype=np.float32)
+        scale = 65535.0 if mode != "F" else max(float(a.max()), 1.0)
+        notes.append(f"{mode} image ({'16-bit' if mode != 'F' else 'float'}) scaled to [0, 1] as grayscale")
+        return np.clip(a / scale, 0, 1)
+    if mode in ("LA", "La"):
+        notes.append("dropped the alpha channel of a grayscale+alpha image")
+        return np.asarray(img.convert("L"), dtype=np.float32) / 255
+    if mode == "P":
+        rgb = img.convert("RGBA" if "transparency" in img.info else "RGB").convert("RGB")
+        a = np.asarray(rgb, dtype=np.float32) / 255
+        if np.allclose(a[..., 0], a[..., 1]) and np.allclose(a[..., 1], a[..., 2]):
+            notes.append("converted a palette image with grey colours to grayscale")
+            return a[..., 0]
+        notes.append("converted a palette image to RGB")
+        return a
+    if mode == "1":
+        notes.append("converted a 1-bit image to grayscale")
+        return np.asarray(img.convert("L"), dtype=np.float32) / 255
+    if mode in ("RGBA", "RGBa", "PA"):
+        notes.append("dropped the alpha channel (RGBA → RGB)")
+    else:
+        notes.append(f"converted {mode} to RGB")
+    return np.asarray(img.convert("RGB"), dtype=np.float32) / 255
+
+
+def load_image(spec: str | os.PathLike) -> tuple[torch.Tensor, list[str]]:
+    """Read a file (or `skimage:NAME`, a sample image shipped with scikit-image).
+
+    Returns the 1×C×H×W tensor (C = 1 or 3) and notes on any conversion made.
+    """
+    notes: list[str] = []
+    spec = str(spec)
+    if spec.startswith(SAMPLE_PREFIX):
+        a = _sample(spec[len(SAMPLE_PREFIX) :])
+        if a.ndim == 3 and a.shape[2] == 4:
+            a, notes = a[..., :3], ["dropped the alpha channel (RGBA → RGB)"]
+        return _from_array(a.astype(np.float32) / (65535.0 if a.dtype == np.uint16 else 255.0)), notes
+    path = Path(spec)
+    if not path.exists():
+        raise UserError(f"image not found: {path}; check the path")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not an image file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                return _from_array(_normalise_mode(img, notes)), notes
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UserError(f"image {path} is too large to open safely ({exc}); downscale or crop it first") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise UserError(f"cannot read image {path}: {exc.__class__.__name__}: {exc}; is it a PNG/JPEG/TIFF file?") from None
+
+
+def load_mask(path: str | os.PathLike, size: tuple[int, int]) -> torch.Tensor:
+    """A 1×1×H×W mask: 1 where the pixel is known (white), 0 where it is missing (black)."""
+    m, _ = load_image(path)
+    if tuple(m.shape[-2:]) != tuple(size):
+        raise UserError(
+            f"mask {path} is {m.shape[-1]}×{m.shape[-2]} but the image is {size[1]}×{size[0]}; "
+            "give a mask of the image's size"
+        )
+    return (m.mean(dim=1, keepdim=True) > 0.5).float()
+
+
+def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Centre square crop of side min(size, H, W)."""
+    h, w = x.shape[-2:]
+    s = min(size, h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    return x[..., top : top + s, left : left + s]
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    a = x.detach().float().cpu().clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    a = (a * 255 + 0.5).astype(np.uint8)
+    return a[..., 0] if a.shape[2] == 1 else a
+
+
+def save_image(x: torch.Tensor, path: str | os.PathLike) -> None:
+    Image.fromarray(to_uint8(x)).save(path)

@@ -1,0 +1,78 @@
+"""What people look at: PNG grids and learning curves, next to machine-readable JSON."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from .images import to_uint8  # noqa: E402
+
+
+def versions() -> dict[str, str]:
+    from . import __version__
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "invert": __version__}
+
+
+def machine() -> dict[str, Any]:
+    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def write_json(data: dict[str, Any], path: str | os.PathLike) -> None:
+    Path(path).write_text(json.dumps(data, indent=2, default=float) + "\n")
+
+
+def grid(panels: Sequence[tuple[str, torch.Tensor]], path: str | os.PathLike, columns: int | None = None,
+         panel_inches: float = 2.6) -> None:
+    """Images side by side with a title each, at a common display size (nearest-neighbour upscaling)."""
+    columns = columns or len(panels)
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(panel_inches * columns, panel_inches * rows + 0.3),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (title, image) in zip(axes.flat, panels):
+        a = to_uint8(image)
+        ax.imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def learning_curves(history: Sequence[dict[str, float]], path: str | os.PathLike, title: str = "") -> None:
+    """Loss (log scale) against step, with PSNR on a second axis when a reference was known."""
+    steps = [h["step"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(steps, [h["loss"] for h in history], color="tab:blue", lw=1, label="loss")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss", color="tab:blue")
+    if history and "psnr" in history[0]:
+        ax2 = ax.twinx()
+        ax2.plot(steps, [h["psnr"] for h in history], color="tab:red", lw=1, label="PSNR (output)")
+        if "psnr_ema" in history[0]:
+            ax2.plot(steps, [h["psnr_ema"] for h in history], color="tab:orange", lw=1, label="PSNR (average)")
+        ax2.set_ylabel("PSNR (dB)", color="tab:red")
+        ax2.legend(loc="lower right", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def command_line() -> str:
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])

@@ -1,0 +1,78 @@
+"""Restoration problems: from an image and a task to (observation, energy, reference, baseline).
+
+Each builder keeps the measurement (physics) separate from the prior that will be fitted to it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from . import energies
+from .energies import Energy
+from .errors import UserError
+from .physics import Downsample, add_gaussian_noise, random_mask
+
+
+@dataclass
+class Problem:
+    task: str
+    observation: torch.Tensor  # what the fit sees (the degraded image), at its own size
+    energy: Energy
+    output_size: tuple[int, int]  # H, W of the restored image
+    channels: int
+    reference: torch.Tensor | None = None  # the clean image, when known
+    baseline: torch.Tensor | None = None  # the classical answer at output size (noisy / bicubic / masked)
+    notes: list[str] = field(default_factory=list)
+
+
+def denoise(image: torch.Tensor, sigma: float | None = None, seed: int = 0) -> Problem:
+    """`sigma` given (0–255 scale): `image` is clean, noise is added with `seed`. Else `image` is noisy."""
+    if sigma is not None:
+        if sigma <= 0:
+            raise UserError(f"--add-noise must be a positive σ on the 0–255 scale, got {sigma}")
+        noisy = add_gaussian_noise(image, sigma / 255, seed)
+        reference = image
+    else:
+        noisy, reference = image, None
+    return Problem("denoise", noisy, energies.denoising(noisy), tuple(image.shape[-2:]), image.shape[1],
+                   reference, noisy)
+
+
+def super_resolve(image: torch.Tensor, factor: int, from_hr: bool = False, kernel: str = "lanczos2") -> Problem:
+    """`from_hr`: `image` is the high-resolution reference, downscaled by `factor` first."""
+    if factor < 2:
+        raise UserError(f"--factor must be an integer ≥ 2, got {factor}")
+    h, w = image.shape[-2:]
+    notes = []
+    if from_hr:
+        if h % factor or w % factor:
+            raise UserError(
+                f"factor {factor} does not divide the image size {w}×{h}; crop it to a multiple of {factor} "
+                "(e.g. with --crop)"
+            )
+        reference = image
+        low = Downsample(factor, kernel, image.shape[1])(image).clamp(0, 1)
+        notes.append(f"downscaled the {w}×{h} reference by {factor} with {kernel}")
+    else:
+        reference, low = None, image
+    out = (low.shape[-2] * factor, low.shape[-1] * factor)
+    bicubic = F.interpolate(low, size=out, mode="bicubic", align_corners=False).clamp(0, 1)
+    energy = energies.super_resolution(low, factor, kernel)
+    return Problem("sr", low, energy, out, image.shape[1], reference, bicubic, notes)
+
+
+def inpaint(image: torch.Tensor, mask: torch.Tensor | None = None, drop: float | None = None, seed: int = 0) -> Problem:
+    """Fill the pixels where `mask` is 0, or a random `drop` fraction of them (drawn with `seed`)."""
+    if (mask is None) == (drop is None):
+        raise UserError("inpainting needs exactly one of --mask FILE or --drop FRACTION")
+    notes = []
+    if drop is not None:
+        if not 0 < drop < 1:
+            raise UserError(f"--drop must be a fraction between 0 and 1, got {drop}")
+        mask = random_mask(tuple(image.shape[-2:]), drop, seed)
+        notes.append(f"dropped {drop:.0%} of the pixels at random (seed {seed})")
+    masked = image * mask
+    return Problem("inpaint", masked, energies.inpainting(image, mask), tuple(image.shape[-2:]), image.shape[1],
+                   image, masked, notes)

@@ -1,0 +1,19 @@
+"""Image priors by name: `priors.create("dip", size=(H, W))`, `priors.available()`, `@priors.register`.
+
+Importing this package registers the built-in priors (one module each).
+"""
+from .base import GeneratorPrior, Prior
+from .registry import PriorEntry, UnknownPriorError, available, create, entry, preset, register
+from . import deep_decoder, dip, pixel, tv  # noqa: E402,F401  (registration side effect)
+
+__all__ = [
+    "Prior",
+    "GeneratorPrior",
+    "PriorEntry",
+    "UnknownPriorError",
+    "available",
+    "create",
+    "entry",
+    "preset",
+    "register",
+]

@@ -1,0 +1,83 @@
+"""What every prior is: a module that renders an image from trainable parameters."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class Prior(nn.Module):
+    """x = f_θ(z): `forward()` renders a 1×C×H×W image; `regularizer()` is an optional explicit R(x).
+
+    Subclasses implement `render`; the engine calls `forward(input_noise_std, generator)`, where the
+    input perturbation is DIP's `reg_noise_std` (priors without an input ignore it).
+    """
+
+    fit_defaults: dict[str, Any]
+    preset: str
+
+    def __init__(self, channels: int, size: tuple[int, int]):
+        super().__init__()
+        self.channels = channels
+        self.size = (int(size[0]), int(size[1]))
+        self.fit_defaults = {}
+        self.preset = "default"
+
+    def forward(self, input_noise_std: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.render(input_noise_std, generator)
+
+    def render(self, input_noise_std: float, generator: torch.Generator | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def regularizer(self) -> nn.Module | None:
+        """An energy R(x) the engine adds to the data term, or None."""
+        return None
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Crop the spatial centre of an N×C×H'×W' tensor to `size` (H' ≥ H, W' ≥ W)."""
+    h, w = size
+    top = (x.shape[-2] - h) // 2
+    left = (x.shape[-1] - w) // 2
+    return x[..., top : top + h, left : left + w]
+
+
+def ceil_to(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+class GeneratorPrior(Prior):
+    """A network fed a fixed random input: the Deep Image Prior / Deep Decoder family.
+
+    The network works at a padded size (a multiple of its total down/up-sampling factor) and the
+    output is centre-cropped, so any H×W works.
+    """
+
+    def __init__(self, channels: int, size: tuple[int, int], net: nn.Module, net_input: torch.Tensor):
+        super().__init__(channels, size)
+        self.net = net
+        self.register_buffer("net_input", net_input)
+
+    def render(self, input_noise_std: float, generator: torch.Generator | None) -> torch.Tensor:
+        z = self.net_input
+        if input_noise_std > 0:
+            noise = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+            z = z + input_noise_std * noise
+        return center_crop(self.net(z), self.size)
+
+
+def uniform_noise(shape: tuple[int, ...], scale: float = 0.1) -> torch.Tensor:
+    """The papers' fixed input: U(0, 1) × scale."""
+    return torch.rand(shape) * scale
+
+
+def meshgrid_input(height: int, width: int) -> torch.Tensor:
+    """Two channels with x and y coordinates in [0, 1] (DIP's 'meshgrid' input)."""
+    ys = torch.linspace(0, 1, height)
+    xs = torch.linspace(0, 1, width)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx, gy])[None]

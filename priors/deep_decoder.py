@@ -1,0 +1,42 @@
+"""Deep Decoder (Heckel & Hand, 2019): an under-parameterized, convolution-free image generator."""
+from __future__ import annotations
+
+from torch import nn
+
+from .base import GeneratorPrior, uniform_noise
+from .registry import register
+
+
+def decoder_net(width: int, depth: int, out_channels: int, upsample: str = "bilinear") -> nn.Sequential:
+    """Per layer: 1×1 conv (no bias) → upsample ×2 → ReLU → channel normalization; then 1×1 conv → sigmoid."""
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layers += [
+            nn.Conv2d(width, width, 1, bias=False),
+            nn.Upsample(scale_factor=2, mode=upsample),
+            nn.ReLU(),
+            nn.BatchNorm2d(width, track_running_stats=False),  # per-channel normalization of one image
+        ]
+    layers += [nn.Conv2d(width, out_channels, 1, bias=False), nn.Sigmoid()]
+    return nn.Sequential(*layers)
+
+
+class DeepDecoder(GeneratorPrior):
+    """x = decoder(z) with z fixed at H/2^depth × W/2^depth."""
+
+
+PRESETS = {
+    "default": {"prior": {"width": 64, "depth": 6}, "fit": {"lr": 0.01, "steps": 1500}},
+    # a narrower decoder: fewer weights, a stronger prior
+    "compact": {"prior": {"width": 32, "depth": 5}, "fit": {"lr": 0.01, "steps": 3000}},
+}
+
+
+@register("deep_decoder", presets=PRESETS)
+def deep_decoder(
+    channels: int, size: tuple[int, int], *, width: int = 64, depth: int = 6, upsample: str = "bilinear"
+) -> DeepDecoder:
+    """Deep Decoder: 1×1 convolutions, upsampling, ReLU and channel norms; fewer weights than pixels."""
+    factor = 2**depth
+    h, w = -(-size[0] // factor), -(-size[1] // factor)
+    return DeepDecoder(channels, size, decoder_net(width, depth, channels, upsample), uniform_noise((1, width, h, w)))

@@ -1,0 +1,180 @@
+"""Deep Image Prior (Ulyanov, Vedaldi & Lempitsky, 2018): the "skip" encoder-decoder as a prior.
+
+The presets are the paper's notebook settings, kept as data; `fast` is a cheaper net for CPUs.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .base import GeneratorPrior, ceil_to, meshgrid_input, uniform_noise
+from .registry import register
+
+_PAPER_NET = {
+    "channels_down": [128] * 5,
+    "channels_up": [128] * 5,
+    "channels_skip": [4] * 5,
+    "upsample": "bilinear",
+    "input_depth": 32,
+}
+
+PRESETS = {
+    # denoising.ipynb: about 2.2 M parameters
+    "paper-denoise": {
+        "prior": _PAPER_NET,
+        "fit": {"lr": 0.01, "steps": 3000, "reg_noise_std": 1 / 30, "ema": 0.99},
+    },
+    # super-resolution.ipynb, ×4 and ×8
+    "paper-sr4": {"prior": _PAPER_NET, "fit": {"lr": 0.01, "steps": 2000, "reg_noise_std": 0.03}},
+    "paper-sr8": {"prior": _PAPER_NET, "fit": {"lr": 0.01, "steps": 4000, "reg_noise_std": 0.05}},
+    # inpainting.ipynb, the "skip" net used for vase / kate / random masks
+    "paper-inpaint": {
+        "prior": {**_PAPER_NET, "channels_skip": [128] * 5, "upsample": "nearest"},
+        "fit": {"lr": 0.01, "steps": 6000, "reg_noise_std": 0.03},
+    },
+    # a narrower, shallower net that makes DIP usable on a laptop CPU
+    "fast": {
+        "prior": {
+            "channels_down": [32, 64, 64, 64],
+            "channels_up": [32, 64, 64, 64],
+            "channels_skip": [4] * 4,
+            "upsample": "bilinear",
+            "input_depth": 16,
+        },
+        "fit": {"lr": 0.01, "steps": 600, "reg_noise_std": 1 / 30, "ema": 0.99},
+    },
+}
+
+
+def _conv(
+    c_in: int, c_out: int, kernel: int, *, stride: int = 1, pad: str = "reflection", downsample: str = "stride"
+) -> list[nn.Module]:
+    """A convolution whose output is `stride`× smaller, with the padding the paper uses."""
+    layers: list[nn.Module] = []
+    padding = (kernel - 1) // 2
+    if pad == "reflection" and padding:
+        layers.append(nn.ReflectionPad2d(padding))
+        padding = 0
+    conv_stride = stride if downsample == "stride" else 1
+    layers.append(nn.Conv2d(c_in, c_out, kernel, stride=conv_stride, padding=padding))
+    if stride > 1 and downsample == "avg":
+        layers.append(nn.AvgPool2d(stride))
+    return layers
+
+
+def _block(c_in: int, c_out: int, kernel: int, **conv_kw) -> nn.Sequential:
+    """conv → BatchNorm → LeakyReLU(0.2). BatchNorm always uses the statistics of the current image."""
+    return nn.Sequential(
+        *_conv(c_in, c_out, kernel, **conv_kw),
+        nn.BatchNorm2d(c_out, track_running_stats=False),
+        nn.LeakyReLU(0.2, inplace=True),
+    )
+
+
+class SkipLevel(nn.Module):
+    """One level of the hourglass: skip branch ‖ (down → deeper levels → up), then merge."""
+
+    def __init__(
+        self,
+        c_in: int,
+        down: int,
+        up: int,
+        skip: int,
+        deeper: nn.Module | None,
+        deeper_out: int,
+        *,
+        filter_down: int,
+        filter_up: int,
+        filter_skip: int,
+        upsample: str,
+        need_1x1_up: bool,
+        **conv_kw,
+    ):
+        super().__init__()
+        self.skip = _block(c_in, skip, filter_skip, **conv_kw) if skip else None
+        self.down = nn.Sequential(
+            _block(c_in, down, filter_down, stride=2, **conv_kw),
+            _block(down, down, filter_down, **conv_kw),
+        )
+        self.deeper = deeper if deeper is not None else nn.Identity()
+        self.upsample = nn.Upsample(scale_factor=2, mode=upsample)
+        merged = skip + deeper_out
+        self.merge_norm = nn.BatchNorm2d(merged, track_running_stats=False)
+        merge = [_block(merged, up, filter_up, **conv_kw)]
+        if need_1x1_up:
+            merge.append(_block(up, up, 1, **conv_kw))
+        self.merge = nn.Sequential(*merge)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.upsample(self.deeper(self.down(x)))
+        if self.skip is not None:
+            h = torch.cat([self.skip(x), h], dim=1)
+        return self.merge(self.merge_norm(h))
+
+
+def skip_net(
+    input_depth: int,
+    out_channels: int,
+    channels_down: Sequence[int],
+    channels_up: Sequence[int],
+    channels_skip: Sequence[int],
+    *,
+    filter_down: int = 3,
+    filter_up: int = 3,
+    filter_skip: int = 1,
+    upsample: str = "bilinear",
+    downsample: str = "stride",
+    pad: str = "reflection",
+    need_1x1_up: bool = True,
+) -> nn.Sequential:
+    """The paper's "skip" network, built from the deepest level outwards."""
+    if not len(channels_down) == len(channels_up) == len(channels_skip):
+        raise ValueError("channels_down, channels_up and channels_skip need one entry per level")
+    if upsample not in ("bilinear", "nearest"):
+        raise ValueError(f"upsample must be 'bilinear' or 'nearest', got {upsample!r}")
+    if downsample not in ("stride", "avg"):
+        raise ValueError(f"downsample must be 'stride' or 'avg', got {downsample!r}")
+    if pad not in ("reflection", "zero"):
+        raise ValueError(f"pad must be 'reflection' or 'zero', got {pad!r}")
+    conv_kw = {"pad": pad, "downsample": downsample}
+    kw = dict(filter_down=filter_down, filter_up=filter_up, filter_skip=filter_skip, upsample=upsample,
+              need_1x1_up=need_1x1_up, **conv_kw)
+    deeper: nn.Module | None = None
+    n = len(channels_down)
+    for i in reversed(range(n)):
+        c_in = input_depth if i == 0 else channels_down[i - 1]
+        deeper_out = channels_down[i] if deeper is None else channels_up[i + 1]
+        deeper = SkipLevel(c_in, channels_down[i], channels_up[i], channels_skip[i], deeper, deeper_out, **kw)
+    head = nn.Conv2d(channels_up[0], out_channels, 1)
+    return nn.Sequential(deeper, head, nn.Sigmoid())
+
+
+class DeepImagePrior(GeneratorPrior):
+    """x = skip_net(z): the generator of Deep Image Prior."""
+
+
+@register("dip", presets=PRESETS, default_preset="fast")
+def dip(
+    channels: int,
+    size: tuple[int, int],
+    *,
+    channels_down: Sequence[int] = (128,) * 5,
+    channels_up: Sequence[int] = (128,) * 5,
+    channels_skip: Sequence[int] = (4,) * 5,
+    input_depth: int = 32,
+    input_kind: str = "noise",
+    **net_kw,
+) -> DeepImagePrior:
+    """Deep Image Prior: a randomly initialised hourglass ("skip") network fitted to one image."""
+    factor = 2 ** len(channels_down)
+    h, w = ceil_to(size[0], factor), ceil_to(size[1], factor)
+    if input_kind == "noise":
+        z = uniform_noise((1, input_depth, h, w))
+    elif input_kind == "meshgrid":
+        z, input_depth = meshgrid_input(h, w), 2
+    else:
+        raise ValueError(f"input_kind must be 'noise' or 'meshgrid', got {input_kind!r}")
+    net = skip_net(input_depth, channels, channels_down, channels_up, channels_skip, **net_kw)
+    return DeepImagePrior(channels, size, net, z)

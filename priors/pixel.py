@@ -1,0 +1,25 @@
+"""The image's own pixels as the parameters: no prior at all (the baseline that over-fits)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .base import Prior
+from .registry import register
+
+
+class PixelPrior(Prior):
+    """x = θ: pixels initialised at mid-grey plus a little seeded noise."""
+
+    def __init__(self, channels: int, size: tuple[int, int], init_noise: float = 0.01):
+        super().__init__(channels, size)
+        self.pixels = nn.Parameter(0.5 + init_noise * torch.randn(1, channels, *size))
+
+    def render(self, input_noise_std: float, generator: torch.Generator | None) -> torch.Tensor:
+        return self.pixels
+
+
+@register("pixel", presets={"default": {"prior": {}, "fit": {"lr": 0.01, "steps": 500}}})
+def pixel(channels: int, size: tuple[int, int], *, init_noise: float = 0.01) -> PixelPrior:
+    """Pixels with no prior: fits anything, noise included."""
+    return PixelPrior(channels, size, init_noise)

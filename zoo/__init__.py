@@ -1,0 +1,22 @@
+"""Pretrained classifiers for inversion: loading (offline-friendly), preprocessing and layer access."""
+
+
+class ZooError(Exception):
+    """A model cannot be loaded or inspected; the message is one line that says what to do."""
+
+
+# Submodules import ZooError from here, so it is defined first.
+from zoo.efficientnet_lite import load_lite  # noqa: E402
+from zoo.layers import FeatureExtractor, LayerInfo, layers  # noqa: E402
+from zoo.loader import DEFAULT_MODEL, LoadedModel, load  # noqa: E402
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "FeatureExtractor",
+    "LayerInfo",
+    "LoadedModel",
+    "ZooError",
+    "layers",
+    "load",
+    "load_lite",
+]
