@@ -21,22 +21,34 @@ def decoder_net(width: int, depth: int, out_channels: int, upsample: str = "bili
     return nn.Sequential(*layers)
 
 
+def default_depth(size: tuple[int, int], most: int = 6, smallest_input: int = 4) -> int:
+    """6 layers (the paper's setting) when the image allows, fewer so the input keeps ≥ 4 pixels a side.
+
+    A 1×1 input would be upsampled into a flat map that channel normalization turns to zero.
+    """
+    depth = most
+    while depth > 1 and min(size) / 2**depth < smallest_input:
+        depth -= 1
+    return depth
+
+
 class DeepDecoder(GeneratorPrior):
     """x = decoder(z) with z fixed at H/2^depth × W/2^depth."""
 
 
 PRESETS = {
-    "default": {"prior": {"width": 64, "depth": 6}, "fit": {"lr": 0.01, "steps": 1500}},
+    "default": {"prior": {"width": 64}, "fit": {"lr": 0.01, "steps": 1500}},
     # a narrower decoder: fewer weights, a stronger prior
-    "compact": {"prior": {"width": 32, "depth": 5}, "fit": {"lr": 0.01, "steps": 3000}},
+    "compact": {"prior": {"width": 32}, "fit": {"lr": 0.01, "steps": 3000}},
 }
 
 
 @register("deep_decoder", presets=PRESETS)
 def deep_decoder(
-    channels: int, size: tuple[int, int], *, width: int = 64, depth: int = 6, upsample: str = "bilinear"
+    channels: int, size: tuple[int, int], *, width: int = 64, depth: int | None = None, upsample: str = "bilinear"
 ) -> DeepDecoder:
     """Deep Decoder: 1×1 convolutions, upsampling, ReLU and channel norms; fewer weights than pixels."""
+    depth = default_depth(size) if depth is None else depth
     factor = 2**depth
     h, w = -(-size[0] // factor), -(-size[1] // factor)
     return DeepDecoder(channels, size, decoder_net(width, depth, channels, upsample), uniform_noise((1, width, h, w)))

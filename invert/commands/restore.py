@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     notes = _apply_sample_defaults(args)
     preset = choose_preset(args.prior, args.task, args.preset)
     prior_registry.preset(args.prior, preset)  # unknown prior/preset: fail before reading anything
-    out = prepare_output_dir(args.out or f"runs/{args.task}", args.overwrite)
+    out = prepare_output_dir(f"runs/{args.task}" if args.out is None else args.out, args.overwrite)
     problem, more = build_problem(args)
     for note in notes + more:
         print(f"invert: {note}", file=sys.stderr)

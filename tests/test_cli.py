@@ -1,0 +1,173 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from invert import cli, memory
+from invert.commands import restore as restore_cmd
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("invert: error:")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_restore_denoise_writes_everything(capsys, tmp_path, photo_file):
+    out = tmp_path / "run"
+    code, err = run_cli(capsys, "restore", "denoise", photo_file, "--add-noise", "25", "--steps", "6",
+                        "--out", str(out), "--quiet")
+    assert code == 0, err
+    for name in ("restored.png", "degraded.png", "grid.png", "curves.png", "result.json"):
+        assert (out / name).stat().st_size > 0
+    result = json.loads((out / "result.json").read_text())
+    for key in ("task", "prior", "preset", "params", "steps_run", "seconds", "seed", "psnr", "psnr_input",
+                "ssim", "history", "versions"):
+        assert key in result
+    assert result["steps_run"] == 6 and len(result["history"]) == 6
+    assert set(result["history"][0]) >= {"step", "seconds", "loss", "psnr"}
+    assert set(result["versions"]) == {"python", "torch", "invert"}
+
+
+def test_restore_sr_and_inpaint_run(capsys, tmp_path, photo_file):
+    code, err = run_cli(capsys, "restore", "sr", photo_file, "--factor", "4", "--from-hr", "--steps", "3",
+                        "--out", str(tmp_path / "sr"), "--prior", "tv", "--quiet")
+    assert code == 0, err
+    result = json.loads((tmp_path / "sr" / "result.json").read_text())
+    assert result["size"] == [64, 64] and "psnr_y" in result
+    with Image.open(tmp_path / "sr" / "degraded.png") as low:
+        assert low.size == (16, 16)
+    code, err = run_cli(capsys, "restore", "inpaint", photo_file, "--drop", "0.5", "--steps", "3",
+                        "--out", str(tmp_path / "inp"), "--prior", "deep_decoder", "--quiet")
+    assert code == 0, err
+
+
+def test_missing_image(capsys, tmp_path):
+    code, err = run_cli(capsys, "restore", "denoise", str(tmp_path / "nope.png"), "--out", str(tmp_path / "o"))
+    assert_one_line_error(code, err, "not found")
+
+
+def test_unreadable_image(capsys, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    code, err = run_cli(capsys, "restore", "denoise", str(bad), "--out", str(tmp_path / "o"))
+    assert_one_line_error(code, err, "cannot read image")
+
+
+def test_mask_size_mismatch(capsys, tmp_path, photo_file):
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.full((10, 12), 255, np.uint8)).save(mask)
+    code, err = run_cli(capsys, "restore", "inpaint", photo_file, "--mask", str(mask), "--out", str(tmp_path / "o"))
+    assert_one_line_error(code, err, "mask", "12×10", "64×64")
+
+
+def test_unreadable_mask(capsys, tmp_path, photo_file):
+    code, err = run_cli(capsys, "restore", "inpaint", photo_file, "--mask", str(tmp_path / "missing.png"),
+                        "--out", str(tmp_path / "o"))
+    assert_one_line_error(code, err, "not found")
+
+
+def test_factor_that_does_not_divide(capsys, tmp_path, photo_file):
+    code, err = run_cli(capsys, "restore", "sr", photo_file, "--factor", "3", "--from-hr", "--out", str(tmp_path / "o"))
+    assert_one_line_error(code, err, "does not divide")
+
+
+def test_empty_output_folder_name(capsys, tmp_path, photo_file):
+    code, err = run_cli(capsys, "restore", "denoise", photo_file, "--out", "")
+    assert_one_line_error(code, err, "--out is empty")
+
+
+def test_unwritable_output_folder(capsys, tmp_path, photo_file):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, err = run_cli(capsys, "restore", "denoise", photo_file, "--out", str(blocker / "sub"))
+    assert_one_line_error(code, err, "cannot create output folder")
+
+
+def test_existing_output_folder_is_refused_and_kept(capsys, tmp_path, photo_file):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    code, err = run_cli(capsys, "restore", "denoise", photo_file, "--out", str(out))
+    assert_one_line_error(code, err, "already exists", "--overwrite")
+    assert (out / "precious.txt").read_text() == "keep me"
+    assert sorted(p.name for p in out.iterdir()) == ["precious.txt"]
+
+
+def test_unknown_prior_and_preset(capsys, tmp_path, photo_file):
+    code, err = run_cli(capsys, "restore", "denoise", photo_file, "--prior", "dep_decoder", "--out", str(tmp_path / "o"))
+    assert_one_line_error(code, err, "unknown prior", "deep_decoder")
+    code, err = run_cli(capsys, "restore", "denoise", photo_file, "--preset", "slow", "--out", str(tmp_path / "o"))
+    assert_one_line_error(code, err, "no preset 'slow'", "paper-denoise")
+    assert not (tmp_path / "o").exists()
+
+
+def test_image_too_large_for_memory(capsys, tmp_path, photo_file, monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 1 << 20)
+    code, err = run_cli(capsys, "restore", "denoise", photo_file, "--out", str(tmp_path / "o"))
+    assert_one_line_error(code, err, "needs about", "GiB", "--crop")
+
+
+def test_memory_estimate_grows_with_size():
+    import priors
+
+    small = memory.estimate_fit_bytes(lambda: priors.create("dip", size=(64, 64)))
+    large = memory.estimate_fit_bytes(lambda: priors.create("dip", size=(256, 256)))
+    assert 10 * small < large
+
+
+@pytest.mark.parametrize(
+    "mode,make,note,channels",
+    [
+        ("RGBA", lambda a: Image.fromarray(np.dstack([a, np.full(a.shape[:2], 128, np.uint8)]), "RGBA"), "alpha", 3),
+        ("P", lambda a: Image.fromarray(a).convert("P", palette=Image.ADAPTIVE), "palette", 3),
+        ("I;16", lambda a: Image.fromarray((a[..., 0].astype(np.uint16) * 257)), "16-bit", 1),
+    ],
+)
+def test_odd_image_modes_are_converted_and_said(capsys, tmp_path, photo, mode, make, note, channels):
+    a = (photo[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    path = tmp_path / f"img_{mode.replace(';', '')}.png"
+    make(a).save(path)
+    out = tmp_path / "o"
+    code, err = run_cli(capsys, "restore", "denoise", str(path), "--add-noise", "10", "--steps", "2",
+                        "--out", str(out), "--quiet", "--prior", "pixel")
+    assert code == 0, err
+    assert note in err
+    assert json.loads((out / "result.json").read_text())["channels"] == channels
+
+
+def test_ctrl_c_saves_the_result_so_far(capsys, tmp_path, photo_file, monkeypatch):
+    real_fit = restore_cmd.fit
+
+    def interrupted_fit(prior, energy, config, **kw):
+        def stop(step, loss, x):
+            if step == 3:
+                raise KeyboardInterrupt
+
+        return real_fit(prior, energy, config, callbacks=(stop,), **kw)
+
+    monkeypatch.setattr(restore_cmd, "fit", interrupted_fit)
+    out = tmp_path / "o"
+    code, err = run_cli(capsys, "restore", "denoise", photo_file, "--add-noise", "25", "--steps", "50",
+                        "--out", str(out), "--quiet")
+    assert code == 130
+    assert "interrupted" in err
+    result = json.loads((out / "result.json").read_text())
+    assert result["interrupted"] and result["steps_run"] == 4
+    assert (out / "restored.png").exists()
+
+
+def test_priors_command_lists_parameter_counts(capsys):
+    code, out = cli.main(["priors", "--size", "64", "64"]), capsys.readouterr().out
+    assert code == 0
+    assert "paper-denoise" in out and "deep_decoder" in out and "tv" in out

@@ -1,0 +1,97 @@
+import math
+
+import pytest
+import torch
+
+import priors
+from invert import Energy, FitConfig, TotalVariation, fit, reconstruction
+
+
+@pytest.mark.parametrize("name", ["dip", "deep_decoder", "tv", "pixel"])
+def test_loss_falls(name, photo):
+    target = photo[..., :32, :32]
+    p = priors.create(name, size=(32, 32))
+    r = fit(p, reconstruction(target), FitConfig.build(p.fit_defaults, steps=40))
+    first, last = r.history[0]["loss"], min(h["loss"] for h in r.history[-5:])
+    assert last < 0.5 * first
+    assert r.steps_run == 40 and r.final.shape == target.shape
+
+
+def test_history_has_psnr_with_a_reference(photo):
+    p = priors.create("pixel", size=(64, 64))
+    r = fit(p, reconstruction(photo), FitConfig(steps=30, lr=0.05), reference=photo)
+    assert r.history[-1]["psnr"] > r.history[0]["psnr"] + 5
+    assert set(r.history[0]) >= {"step", "seconds", "loss", "psnr"}
+
+
+def test_same_seed_same_fit(photo):
+    def run():
+        p = priors.create("dip", size=(32, 32), seed=1)
+        return fit(p, reconstruction(photo[..., :32, :32]), FitConfig(steps=5, reg_noise_std=0.05, seed=1)).final
+
+    assert torch.equal(run(), run())
+
+
+def test_ema_is_a_moving_average(photo):
+    p = priors.create("pixel", size=(64, 64))
+    r = fit(p, reconstruction(photo), FitConfig(steps=20, lr=0.05, ema=0.9))
+    assert not torch.equal(r.ema, r.final)
+    assert r.output is r.ema
+
+
+def test_energies_add_and_scale(photo):
+    a, b = reconstruction(photo), TotalVariation()
+    combined = 2 * a + b * 0.5 - a
+    expected = 2 * a(photo * 0.9) + 0.5 * b(photo * 0.9) - a(photo * 0.9)
+    assert float(combined(photo * 0.9)) == pytest.approx(float(expected), rel=1e-6)
+    assert float(sum([a, b])(photo)) == pytest.approx(float(a(photo) + b(photo)))
+
+
+class _Spike(Energy):
+    """Reconstruction, but the loss explodes once at a chosen call."""
+
+    def __init__(self, target, spike_at):
+        super().__init__()
+        self.inner, self.calls, self.spike_at = reconstruction(target), 0, spike_at
+
+    def forward(self, x):
+        self.calls += 1
+        return self.inner(x) * (1e6 if self.calls == self.spike_at else 1.0)
+
+
+def test_divergence_guard_restores_and_lowers_lr(photo):
+    p = priors.create("pixel", size=(64, 64))
+    r = fit(p, _Spike(photo, spike_at=30), FitConfig(steps=40, lr=0.02, guard_every=10))
+    assert r.backoffs == 1
+    assert all(math.isfinite(h["loss"]) and h["loss"] < 1 for h in r.history)
+
+
+class _Interrupt(Energy):
+    def __init__(self, target, at):
+        super().__init__()
+        self.inner, self.calls, self.at = reconstruction(target), 0, at
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return self.inner(x)
+
+
+def test_ctrl_c_keeps_the_best_so_far(photo):
+    p = priors.create("pixel", size=(64, 64))
+    r = fit(p, _Interrupt(photo, at=12), FitConfig(steps=100, lr=0.05), reference=photo)
+    assert r.interrupted and r.stopped_by == "interrupt"
+    assert r.steps_run == 11
+    assert r.best.shape == photo.shape
+
+
+def test_callback_can_stop(photo):
+    p = priors.create("pixel", size=(64, 64))
+    r = fit(p, reconstruction(photo), FitConfig(steps=50), callbacks=(lambda step, loss, x: step == 4,))
+    assert r.steps_run == 5 and r.stopped_by == "callback"
+
+
+def test_unknown_fit_setting_is_an_error():
+    with pytest.raises(ValueError, match="unknown fit settings: stepz"):
+        FitConfig.build({}, stepz=3)

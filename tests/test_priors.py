@@ -1,0 +1,115 @@
+import pytest
+import torch
+
+import priors
+from priors.base import Prior
+
+
+def test_registry_lists_builtins():
+    assert {"dip", "deep_decoder", "tv", "pixel"} <= set(priors.available())
+    assert priors.available("deep*") == ["deep_decoder"]
+
+
+def test_unknown_prior_names_close_ones():
+    with pytest.raises(priors.UnknownPriorError, match="did you mean dip"):
+        priors.create("dipp")
+
+
+def test_unknown_preset_lists_presets():
+    with pytest.raises(priors.UnknownPriorError, match="paper-denoise"):
+        priors.create("dip", preset="paper-nonsense")
+
+
+def test_new_prior_is_one_decorator():
+    class Constant(Prior):
+        def __init__(self, channels, size, level):
+            super().__init__(channels, size)
+            self.level = torch.nn.Parameter(torch.tensor(level))
+
+        def render(self, input_noise_std, generator):
+            return self.level.expand(1, self.channels, *self.size)
+
+    @priors.register("constant_test", presets={"default": {"prior": {"level": 0.25}, "fit": {"steps": 3}}})
+    def constant_test(channels, size, level=0.5):
+        """A flat image."""
+        return Constant(channels, size, level)
+
+    try:
+        p = priors.create("constant_test", size=(5, 7), channels=1)
+        assert torch.allclose(p(), torch.full((1, 1, 5, 7), 0.25))
+        assert p.fit_defaults == {"steps": 3}
+    finally:
+        priors.registry._REGISTRY.pop("constant_test")
+
+
+@pytest.mark.parametrize("name", ["dip", "deep_decoder", "tv", "pixel"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_any_size_and_channels(name, channels):
+    p = priors.create(name, channels=channels, size=(37, 53))
+    x = p()
+    assert x.shape == (1, channels, 37, 53)
+    assert torch.isfinite(x).all()
+
+
+@pytest.mark.parametrize("name", ["dip", "deep_decoder", "tv", "pixel"])
+def test_same_seed_same_image_other_seed_other_image(name):
+    a = priors.create(name, size=(24, 40), seed=3)()
+    b = priors.create(name, size=(24, 40), seed=3)()
+    c = priors.create(name, size=(24, 40), seed=4)()
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_generators_output_in_unit_range():
+    for name in ("dip", "deep_decoder"):
+        x = priors.create(name, size=(33, 33))()
+        assert 0 <= float(x.detach().min()) and float(x.detach().max()) <= 1
+
+
+def test_paper_denoise_net_has_paper_size():
+    with torch.device("meta"):
+        n = priors.create("dip", preset="paper-denoise", size=(512, 512)).num_parameters()
+    assert 2.1e6 < n < 2.3e6  # "about 2.2 M parameters"
+
+
+def test_paper_presets_carry_paper_settings():
+    assert priors.preset("dip", "paper-denoise")["fit"] == {"lr": 0.01, "steps": 3000, "reg_noise_std": 1 / 30, "ema": 0.99}
+    assert priors.preset("dip", "paper-sr4")["fit"]["steps"] == 2000
+    assert priors.preset("dip", "paper-sr8")["fit"]["reg_noise_std"] == 0.05
+    inpaint = priors.preset("dip", "paper-inpaint")
+    assert inpaint["prior"]["channels_skip"] == [128] * 5 and inpaint["prior"]["upsample"] == "nearest"
+    assert inpaint["fit"]["steps"] == 6000
+
+
+def test_deep_decoder_is_under_parameterized_and_counts_parameters():
+    k, depth, c = 64, 6, 3
+    p = priors.create("deep_decoder", size=(256, 256), channels=c, width=k, depth=depth)
+    assert p.num_parameters() == depth * (k * k + 2 * k) + k * c  # 1×1 convs, norm scales/shifts, head
+    assert p.num_parameters() < 256 * 256 * c
+    assert p.net_input.shape == (1, k, 4, 4)
+
+
+def test_dip_options_build():
+    p = priors.create("dip", size=(20, 30), channels_down=[8, 8], channels_up=[8, 8], channels_skip=[0, 2],
+                      upsample="nearest", downsample="avg", pad="zero", input_kind="meshgrid")
+    assert p().shape == (1, 3, 20, 30)
+    assert p.net_input.shape[1] == 2
+
+
+def test_bad_dip_option_is_a_clear_error():
+    with pytest.raises(ValueError, match="upsample"):
+        priors.create("dip", size=(16, 16), upsample="cubic")
+
+
+def test_tv_prior_adds_its_regularizer():
+    p = priors.create("tv", size=(8, 8), weight=2.0)
+    flat = torch.full((1, 3, 8, 8), 0.5)
+    assert float(p.regularizer()(flat)) == pytest.approx(2.0 * 1e-4, rel=1e-3)  # only eps inside (·)^β/2
+    assert priors.create("pixel", size=(8, 8)).regularizer() is None
+
+
+def test_deep_decoder_depth_adapts_to_small_images():
+    assert priors.create("deep_decoder", size=(512, 512)).net_input.shape[-2:] == (8, 8)  # 6 layers
+    small = priors.create("deep_decoder", size=(32, 48))
+    assert min(small.net_input.shape[-2:]) >= 4
+    assert float(small().detach().std()) > 0  # not a flat image

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import priors
+from invert import FitConfig, fit, metrics, restore
+from invert.physics import Downsample, downsampling_kernel
+
+
+def test_dip_denoising_raises_psnr_clearly(photo):
+    problem = restore.denoise(photo, sigma=25, seed=0)
+    p = priors.create("dip", size=problem.output_size, preset="fast")
+    r = fit(p, problem.energy, FitConfig.build(p.fit_defaults, steps=250), reference=photo)
+    noisy = metrics.psnr(problem.observation, photo)
+    assert metrics.psnr(r.output, photo) > noisy + 3
+
+
+def test_tv_denoising_raises_psnr(photo):
+    problem = restore.denoise(photo, sigma=25, seed=0)
+    p = priors.create("tv", size=problem.output_size)
+    r = fit(p, problem.energy, FitConfig.build(p.fit_defaults, steps=300))
+    assert metrics.psnr(r.output, photo) > metrics.psnr(problem.observation, photo) + 2
+
+
+def test_inpainting_keeps_known_pixels(photo):
+    problem = restore.inpaint(photo, drop=0.5, seed=0)
+    mask = problem.energy.operator.mask
+    p = priors.create("dip", size=problem.output_size)
+    r = fit(p, problem.energy, FitConfig.build(p.fit_defaults, steps=150, ema=0))
+    known_error = ((r.final - photo) ** 2 * mask).sum() / (mask.sum() * 3)
+    assert float(known_error) < 0.005  # PSNR > 23 dB on the known half after 150 steps
+    assert metrics.psnr(r.final, photo) > metrics.psnr(problem.observation, photo) + 5
+
+
+@pytest.mark.parametrize("kernel,resample", [("bicubic", Image.BICUBIC), ("lanczos3", Image.LANCZOS)])
+@pytest.mark.parametrize("factor", [2, 4])
+def test_downsampler_matches_pil(photo, kernel, resample, factor):
+    ours = Downsample(factor, kernel)(photo)[0].permute(1, 2, 0).numpy()
+    src = Image.fromarray((photo[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+    size = (src.width // factor, src.height // factor)
+    theirs = np.asarray(src.resize(size, resample), dtype=np.float32) / 255
+    inner = slice(2, -2)  # PIL renormalises the filter at the border, we replicate pixels
+    assert np.abs(ours[inner, inner] - theirs[inner, inner]).max() < 2.5 / 255
+
+
+def test_downsampler_kernels_are_normalised_and_keep_constants():
+    for kernel in ("lanczos2", "lanczos3", "bicubic"):
+        assert float(downsampling_kernel(4, kernel).sum()) == pytest.approx(1.0)
+    flat = torch.full((1, 3, 32, 32), 0.3)
+    assert torch.allclose(Downsample(4)(flat), torch.full((1, 3, 8, 8), 0.3), atol=1e-6)
+
+
+def test_super_resolution_problem_shapes(photo):
+    problem = restore.super_resolve(photo, 4, from_hr=True)
+    assert problem.observation.shape[-2:] == (16, 16)
+    assert problem.output_size == (64, 64) and problem.baseline.shape == photo.shape
+    assert float(problem.energy(photo)) < 1e-3  # the reference explains its own measurement
+
+
+def test_psnr_y_crops_border_and_uses_luminance(photo):
+    noisy = photo.clone()
+    noisy[..., :4, :] = 0  # damage only the border
+    assert metrics.psnr_y(noisy, photo, border=4) == float("inf")
+    assert metrics.psnr_y(photo * 0.9, photo, border=0) < 40
+
+
+def test_ssim_is_one_for_identical_and_lower_for_noisy(photo):
+    assert metrics.ssim(photo, photo) == pytest.approx(1.0)
+    noisy = restore.denoise(photo, sigma=25).observation
+    assert metrics.ssim(noisy, photo) < 0.8
