@@ -47,40 +47,30 @@ def test_energies_add_and_scale(photo):
     assert float(sum([a, b])(photo)) == pytest.approx(float(a(photo) + b(photo)))
 
 
-class _Spike(Energy):
-    """Reconstruction, but the loss explodes once at a chosen call."""
+class _Sabotaged(Energy):
+    """Reconstruction, except that call number `at` goes wrong: the loss explodes, or Ctrl-C is pressed."""
 
-    def __init__(self, target, spike_at):
+    def __init__(self, target, at, explode=False):
         super().__init__()
-        self.inner, self.calls, self.spike_at = reconstruction(target), 0, spike_at
+        self.inner, self.calls, self.at, self.explode = reconstruction(target), 0, at, explode
 
     def forward(self, x):
         self.calls += 1
-        return self.inner(x) * (1e6 if self.calls == self.spike_at else 1.0)
+        if self.calls == self.at and not self.explode:
+            raise KeyboardInterrupt
+        return self.inner(x) * (1e6 if self.calls == self.at else 1.0)
 
 
 def test_divergence_guard_restores_and_lowers_lr(photo):
     p = priors.create("pixel", size=(64, 64))
-    r = fit(p, _Spike(photo, spike_at=30), FitConfig(steps=40, lr=0.02, guard_every=10))
+    r = fit(p, _Sabotaged(photo, at=30, explode=True), FitConfig(steps=40, lr=0.02, guard_every=10))
     assert r.backoffs == 1
     assert all(math.isfinite(h["loss"]) and h["loss"] < 1 for h in r.history)
 
 
-class _Interrupt(Energy):
-    def __init__(self, target, at):
-        super().__init__()
-        self.inner, self.calls, self.at = reconstruction(target), 0, at
-
-    def forward(self, x):
-        self.calls += 1
-        if self.calls == self.at:
-            raise KeyboardInterrupt
-        return self.inner(x)
-
-
 def test_ctrl_c_keeps_the_best_so_far(photo):
     p = priors.create("pixel", size=(64, 64))
-    r = fit(p, _Interrupt(photo, at=12), FitConfig(steps=100, lr=0.05), reference=photo)
+    r = fit(p, _Sabotaged(photo, at=12), FitConfig(steps=100, lr=0.05), reference=photo)
     assert r.interrupted and r.stopped_by == "interrupt"
     assert r.steps_run == 11
     assert r.best.shape == photo.shape
