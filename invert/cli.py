@@ -4,10 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .commands import priors_list, restore
+from .commands import compare, layers_list, maximize, preimage, priors_list, restore
+from zoo import ZooError
+
 from .errors import UserError
 
-COMMANDS = (restore, priors_list)
+COMMANDS = (preimage, maximize, compare, layers_list, restore, priors_list)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except UserError as exc:
+    except (UserError, ZooError, FloatingPointError) as exc:
         print(f"invert: error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:  # a bad setting caught by a library layer (prior, engine)

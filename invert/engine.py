@@ -97,20 +97,24 @@ class _Guard:
 
     def check(self, step: int, loss: float) -> bool:
         """True when the step diverged and the last good state was restored."""
-        if not math.isfinite(loss) or loss > self.cfg.guard_ratio * self.loss:
-            if self.state is not None:
-                self.prior.load_state_dict(self.state[0])
-                self.optimizer.load_state_dict(self.state[1])
-                for group in self.optimizer.param_groups:
-                    group["lr"] *= 0.5
-                self.backoffs += 1
-                return True
-            if not math.isfinite(loss):
-                raise FloatingPointError("the loss is not finite at the first step; lower the learning rate")
-        if self.state is None or step % self.cfg.guard_every == 0:
+        if self.state is not None and (not math.isfinite(loss) or self._jumped(loss)):
+            self.prior.load_state_dict(self.state[0])
+            self.optimizer.load_state_dict(self.state[1])
+            for group in self.optimizer.param_groups:
+                group["lr"] *= 0.5
+            self.backoffs += 1
+            return True
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"the loss is not finite at step {step}; lower the learning rate")
+        # checkpoints start after a warm-up: Adam's first steps may raise the loss for a while
+        if step and step % self.cfg.guard_every == 0:
             self.state = (copy.deepcopy(self.prior.state_dict()), copy.deepcopy(self.optimizer.state_dict()))
             self.loss = loss
         return False
+
+    def _jumped(self, loss: float) -> bool:
+        """A rise of (ratio − 1) times the checkpoint's magnitude; works for negative energies too."""
+        return loss - self.loss > (self.cfg.guard_ratio - 1) * abs(self.loss)
 
 
 def fit(
@@ -153,41 +157,43 @@ def fit(
     # on a terminal only (disable=None), so logs and CI output stay clean
     bar = tqdm(total=cfg.steps, disable=None if cfg.progress else True, unit="step", dynamic_ncols=True,
                leave=False, mininterval=0.5)
-    step = 0
-    try:
-        for step in range(cfg.steps):
-            optimizer.zero_grad(set_to_none=True)
-            x = prior(cfg.reg_noise_std, generator)
-            loss_t = total(x)
-            loss = float(loss_t.detach())
-            if guard is not None and guard.check(step, loss):
-                continue
-            loss_t.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
+    # random transforms inside energies draw from the global generator: seed it for this fit only
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(cfg.seed)
+        try:
+            for step in range(cfg.steps):
+                optimizer.zero_grad(set_to_none=True)
+                x = prior(cfg.reg_noise_std, generator)
+                loss_t = total(x)
+                loss = float(loss_t.detach())
+                if guard is not None and guard.check(step, loss):
+                    continue
+                loss_t.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
 
-            last = x.detach()
-            if cfg.ema > 0:
-                ema = last.clone() if ema is None else ema.mul_(cfg.ema).add_(last, alpha=1 - cfg.ema)
-            if loss < best_loss:
-                best_loss, best, best_step = loss, last, step
-            record = {"step": step, "seconds": time.perf_counter() - start, "loss": loss}
-            if ref is not None:
-                record["psnr"] = psnr(last, ref)
-                if ema is not None:
-                    record["psnr_ema"] = psnr(ema, ref)
-            history.append(record)
-            bar.update(1)
-            if step % 10 == 0 or step == cfg.steps - 1:
-                bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "psnr", "psnr_ema")})
-            if any(cb(step, loss, ema if ema is not None else last) for cb in callbacks):
-                result.stopped_by = "callback"
-                break
-    except KeyboardInterrupt:
-        result.interrupted, result.stopped_by = True, "interrupt"
-    finally:
-        bar.close()
+                last = x.detach().clone()  # a snapshot: pixel priors return their parameter itself
+                if cfg.ema > 0:
+                    ema = last.clone() if ema is None else ema.mul_(cfg.ema).add_(last, alpha=1 - cfg.ema)
+                if loss < best_loss:
+                    best_loss, best, best_step = loss, last, step
+                record = {"step": step, "seconds": time.perf_counter() - start, "loss": loss}
+                if ref is not None:
+                    record["psnr"] = psnr(last, ref)
+                    if ema is not None:
+                        record["psnr_ema"] = psnr(ema, ref)
+                history.append(record)
+                bar.update(1)
+                if step % 10 == 0 or step == cfg.steps - 1:
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "psnr", "psnr_ema")})
+                if any(cb(step, loss, ema if ema is not None else last) for cb in callbacks):
+                    result.stopped_by = "callback"
+                    break
+        except KeyboardInterrupt:
+            result.interrupted, result.stopped_by = True, "interrupt"
+        finally:
+            bar.close()
     if last is None:
         raise RuntimeError("the fit ended before its first step")
     result.final = last.cpu()

@@ -37,17 +37,44 @@ def write_json(data: dict[str, Any], path: str | os.PathLike) -> None:
 
 def grid(panels: Sequence[tuple[str, torch.Tensor]], path: str | os.PathLike, columns: int | None = None,
          panel_inches: float = 2.6) -> None:
-    """Images side by side with a title each, at a common display size (nearest-neighbour upscaling)."""
+    """Images side by side with a title each, wrapped into rows of `columns`."""
     columns = columns or len(panels)
-    rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(panel_inches * columns, panel_inches * rows + 0.3),
+    grid_rows([list(panels[i : i + columns]) for i in range(0, len(panels), columns)], path, panel_inches)
+
+
+def grid_rows(rows: Sequence[Sequence[tuple[str, torch.Tensor]]], path: str | os.PathLike,
+              panel_inches: float = 2.6) -> None:
+    """Rows of titled images at a common display size (nearest-neighbour upscaling); rows may be ragged."""
+    columns = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), columns, figsize=(panel_inches * columns, panel_inches * len(rows) + 0.3),
                              squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, (title, image) in zip(axes.flat, panels):
-        a = to_uint8(image)
-        ax.imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
+    for r, row in enumerate(rows):
+        for c, (title, image) in enumerate(row):
+            a = to_uint8(image)
+            axes[r][c].imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+            axes[r][c].set_title(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def curves_by_run(histories: dict[str, Sequence[dict[str, float]]], path: str | os.PathLike, title: str = "",
+                  log: bool = False) -> None:
+    """One loss curve per named run on one plot; `log` puts both axes on log scales (the DIP paper's Fig. 2)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for label, history in histories.items():
+        ax.plot([h["step"] for h in history], [h["loss"] for h in history], lw=1, label=label)
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    else:
+        ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("energy")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

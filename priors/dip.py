@@ -34,6 +34,20 @@ PRESETS = {
         "prior": {**_PAPER_NET, "channels_skip": [128] * 5, "upsample": "nearest"},
         "fit": {"lr": 0.01, "steps": 6000, "reg_noise_std": 0.03},
     },
+    # feature inversion (the paper's AlexNet setting: 6 levels, 16–128 channels, 4 skip channels, nearest
+    # upsampling, average-pool downsampling); inputs shown through random jitter/rotation/scale
+    "preimage": {
+        "prior": {
+            "channels_down": [16, 32, 64, 128, 128, 128],
+            "channels_up": [16, 32, 64, 128, 128, 128],
+            "channels_skip": [4] * 6,
+            "upsample": "nearest",
+            "downsample": "avg",
+            "input_depth": 32,
+        },
+        "fit": {"lr": 0.01, "steps": 250},
+        "objective": {"transforms": True},
+    },
     # a narrower, shallower net that makes DIP usable on a laptop CPU
     "fast": {
         "prior": {

@@ -19,7 +19,13 @@ class PixelPrior(Prior):
         return self.pixels
 
 
-@register("pixel", presets={"default": {"prior": {}, "fit": {"lr": 0.01, "steps": 500}}})
+PRESETS = {
+    "default": {"prior": {}, "fit": {"lr": 0.01, "steps": 500}},
+    "preimage": {"prior": {}, "fit": {"lr": 0.01, "steps": 200}, "objective": {"transforms": True}},
+}
+
+
+@register("pixel", presets=PRESETS)
 def pixel(channels: int, size: tuple[int, int], *, init_noise: float = 0.01) -> PixelPrior:
     """Pixels with no prior: fits anything, noise included."""
     return PixelPrior(channels, size, init_noise)

@@ -23,6 +23,10 @@ PRESETS = {
     "denoise": {"prior": {"weight": 0.14}, "fit": {"lr": 0.01, "steps": 800}},
     "sr": {"prior": {"weight": 0.003}, "fit": {"lr": 0.01, "steps": 1000}},
     "inpaint": {"prior": {"weight": 0.003}, "fit": {"lr": 0.01, "steps": 1000}},
+    # feature inversion: Mahendran & Vedaldi's β = 2 TV; tuned on one photo (lr 0.05 or weights ≤ 8 leave
+    # adversarial colour noise at the logits)
+    "preimage": {"prior": {"weight": 30.0, "beta": 2.0}, "fit": {"lr": 0.01, "steps": 200},
+                 "objective": {"transforms": True}},
 }
 
 

@@ -7,7 +7,7 @@ class ZooError(Exception):
 
 # Submodules import ZooError from here, so it is defined first.
 from zoo.efficientnet_lite import load_lite  # noqa: E402
-from zoo.layers import FeatureExtractor, LayerInfo, layers  # noqa: E402
+from zoo.layers import FeatureExtractor, LayerInfo, default_layers, find_layers, layers  # noqa: E402
 from zoo.loader import DEFAULT_MODEL, LoadedModel, load  # noqa: E402
 
 __all__ = [
@@ -16,6 +16,8 @@ __all__ = [
     "LayerInfo",
     "LoadedModel",
     "ZooError",
+    "default_layers",
+    "find_layers",
     "layers",
     "load",
     "load_lite",

@@ -44,6 +44,17 @@ def layers(model: nn.Module, input_size: tuple[int, int, int]) -> list[LayerInfo
     return [LayerInfo(name, type(module).__name__, shapes.get(name)) for name, module in modules]
 
 
+def find_layers(model: nn.Module, names: Sequence[str], model_name: str = "MODEL") -> dict[str, nn.Module]:
+    """The named modules; an unknown name is a ZooError with the close names and how to list them all."""
+    modules = {n: m for n, m in model.named_modules() if n}
+    for name in names:
+        if name not in modules:
+            close = difflib.get_close_matches(name, modules, n=5)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise ZooError(f"unknown layer {name!r}; {hint}run `invert layers {model_name}` to list all")
+    return modules
+
+
 class _StopForward(Exception):
     """Raised by the last requested hook so the rest of the network is skipped."""
 
@@ -57,12 +68,7 @@ class FeatureExtractor:
     """
 
     def __init__(self, model: nn.Module, layer_names: Sequence[str]) -> None:
-        modules = dict(model.named_modules())
-        for name in layer_names:
-            if not name or name not in modules:
-                close = difflib.get_close_matches(name, [n for n in modules if n], n=5)
-                hint = f"did you mean {', '.join(close)}? " if close else ""
-                raise ZooError(f"unknown layer {name!r}; {hint}run `invert layers MODEL` to list all")
+        modules = find_layers(model, layer_names)
         self.model = model
         self.layer_names = list(dict.fromkeys(layer_names))
         self._features: dict[str, object] | None = None  # a dict only while __call__ runs
@@ -102,3 +108,22 @@ class FeatureExtractor:
 
     def __exit__(self, *exc_info: object) -> None:
         self.remove()
+
+
+_PLUMBING = ("Identity", "Dropout", "ReLU", "ReLU6", "SiLU", "GELU", "Flatten", "ZeroPad2d")
+
+
+def default_layers(model: nn.Module, input_size: tuple[int, int, int], count: int = 4) -> list[str]:
+    """`count` layers from shallow to the logits: stage outputs at about ¼, ½ and ¾ of the depth, then the logits.
+
+    Stages are modules at most one level deep (`layer3`, `blocks.2`, `features.10`) with a C×H×W output,
+    not plumbing (activations, dropout) and not a container of other stages.
+    """
+    infos = layers(model, input_size)
+    shallow = [i for i in infos if i.name.count(".") <= 1 and i.type not in _PLUMBING]
+    stages = [i.name for i in shallow if i.output_shape and len(i.output_shape) == 3
+              and not any(j.name.startswith(i.name + ".") for j in shallow)]
+    vectors = [i.name for i in infos if i.output_shape and len(i.output_shape) == 1]
+    n = len(stages)
+    picks = [stages[min(n - 1, round(f * (n - 1)))] for f in (0.25, 0.5, 0.75)][: count - 1] if n else []
+    return list(dict.fromkeys(picks + vectors[-1:]))

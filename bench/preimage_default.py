@@ -1,0 +1,43 @@
+"""The promise of `invert preimage` with no arguments: real pre-images of a real ImageNet classifier,
+offline, in at most 5 minutes on 2 CPU cores. This runs the real command and times it.
+
+    python bench/preimage_default.py [--docs]    # --docs also copies the grid to docs/preimage_default.png
+
+Writes bench/results/preimage_default-<device>-<date>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import save_result
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--docs", action="store_true")
+    args = ap.parse_args()
+    invert = Path(sys.executable).with_name("invert")
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        subprocess.run([str(invert), "preimage", "--out", f"{tmp}/out", "--quiet"], check=True)
+        wall = time.perf_counter() - start
+        result = json.loads(Path(f"{tmp}/out/result.json").read_text())
+        if args.docs:
+            shutil.copy(f"{tmp}/out/grid.png", DOCS / "preimage_default.png")
+    print(f"invert preimage (no arguments): {wall:.0f} s wall")
+    save_result("preimage_default", {"device": result["device"], "wall_seconds": round(wall, 1),
+                                     "model": result["model"], "layers": result["layers"],
+                                     "priors": result["priors"], "records": result["records"]})
+
+
+if __name__ == "__main__":
+    main()

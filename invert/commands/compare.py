@@ -1,0 +1,89 @@
+"""`invert compare`: several priors, one layer, equal budgets — which gives the most natural pre-images?"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+
+import zoo
+
+from .. import report
+from ..images import save_image
+from ..preimages import invert_layer
+from .model_args import load_target
+from .output import prepare_output_dir
+from .preimage import add_common, check_layers, load_judges, split, write_result
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="compare priors on one layer with equal budgets (table + grid)",
+                       description="Invert one layer with several priors and the same number of steps; report "
+                                   "feature loss, SSIM, top-1 agreement, transfer to an independent model, time.")
+    add_common(p, "runs/compare")
+    p.add_argument("--images", default=None, help="comma-separated images (default: --image)")
+    p.add_argument("--layer", default=None, help="layer to invert (default: the logits)")
+    p.add_argument("--priors", default="dip,tv,deep_decoder", help="comma-separated priors")
+    p.set_defaults(run=run)
+
+
+def summarize(records: list[dict]) -> list[dict]:
+    by_prior: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        by_prior[r["prior"]].append(r)
+    rows = []
+    for prior, rs in by_prior.items():
+        n = len(rs)
+        row = {"prior": prior, "images": n,
+               "feature_loss": sum(r["feature_loss"] for r in rs) / n,
+               "ssim_to_original": sum(r["ssim_to_original"] for r in rs) / n,
+               "top1_kept": sum(r["top1"] == r["top1_original"] for r in rs) / n,
+               "seconds": sum(r["seconds"] for r in rs) / n}
+        if "transfer_agrees" in rs[0]:
+            row["transfer_rate"] = sum(r["transfer_agrees"] for r in rs) / n
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    cols = ["prior", "images", "feature_loss", "ssim_to_original", "top1_kept", "transfer_rate", "seconds"]
+    cols = [c for c in cols if c in rows[0]]
+    fmt = {"feature_loss": "{:.3f}", "ssim_to_original": "{:.3f}", "top1_kept": "{:.0%}", "transfer_rate": "{:.0%}",
+           "seconds": "{:.1f}"}
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append("| " + " | ".join(fmt.get(c, "{}").format(r[c]) for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    image_specs = split(args.images) if args.images else [args.image]
+    prior_names = split(args.priors)
+    judges = load_judges(args)
+    layer = args.layer or zoo.default_layers(judges.model.model, judges.model.input_size)[-1]
+    check_layers(judges, [layer])
+    out = prepare_output_dir(args.out, args.overwrite)
+    records, rows, interrupted = [], [], False
+    for index, spec in enumerate(image_specs):
+        target = load_target(spec, judges.model)
+        row = [(f"original {index}", target)]
+        for name in prior_names:
+            print(f"invert: {spec} · {layer} · {name}", file=sys.stderr)
+            image, record, result = invert_layer(judges, target, layer, name, steps=args.steps, seed=args.seed,
+                                                 device=args.device, progress=not args.quiet)
+            record["image"] = spec
+            records.append(record)
+            save_image(image, out / f"{index}__{name}.png")
+            row.append((f"{name}: top1 {record['top1']}/{record['top1_original']}", image))
+            if result.interrupted:
+                interrupted = True
+                break
+        rows.append(row)
+        if interrupted:
+            break
+    report.grid_rows(rows, out / "grid.png")
+    table = summarize(records)
+    (out / "table.md").write_text(markdown(table))
+    print(markdown(table))
+    write_result(args, judges, records, {"interrupted": interrupted}, out, layer=layer, priors=prior_names,
+                 images=image_specs, summary=table)
+    return 130 if interrupted else 0

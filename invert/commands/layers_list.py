@@ -1,0 +1,25 @@
+"""`invert layers MODEL`: every hookable module with its type and output shape."""
+from __future__ import annotations
+
+import argparse
+
+import zoo
+
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("layers", help="list a model's layers with their output shapes")
+    p.add_argument("model", nargs="?", default=zoo.DEFAULT_MODEL)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = zoo.load(args.model, pretrained=False)  # shapes do not depend on the weights
+    infos = zoo.layers(loaded.model, loaded.input_size)
+    width = max(len(i.name) for i in infos)
+    print(f"{'layer':<{width}}  {'type':<24} output (input {'×'.join(map(str, loaded.input_size))})")
+    for info in infos:
+        shape = "×".join(map(str, info.output_shape)) if info.output_shape else "not reached / not a tensor"
+        print(f"{info.name:<{width}}  {info.type:<24} {shape}")
+    print(f"default pre-image layers: {','.join(zoo.default_layers(loaded.model, loaded.input_size))}")
+    return 0

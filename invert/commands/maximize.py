@@ -1,0 +1,51 @@
+"""`invert maximize`: the image each prior makes that most excites a channel, a neuron or a class."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import zoo
+
+from .. import report
+from ..images import save_image
+from ..preimages import maximize
+from .preimage import add_common, check_layers, load_judges, split, write_result
+from .output import prepare_output_dir
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("maximize", help="activation maximization of a channel, neuron or class",
+                       description="Find the image a prior can make that most excites one unit of a classifier.")
+    add_common(p, "runs/maximize")
+    p.add_argument("--layer", default=None, help="layer name (default with --class: the logits)")
+    unit = p.add_mutually_exclusive_group(required=True)
+    unit.add_argument("--channel", type=int, help="channel of --layer (its mean over positions)")
+    unit.add_argument("--class", dest="class_index", type=int, help="ImageNet class index (a logit)")
+    p.add_argument("--position", type=int, nargs=2, metavar=("Y", "X"), help="one neuron: the channel at Y, X")
+    p.add_argument("--priors", default="dip,tv", help="comma-separated priors (default dip,tv)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    judges = load_judges(args)
+    layer = args.layer or zoo.default_layers(judges.model.model, judges.model.input_size)[-1]
+    check_layers(judges, [layer])
+    out = prepare_output_dir(args.out, args.overwrite)
+    channel = args.channel if args.channel is not None else args.class_index
+    records, panels, histories = [], [], {}
+    interrupted = False
+    for name in split(args.priors):
+        print(f"invert: maximize {layer}[{channel}] · {name}", file=sys.stderr)
+        image, record, result = maximize(judges, layer, channel, name, position=tuple(args.position) if args.position else None,
+                                         steps=args.steps, seed=args.seed, device=args.device, progress=not args.quiet)
+        save_image(image, out / f"{name}.png")
+        records.append(record)
+        histories[name] = result.history
+        panels.append((f"{name}: act {record['activation']:.2f}, top1 {record['top1']}", image))
+        if result.interrupted:
+            interrupted = True
+            break
+    report.grid(panels, out / "grid.png")
+    report.curves_by_run(histories, out / "curves.png", f"maximize {layer}[{channel}]")
+    write_result(args, judges, records, {"interrupted": interrupted}, out, layer=layer, channel=channel)
+    return 130 if interrupted else 0

@@ -1,0 +1,33 @@
+"""Options and loading shared by the commands that look through a classifier."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+import zoo
+
+from ..preimages import prepare_target
+
+DEFAULT_IMAGE = "skimage:chelsea"
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=zoo.DEFAULT_MODEL,
+                   help=f"timm name, tv:NAME for torchvision (default {zoo.DEFAULT_MODEL}, works offline)")
+    p.add_argument("--weights", default=None, help="local checkpoint file for the model")
+    p.add_argument("--image", default=DEFAULT_IMAGE, help="image file or skimage:NAME (default: a cat photo)")
+
+
+def transfer_model_name(model_name: str) -> str:
+    """The independent judge of naturalness: EfficientNet-Lite2, or Lite0 when Lite2 is the one inverted."""
+    return "tf_efficientnet_lite0" if "lite2" in model_name else "tf_efficientnet_lite2"
+
+
+def load_target(spec: str, loaded: zoo.LoadedModel) -> torch.Tensor:
+    """The image as the model sees it; what was converted or resized is said on stderr."""
+    target, notes = prepare_target(spec, loaded)
+    for note in notes:
+        print(f"invert: {note}", file=sys.stderr)
+    return target

@@ -1,0 +1,129 @@
+"""`invert preimage`: what a classifier keeps of an image, layer by layer, under several priors."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+import priors as prior_registry
+import zoo
+
+from .. import report
+from ..engine import resolve_device
+from ..images import save_image
+from ..preimages import Judges, invert_layer
+from .attribution import attribution_map
+from .model_args import add_model_args, load_target, transfer_model_name
+from .output import prepare_output_dir
+
+DEFAULT_PRIORS = "dip,tv"
+
+
+def add_common(p: argparse.ArgumentParser, default_out: str) -> None:
+    add_model_args(p)
+    p.add_argument("--steps", type=int, default=None, help="optimization steps per pre-image (default: the preset's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--out", default=default_out, help=f"output folder (default {default_out})")
+    p.add_argument("--overwrite", action="store_true", help="write into an existing, non-empty output folder")
+    p.add_argument("--no-transfer", action="store_true", help="skip the independent model's check (saves memory)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("preimage", help="pre-images of a classifier's layers under several priors",
+                       description="Invert a pretrained classifier: find images whose features at a layer match "
+                                   "the target image's, under each prior.")
+    add_common(p, "runs/preimage")
+    p.add_argument("--layers", default=None, help="comma-separated layer names (default: 3 stages and the logits; "
+                                                  "see `invert layers MODEL`)")
+    p.add_argument("--priors", default=DEFAULT_PRIORS, help=f"comma-separated priors (default {DEFAULT_PRIORS})")
+    p.add_argument("--attribution", action="store_true",
+                   help="add captum Integrated Gradients maps (original's top class) beside every image")
+    p.set_defaults(run=run)
+
+
+def split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def load_judges(args: argparse.Namespace) -> Judges:
+    device = resolve_device(args.device)
+    model = zoo.load(args.model, weights=args.weights)
+    model.model.to(device)
+    transfer = None if args.no_transfer else zoo.load(transfer_model_name(model.name))
+    return Judges(model, transfer)
+
+
+def check_layers(judges: Judges, layers: list[str]) -> None:
+    zoo.find_layers(judges.model.model, layers, judges.model.name)
+
+
+def run_grid(args: argparse.Namespace, judges: Judges, target: torch.Tensor, layers: list[str],
+             prior_names: list[str], out) -> tuple[list[dict], dict]:
+    """Fit every (layer, prior) pair; save each cell, the grid, the curves. Ctrl-C keeps what is done."""
+    (out / "cells").mkdir(exist_ok=True)
+    records, histories, cells = [], {}, {}
+    interrupted = False
+    for layer in layers:
+        for name in prior_names:
+            print(f"invert: {layer} · {name}", file=sys.stderr)
+            image, record, result = invert_layer(judges, target, layer, name, steps=args.steps, seed=args.seed,
+                                                 device=args.device, progress=not args.quiet)
+            save_image(image, out / "cells" / f"{layer}__{name}.png")
+            records.append(record)
+            histories[(layer, name)] = result.history
+            cells[(layer, name)] = image
+            if result.interrupted:
+                interrupted = True
+                break
+        if interrupted:
+            break
+    panels = []
+    for layer in layers:
+        row = [(f"original · {layer}", target)]
+        if getattr(args, "attribution", False):
+            row.append(("IG original", attribution_map(judges.model, target, target)))
+        for name in prior_names:
+            if (layer, name) not in cells:
+                continue
+            rec = next(r for r in records if r["layer"] == layer and r["prior"] == name)
+            row.append((f"{name}: loss {rec['feature_loss']:.2f}, top1 {rec['top1']}", cells[(layer, name)]))
+            if getattr(args, "attribution", False):
+                row.append((f"IG {name}", attribution_map(judges.model, target, cells[(layer, name)])))
+        panels.append(row)
+    report.grid_rows(panels, out / "grid.png")
+    report.curves_by_run({f"{l} · {p}": h for (l, p), h in histories.items()}, out / "curves.png")
+    return records, {"interrupted": interrupted}
+
+
+def run(args: argparse.Namespace) -> int:
+    prior_names = split(args.priors)
+    for name in prior_names:
+        prior_registry.entry(name)
+    judges = load_judges(args)
+    target = load_target(args.image, judges.model)
+    layers = split(args.layers) if args.layers else zoo.default_layers(judges.model.model, judges.model.input_size)
+    check_layers(judges, layers)
+    out = prepare_output_dir(args.out, args.overwrite)
+    records, status = run_grid(args, judges, target, layers, prior_names, out)
+    write_result(args, judges, records, status, out, layers=layers, priors=prior_names)
+    return 130 if status["interrupted"] else 0
+
+
+def write_result(args, judges: Judges, records: list[dict], status: dict, out, **extra) -> None:
+    report.write_json({
+        "command": report.command_line(),
+        "model": judges.model.name,
+        "transfer_model": judges.transfer.name if judges.transfer else None,
+        "image": args.image,
+        "seed": args.seed,
+        "device": str(resolve_device(args.device)),
+        **extra,
+        **status,
+        "records": records,
+        "versions": report.versions(),
+    }, out / "result.json")
+    total = sum(r["seconds"] for r in records)
+    print(f"invert: {len(records)} pre-images in {total:.0f} s of fitting; results in {out}/", file=sys.stderr)

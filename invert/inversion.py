@@ -1,0 +1,117 @@
+"""Energies that look through a pretrained classifier: feature inversion and activation maximization.
+
+The image x is in pixel space [0, 1] at the model's input size; the model's own normalization is
+applied inside the energy, so any prior can produce x.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from zoo import FeatureExtractor, LoadedModel, find_layers
+
+from .energies import Energy
+from .errors import UserError
+from .transforms import Transform
+
+
+class ModelEnergy(Energy):
+    """An energy computed from a model's activations at named layers (one forward for all of them)."""
+
+    def __init__(self, loaded: LoadedModel, layers: Sequence[str], transform: Transform | None = None):
+        super().__init__()
+        self.loaded = loaded
+        self.model = loaded.model  # a submodule, so .to(device) moves it with the energy
+        self.transform = transform
+        find_layers(loaded.model, layers, loaded.name)
+        self.extractor = FeatureExtractor(loaded.model, list(layers))
+
+    def features(self, x: torch.Tensor, transformed: bool = True) -> dict[str, torch.Tensor]:
+        if transformed and self.transform is not None:
+            x = self.transform(x)
+        return self.extractor(self.loaded.preprocess(x))
+
+
+class FeatureInversion(ModelEnergy):
+    """Mean over layers of ‖Φ(x) − Φ(x0)‖² / ‖Φ(x0)‖²: how far x's features are from the target's."""
+
+    def __init__(self, loaded: LoadedModel, layers: Sequence[str], target: torch.Tensor,
+                 transform: Transform | None = None):
+        super().__init__(loaded, layers, transform)
+        with torch.no_grad():
+            feats = self.features(target, transformed=False)
+        self.layer_names = list(feats)
+        for i, name in enumerate(self.layer_names):
+            self.register_buffer(f"target_{i}", feats[name].detach())
+
+    def targets(self) -> list[torch.Tensor]:
+        return [getattr(self, f"target_{i}") for i in range(len(self.layer_names))]
+
+    def _errors(self, feats: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        return [((feats[n] - t) ** 2).sum() / (t ** 2).sum().clamp_min(1e-12)
+                for n, t in zip(self.layer_names, self.targets())]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack(self._errors(self.features(x))).mean()
+
+    @torch.no_grad()
+    def errors(self, x: torch.Tensor) -> dict[str, float]:
+        """The normalized error at each layer, without transforms (what a report shows)."""
+        return {n: float(e) for n, e in zip(self.layer_names, self._errors(self.features(x, transformed=False)))}
+
+
+class ActivationMaximization(ModelEnergy):
+    """−activation of one channel (its mean over positions, or one position) or one class logit."""
+
+    def __init__(self, loaded: LoadedModel, layer: str, channel: int, position: tuple[int, int] | None = None,
+                 transform: Transform | None = None):
+        super().__init__(loaded, [layer], transform)
+        self.layer, self.channel, self.position = layer, channel, position
+        with torch.no_grad():
+            probe = self.features(torch.full((1, *loaded.input_size), 0.5), transformed=False)[layer]
+        if not 0 <= channel < probe.shape[1]:
+            raise UserError(f"channel/class {channel} is out of range for layer {layer!r}, which has "
+                            f"{probe.shape[1]} (0–{probe.shape[1] - 1})")
+        if position is not None:
+            if probe.dim() != 4:
+                raise UserError(f"layer {layer!r} has no spatial positions; leave out --position")
+            h, w = probe.shape[-2:]
+            if not (0 <= position[0] < h and 0 <= position[1] < w):
+                raise UserError(f"position {position} is outside layer {layer!r}'s {h}×{w} map")
+
+    def activation(self, x: torch.Tensor, transformed: bool = True) -> torch.Tensor:
+        a = self.features(x, transformed)[self.layer][:, self.channel]
+        if self.position is not None:
+            return a[:, self.position[0], self.position[1]].mean()
+        return a.mean()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return -self.activation(x)
+
+
+class AlphaNorm(Energy):
+    """Mean |2(x − ½)|^α (Mahendran & Vedaldi's α-norm, on the [0, 1] range): keeps pixel values bounded."""
+
+    def __init__(self, alpha: float = 6.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.mean((2 * (x - 0.5)).abs() ** self.alpha)
+
+
+@torch.no_grad()
+def classify(loaded: LoadedModel, x: torch.Tensor) -> torch.Tensor:
+    """Logits of `loaded` for images in [0, 1], resized to its input size when they differ."""
+    size = tuple(loaded.input_size[1:])
+    device = next(loaded.model.parameters()).device
+    x = x.to(device)
+    if tuple(x.shape[-2:]) != size:
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+    return loaded.model(loaded.preprocess(x))
+
+
+def top1(loaded: LoadedModel, x: torch.Tensor) -> int:
+    return int(classify(loaded, x).argmax(dim=1)[0])

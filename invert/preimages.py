@@ -1,0 +1,149 @@
+"""Pre-images: fit a prior so a classifier's features at a layer match those of a target image.
+
+One function per question a user asks: `invert_layer` (what does this layer keep of this image?) and
+`maximize` (what excites this unit?). Both are `engine.fit` with a model energy; the recipe per
+prior (transforms, extra regularizers) comes from the prior's `preimage` preset.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from PIL import Image
+
+import priors as prior_registry
+from zoo import LoadedModel
+
+from . import images, metrics
+from .energies import Energy, TotalVariation
+from .engine import FitConfig, FitResult, fit
+from .inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
+from .transforms import standard
+
+PRESET = "preimage"
+COARSE_STRIDE = 16
+
+
+@dataclass
+class Judges:
+    """The inverted model and an independent one that checks whether a pre-image looks natural."""
+
+    model: LoadedModel
+    transfer: LoadedModel | None = None
+
+
+def prepare_target(spec: str, loaded: LoadedModel) -> tuple[torch.Tensor, list[str]]:
+    """Read an image (file or `skimage:NAME`) and resize/crop it as the model's preprocessing says.
+
+    Returns 1×3×H×W in [0, 1] at the model's input size, and notes on what was converted.
+    """
+    x, notes = images.load_image(spec)
+    if x.shape[1] == 1:
+        x, notes = x.expand(-1, 3, -1, -1), notes + ["grayscale image repeated to 3 channels"]
+    target = loaded.prepare_image(Image.fromarray(images.to_uint8(x)))
+    if tuple(x.shape[-2:]) != tuple(target.shape[-2:]):
+        notes.append(f"image {x.shape[-1]}×{x.shape[-2]} resized and centre-cropped to "
+                     f"{target.shape[-1]}×{target.shape[-2]} as {loaded.name}'s preprocessing says")
+    return target, notes
+
+
+def recipe(prior: str, preset: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The preset to use for inversion and its objective settings (transforms, TV, α-norm weights)."""
+    entry = prior_registry.entry(prior)
+    name = preset or (PRESET if PRESET in entry.presets else entry.default_preset)
+    return name, dict(prior_registry.preset(prior, name).get("objective", {}))
+
+
+def _objective(data: Energy, settings: dict[str, Any]) -> Energy:
+    energy = data
+    if settings.get("tv"):
+        energy = energy + settings["tv"] * TotalVariation(beta=settings.get("tv_beta", 2.0))
+    if settings.get("alpha"):
+        energy = energy + settings["alpha"] * AlphaNorm(settings.get("alpha_exponent", 6.0))
+    return energy
+
+
+def is_coarse(energy: FeatureInversion | ActivationMaximization, model: LoadedModel) -> bool:
+    """Whether the layer sees the image at 1/16 of its size or less (or not spatially at all).
+
+    Random shifts of up to 8 pixels help only there: at fine layers they blur what is to be matched.
+    """
+    with torch.no_grad():
+        shapes = [f.shape for f in energy.features(torch.full((1, *model.input_size), 0.5), transformed=False).values()]
+    return all(len(s) < 4 or s[-1] * COARSE_STRIDE <= model.input_size[-1] for s in shapes)
+
+
+def _fit(prior_name: str, preset: str | None, model: LoadedModel, make_data, *, steps: int | None, seed: int,
+         device: str, progress: bool, lr: float | None = None):
+    preset_name, settings = recipe(prior_name, preset)
+    size = tuple(model.input_size[1:])
+    prior = prior_registry.create(prior_name, channels=3, size=size, preset=preset_name, seed=seed)
+    data = make_data()
+    if settings.get("transforms") and is_coarse(data, model):
+        data.transform = standard()
+    config = FitConfig.build(prior.fit_defaults, steps=steps, lr=lr, seed=seed, device=device, progress=progress)
+    result = fit(prior, _objective(data, settings), config)
+    return prior, preset_name, data, result
+
+
+def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: str, *, preset: str | None = None,
+                 steps: int | None = None, seed: int = 0, device: str = "auto",
+                 progress: bool = False) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+    """Pre-image of `target` at `layer` under `prior_name`; returns the image, its record and the fit."""
+    model = judges.model
+    prior, preset_name, data, result = _fit(
+        prior_name, preset, model, lambda: FeatureInversion(model, [layer], target),
+        steps=steps, seed=seed, device=device, progress=progress)
+    image = result.output.clamp(0, 1)
+    data.to("cpu")
+    record = {
+        "layer": layer,
+        "prior": prior_name,
+        "preset": preset_name,
+        "params": prior.num_parameters(),
+        "feature_loss": data.errors(image)[layer],
+        "top1": top1(model, image),
+        "top1_original": top1(model, target),
+        "ssim_to_original": metrics.ssim(image, target),
+        "seconds": round(result.seconds, 2),
+        "steps_run": result.steps_run,
+        **_transfer(judges, image, target),
+    }
+    return image, record, result
+
+
+def _transfer(judges: Judges, image: torch.Tensor, target: torch.Tensor) -> dict[str, Any]:
+    if judges.transfer is None:
+        return {}
+    original = top1(judges.transfer, target)
+    predicted = top1(judges.transfer, image)
+    return {"top1_transfer": predicted, "top1_transfer_original": original, "transfer_agrees": predicted == original}
+
+
+def maximize(judges: Judges, layer: str, channel: int, prior_name: str, *, position: tuple[int, int] | None = None,
+             preset: str | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
+             progress: bool = False) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+    """The image the prior can make that most excites `channel` of `layer` (a class logit at the logits)."""
+    model = judges.model
+    prior, preset_name, data, result = _fit(
+        prior_name, preset, model,
+        lambda: ActivationMaximization(model, layer, channel, position),
+        steps=steps, seed=seed, device=device, progress=progress)
+    image = result.output.clamp(0, 1)
+    data.to("cpu")
+    record = {
+        "layer": layer,
+        "channel": channel,
+        "position": list(position) if position else None,
+        "prior": prior_name,
+        "preset": preset_name,
+        "params": prior.num_parameters(),
+        "activation": float(data.activation(image, transformed=False)),
+        "top1": top1(model, image),
+        "seconds": round(result.seconds, 2),
+        "steps_run": result.steps_run,
+    }
+    if judges.transfer is not None:
+        record["top1_transfer"] = top1(judges.transfer, image)
+    return image, record, result

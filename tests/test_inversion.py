@@ -1,0 +1,148 @@
+import json
+
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+import priors
+import zoo
+from invert import FitConfig, cli, fit
+from invert.commands.attribution import attribution_map
+from invert.errors import UserError
+from invert.inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
+from invert.preimages import Judges, invert_layer, is_coarse
+from invert.transforms import jitter, standard
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return zoo.load(zoo.DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def coffee(lite0):
+    return lite0.prepare_image(Image.fromarray(data.coffee()))
+
+
+def test_feature_loss_is_zero_at_the_target_and_normalized(lite0, coffee):
+    energy = FeatureInversion(lite0, ["blocks.2", "classifier"], coffee)
+    assert float(energy(coffee)) == pytest.approx(0.0, abs=1e-6)
+    grey = torch.full_like(coffee, 0.5)
+    errors = energy.errors(grey)
+    assert set(errors) == {"blocks.2", "classifier"}
+    assert all(0.05 < e < 10 for e in errors.values())
+
+
+def test_pixel_preimage_of_a_shallow_layer_approaches_the_target(lite0, coffee):
+    energy = FeatureInversion(lite0, ["blocks.0"], coffee)
+    prior = priors.create("pixel", size=(224, 224))
+    result = fit(prior, energy, FitConfig(steps=25, lr=0.05))
+    assert result.history[-1]["loss"] < 0.5 * result.history[0]["loss"]
+
+
+def test_invert_layer_records_what_the_report_needs(lite0, coffee):
+    image, record, result = invert_layer(Judges(lite0), coffee, "blocks.1", "tv", steps=4)
+    assert image.shape == coffee.shape and 0 <= float(image.min()) and float(image.max()) <= 1
+    for key in ("layer", "prior", "feature_loss", "top1", "top1_original", "ssim_to_original", "seconds"):
+        assert key in record
+    assert record["top1_original"] == 967 and record["steps_run"] == 4
+
+
+def test_transforms_only_at_coarse_layers(lite0, coffee):
+    assert not is_coarse(FeatureInversion(lite0, ["blocks.1"], coffee), lite0)  # 56×56 of 224
+    assert is_coarse(FeatureInversion(lite0, ["blocks.4"], coffee), lite0)  # 14×14
+    assert is_coarse(FeatureInversion(lite0, ["classifier"], coffee), lite0)
+
+
+def test_activation_maximization_raises_the_activation(lite0):
+    energy = ActivationMaximization(lite0, "blocks.2", channel=5)
+    prior = priors.create("pixel", size=(224, 224))
+    start = float(energy.activation(prior().detach(), transformed=False))
+    result = fit(prior, energy, FitConfig(steps=15, lr=0.01))
+    assert float(energy.activation(result.final, transformed=False)) > start + 5
+
+
+def test_activation_maximization_checks_the_unit(lite0):
+    with pytest.raises(UserError, match="out of range.*0–999"):
+        ActivationMaximization(lite0, "classifier", channel=1000)
+    with pytest.raises(UserError, match="outside"):
+        ActivationMaximization(lite0, "blocks.2", channel=0, position=(99, 0))
+
+
+def test_transforms_keep_shape_and_are_seeded():
+    x = torch.rand(1, 3, 32, 32)
+    torch.manual_seed(0)
+    a = standard()(x)
+    torch.manual_seed(0)
+    b = standard()(x)
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert torch.equal(jitter(0)(x), x)
+
+
+def test_alpha_norm_is_zero_at_grey_and_one_at_the_extremes():
+    assert float(AlphaNorm()(torch.full((1, 3, 4, 4), 0.5))) == 0
+    assert float(AlphaNorm()(torch.ones(1, 3, 4, 4))) == pytest.approx(1.0)
+
+
+def test_attribution_map_is_a_heat_map(lite0, coffee):
+    heat = attribution_map(lite0, coffee, coffee, steps=4)
+    assert heat.shape == coffee.shape and 0 <= float(heat.min()) and float(heat.max()) <= 1
+    assert top1(lite0, coffee) == 967
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    return code, capsys.readouterr()
+
+
+def test_preimage_command_writes_grid_cells_and_records(capsys, tmp_path):
+    out = tmp_path / "pre"
+    code, cap = run_cli(capsys, "preimage", "--image", "skimage:coffee", "--layers", "blocks.0,classifier",
+                        "--priors", "tv,pixel", "--steps", "2", "--out", str(out), "--quiet", "--attribution")
+    assert code == 0, cap.err
+    result = json.loads((out / "result.json").read_text())
+    assert result["model"] == zoo.DEFAULT_MODEL and result["transfer_model"] == "tf_efficientnet_lite2"
+    assert [(r["layer"], r["prior"]) for r in result["records"]] == [
+        ("blocks.0", "tv"), ("blocks.0", "pixel"), ("classifier", "tv"), ("classifier", "pixel")]
+    for r in result["records"]:
+        assert {"feature_loss", "top1", "top1_original", "top1_transfer", "ssim_to_original", "seconds"} <= set(r)
+    assert (out / "grid.png").exists() and (out / "curves.png").exists()
+    assert len(list((out / "cells").glob("*.png"))) == 4
+    assert "resized and centre-cropped to 224×224" in cap.err
+
+
+def test_maximize_and_compare_commands(capsys, tmp_path):
+    code, cap = run_cli(capsys, "maximize", "--class", "967", "--priors", "tv", "--steps", "2",
+                        "--out", str(tmp_path / "max"), "--quiet", "--no-transfer")
+    assert code == 0, cap.err
+    record = json.loads((tmp_path / "max" / "result.json").read_text())["records"][0]
+    assert record["layer"] == "classifier" and record["channel"] == 967
+    code, cap = run_cli(capsys, "compare", "--images", "skimage:coffee,skimage:chelsea", "--priors", "tv,pixel",
+                        "--steps", "2", "--layer", "blocks.5", "--out", str(tmp_path / "cmp"), "--quiet")
+    assert code == 0, cap.err
+    table = (tmp_path / "cmp" / "table.md").read_text()
+    assert "transfer_rate" in table and "| tv |" in table and "| pixel |" in table
+
+
+def test_layers_command_lists_every_layer(capsys):
+    code, cap = run_cli(capsys, "layers")
+    assert code == 0
+    assert "blocks.1" in cap.out and "24×56×56" in cap.out and "classifier" in cap.out
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["preimage", "--layers", "blokcs.1"], "did you mean blocks"),
+    (["preimage", "--model", "resnt50"], "unknown model"),
+    (["maximize", "--class", "1000"], "out of range"),
+    (["maximize", "--layer", "blocks.2", "--channel", "0", "--position", "99", "0"], "outside"),
+    (["preimage", "--weights", "/nonexistent/w.pth"], "not found"),
+    (["preimage", "--image", "/nonexistent/cat.png"], "not found"),
+    (["preimage", "--priors", "dip,tvv"], "unknown prior"),
+])
+def test_bad_inversion_input_is_one_line(capsys, tmp_path, argv, fragment):
+    code, cap = run_cli(capsys, *argv, "--out", str(tmp_path / "o"), "--steps", "1", "--quiet")
+    assert code == 2
+    lines = [l for l in cap.err.splitlines() if l.startswith("invert: error:")]
+    assert len(lines) == 1 and fragment in lines[0], cap.err
+    assert "Traceback" not in cap.err
