@@ -4,8 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from invert.report import machine, versions, write_json
 
@@ -26,3 +27,24 @@ def save_result(kind: str, payload: dict[str, Any]) -> Path:
     write_json(record, path)
     print(f"wrote {path}")
     return path
+
+
+@contextmanager
+def plot(path: Path, xlabel: str, ylabel: str, title: str, logx: bool = False) -> Iterator[Any]:
+    """A 6×4 in. figure: draw on the yielded axes; labels, legend and saving happen on exit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    yield ax
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

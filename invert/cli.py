@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .commands import compare, layers_list, maximize, preimage, priors_list, restore
+from .commands import codec, compare, curves, layers_list, maximize, preimage, priors_list, restore
 from zoo import ZooError
 
 from .errors import UserError
 
-COMMANDS = (preimage, maximize, compare, layers_list, restore, priors_list)
+COMMANDS = (preimage, maximize, compare, layers_list, restore, curves, codec, priors_list)
 
 
 def build_parser() -> argparse.ArgumentParser:

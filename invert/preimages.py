@@ -75,39 +75,40 @@ def is_coarse(energy: FeatureInversion | ActivationMaximization, model: LoadedMo
 
 
 def _fit(prior_name: str, preset: str | None, model: LoadedModel, make_data, *, steps: int | None, seed: int,
-         device: str, progress: bool, lr: float | None = None):
+         device: str, progress: bool, objective: dict[str, Any] | None = None):
     preset_name, settings = recipe(prior_name, preset)
+    settings.update(objective or {})
     size = tuple(model.input_size[1:])
     prior = prior_registry.create(prior_name, channels=3, size=size, preset=preset_name, seed=seed)
     data = make_data()
     if settings.get("transforms") and is_coarse(data, model):
         data.transform = standard()
-    config = FitConfig.build(prior.fit_defaults, steps=steps, lr=lr, seed=seed, device=device, progress=progress)
+    config = FitConfig.build(prior.fit_defaults, steps=steps, seed=seed, device=device, progress=progress)
     result = fit(prior, _objective(data, settings), config)
-    return prior, preset_name, data, result
+    data.to("cpu")
+    record = {"prior": prior_name, "preset": preset_name, "params": prior.num_parameters(),
+              "seconds": round(result.seconds, 2), "steps_run": result.steps_run}
+    return result.output.clamp(0, 1), record, data, result
 
 
 def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: str, *, preset: str | None = None,
-                 steps: int | None = None, seed: int = 0, device: str = "auto",
-                 progress: bool = False) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
-    """Pre-image of `target` at `layer` under `prior_name`; returns the image, its record and the fit."""
+                 steps: int | None = None, seed: int = 0, device: str = "auto", progress: bool = False,
+                 objective: dict[str, Any] | None = None) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+    """Pre-image of `target` at `layer` under `prior_name`; returns the image, its record and the fit.
+
+    `objective` overrides the preset's recipe: {"tv": weight, "alpha": weight, "transforms": bool}.
+    """
     model = judges.model
-    prior, preset_name, data, result = _fit(
+    image, fitted, data, result = _fit(
         prior_name, preset, model, lambda: FeatureInversion(model, [layer], target),
-        steps=steps, seed=seed, device=device, progress=progress)
-    image = result.output.clamp(0, 1)
-    data.to("cpu")
+        steps=steps, seed=seed, device=device, progress=progress, objective=objective)
     record = {
         "layer": layer,
-        "prior": prior_name,
-        "preset": preset_name,
-        "params": prior.num_parameters(),
+        **fitted,
         "feature_loss": data.errors(image)[layer],
         "top1": top1(model, image),
         "top1_original": top1(model, target),
         "ssim_to_original": metrics.ssim(image, target),
-        "seconds": round(result.seconds, 2),
-        "steps_run": result.steps_run,
         **_transfer(judges, image, target),
     }
     return image, record, result
@@ -123,26 +124,20 @@ def _transfer(judges: Judges, image: torch.Tensor, target: torch.Tensor) -> dict
 
 def maximize(judges: Judges, layer: str, channel: int, prior_name: str, *, position: tuple[int, int] | None = None,
              preset: str | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
-             progress: bool = False) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+             progress: bool = False, objective: dict[str, Any] | None = None
+             ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
     """The image the prior can make that most excites `channel` of `layer` (a class logit at the logits)."""
     model = judges.model
-    prior, preset_name, data, result = _fit(
-        prior_name, preset, model,
-        lambda: ActivationMaximization(model, layer, channel, position),
-        steps=steps, seed=seed, device=device, progress=progress)
-    image = result.output.clamp(0, 1)
-    data.to("cpu")
+    image, fitted, data, result = _fit(
+        prior_name, preset, model, lambda: ActivationMaximization(model, layer, channel, position),
+        steps=steps, seed=seed, device=device, progress=progress, objective=objective)
     record = {
         "layer": layer,
         "channel": channel,
         "position": list(position) if position else None,
-        "prior": prior_name,
-        "preset": preset_name,
-        "params": prior.num_parameters(),
+        **fitted,
         "activation": float(data.activation(image, transformed=False)),
         "top1": top1(model, image),
-        "seconds": round(result.seconds, 2),
-        "steps_run": result.steps_run,
     }
     if judges.transfer is not None:
         record["top1_transfer"] = top1(judges.transfer, image)

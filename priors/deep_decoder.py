@@ -52,4 +52,6 @@ def deep_decoder(
     depth = default_depth(size) if depth is None else depth
     factor = 2**depth
     h, w = -(-size[0] // factor), -(-size[1] // factor)
-    return DeepDecoder(channels, size, decoder_net(width, depth, channels, upsample), uniform_noise((1, width, h, w)))
+    prior = DeepDecoder(channels, size, decoder_net(width, depth, channels, upsample), uniform_noise((1, width, h, w)))
+    prior.architecture = {"width": width, "depth": depth, "upsample": upsample}  # enough to rebuild it
+    return prior

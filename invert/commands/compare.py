@@ -12,7 +12,7 @@ from ..images import save_image
 from ..preimages import invert_layer
 from .model_args import load_target
 from .output import prepare_output_dir
-from .preimage import add_common, check_layers, load_judges, split, write_result
+from .preimage import add_common, check_layers, load_judges, objective, split, write_result
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         for name in prior_names:
             print(f"invert: {spec} · {layer} · {name}", file=sys.stderr)
             image, record, result = invert_layer(judges, target, layer, name, steps=args.steps, seed=args.seed,
-                                                 device=args.device, progress=not args.quiet)
+                                                 device=args.device, progress=not args.quiet,
+                                                 objective=objective(args))
             record["image"] = spec
             records.append(record)
             save_image(image, out / f"{index}__{name}.png")

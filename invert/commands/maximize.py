@@ -9,7 +9,7 @@ import zoo
 from .. import report
 from ..images import save_image
 from ..preimages import maximize
-from .preimage import add_common, check_layers, load_judges, split, write_result
+from .preimage import add_common, check_layers, load_judges, objective, split, write_result
 from .output import prepare_output_dir
 
 
@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     for name in split(args.priors):
         print(f"invert: maximize {layer}[{channel}] · {name}", file=sys.stderr)
         image, record, result = maximize(judges, layer, channel, name, position=tuple(args.position) if args.position else None,
-                                         steps=args.steps, seed=args.seed, device=args.device, progress=not args.quiet)
+                                         steps=args.steps, seed=args.seed, device=args.device, progress=not args.quiet,
+                                         objective=objective(args))
         save_image(image, out / f"{name}.png")
         records.append(record)
         histories[name] = result.history

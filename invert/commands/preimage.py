@@ -29,6 +29,22 @@ def add_common(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--overwrite", action="store_true", help="write into an existing, non-empty output folder")
     p.add_argument("--no-transfer", action="store_true", help="skip the independent model's check (saves memory)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--tv", type=float, default=None, metavar="W",
+                   help="add W · TV (β = 2) to the energy, whatever the prior (Mahendran & Vedaldi)")
+    p.add_argument("--alpha-norm", type=float, default=None, metavar="W", help="add W · α-norm (α = 6) to the energy")
+    p.add_argument("--no-transforms", action="store_true", help="no random jitter/rotation/scale at coarse layers")
+
+
+def objective(args: argparse.Namespace) -> dict:
+    """The recipe overrides the user asked for (empty: each prior's preset decides)."""
+    extra: dict = {}
+    if args.tv is not None:
+        extra["tv"] = args.tv
+    if args.alpha_norm is not None:
+        extra["alpha"] = args.alpha_norm
+    if args.no_transforms:
+        extra["transforms"] = False
+    return extra
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -70,7 +86,8 @@ def run_grid(args: argparse.Namespace, judges: Judges, target: torch.Tensor, lay
         for name in prior_names:
             print(f"invert: {layer} · {name}", file=sys.stderr)
             image, record, result = invert_layer(judges, target, layer, name, steps=args.steps, seed=args.seed,
-                                                 device=args.device, progress=not args.quiet)
+                                                 device=args.device, progress=not args.quiet,
+                                                 objective=objective(args))
             save_image(image, out / "cells" / f"{layer}__{name}.png")
             records.append(record)
             histories[(layer, name)] = result.history
