@@ -3,8 +3,8 @@ JPEG (PIL) at the closest file size on the same plot.
 
     python bench/compression.py [--image deep_decoder/sf4_rgb.png] [--crop 256] [--widths 8,16,32,64]
 
-Writes bench/results/compression-<device>-<date>.json and .png; each decoder file is round-tripped
-through `invert decompress` and checked to re-render exactly.
+Writes bench/results/compression-<device>-<date>.json and .png; the PSNR is measured on the image that
+`invert decompress` re-renders from each file.
 """
 from __future__ import annotations
 

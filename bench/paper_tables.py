@@ -48,10 +48,11 @@ FULL = {
 FULL["sr8-Set5"], FULL["sr8-Set14"] = FULL["sr4-Set5"], FULL["sr4-Set14"]
 
 QUICK = {
-    "denoise": {"images": FULL["denoise"][:1] + FULL["denoise"][4:7], "crop": 96, "dip_steps": 600},
-    "sr4-Set5": {"images": FULL["sr4-Set5"][:3], "crop": 128, "dip_steps": 500},
-    "sr4-Set14": {"images": ["sr/Set14/baboon.png", "sr/Set14/zebra.png"], "crop": 128, "dip_steps": 500},
-    "sr8-Set5": {"images": FULL["sr4-Set5"][:2], "crop": 128, "dip_steps": 500},
+    "denoise": {"images": ["denoising/F16_GT.png", "denoising/kodim01.png", "denoising/kodim03.png"], "crop": 96,
+                "dip_steps": 600},
+    "sr4-Set5": {"images": FULL["sr4-Set5"][:3], "crop": 128, "dip_steps": 400},
+    "sr4-Set14": {"images": ["sr/Set14/baboon.png", "sr/Set14/zebra.png"], "crop": 128, "dip_steps": 400},
+    "sr8-Set5": {"images": FULL["sr4-Set5"][:2], "crop": 128, "dip_steps": 400},
     "inpaint": {"images": ["inpainting/Set12/02.png", "inpainting/Set12/03.png", "inpainting/Set12/01.png"],
                 "crop": 96, "dip_steps": 500},
 }

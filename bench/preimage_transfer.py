@@ -8,9 +8,12 @@ Writes bench/results/preimage_transfer-<device>-<date>.json (the compare run's r
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import tempfile
 from pathlib import Path
+
+from PIL import Image
 
 from invert import cli
 
@@ -40,7 +43,9 @@ def main() -> None:
                                              "transfer_model": result["transfer_model"], "layer": result["layer"],
                                              "images": IMAGES, "summary": result["summary"],
                                              "records": result["records"]})
-    path.with_suffix(".png").write_bytes(grid)
+    thumbnail = Image.open(io.BytesIO(grid)).convert("RGB")
+    thumbnail.thumbnail((480, 740))  # a small PNG beside the JSON
+    thumbnail.save(path.with_suffix(".png"), optimize=True)
 
 
 if __name__ == "__main__":

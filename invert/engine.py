@@ -133,17 +133,15 @@ def fit(
     cfg = config or FitConfig.build(getattr(prior, "fit_defaults", {}))
     device = resolve_device(cfg.device)
     prior = prior.to(device)
-    total = energy + prior.regularizer() if prior.regularizer() is not None else energy
-    total = total.to(device)
+    regularizer = prior.regularizer()
+    total = (energy if regularizer is None else energy + regularizer).to(device)
     params = [p for p in prior.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the prior has no trainable parameters")
-    optimizer = torch.optim.Adam(params, lr=cfg.lr)
-    scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps) if cfg.schedule == "cosine" else None
-    )
     if cfg.schedule not in (None, "cosine"):
         raise ValueError(f"unknown schedule {cfg.schedule!r}; use 'cosine' or none")
+    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps) if cfg.schedule else None
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     guard = _Guard(prior, optimizer, cfg) if cfg.guard else None
     ref = reference.to(device) if reference is not None else None
@@ -152,7 +150,7 @@ def fit(
     best_loss, best, best_step = math.inf, None, 0
     ema: torch.Tensor | None = None
     last: torch.Tensor | None = None
-    result = FitResult(final=None, best=None, ema=None, best_step=0, config=cfg)  # type: ignore[arg-type]
+    stopped_by = "steps"
     start = time.perf_counter()
     # on a terminal only (disable=None), so logs and CI output stay clean
     bar = tqdm(total=cfg.steps, disable=None if cfg.progress else True, unit="step", dynamic_ncols=True,
@@ -188,20 +186,24 @@ def fit(
                 if step % 10 == 0 or step == cfg.steps - 1:
                     bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "psnr", "psnr_ema")})
                 if any(cb(step, loss, ema if ema is not None else last) for cb in callbacks):
-                    result.stopped_by = "callback"
+                    stopped_by = "callback"
                     break
         except KeyboardInterrupt:
-            result.interrupted, result.stopped_by = True, "interrupt"
+            stopped_by = "interrupt"
         finally:
             bar.close()
     if last is None:
         raise RuntimeError("the fit ended before its first step")
-    result.final = last.cpu()
-    result.best = best.cpu()
-    result.ema = (ema if ema is not None else last).cpu()
-    result.best_step = best_step
-    result.history = history
-    result.steps_run = len(history)
-    result.seconds = time.perf_counter() - start
-    result.backoffs = guard.backoffs if guard else 0
-    return result
+    return FitResult(
+        final=last.cpu(),
+        best=best.cpu(),
+        ema=(ema if ema is not None else last).cpu(),
+        best_step=best_step,
+        history=history,
+        steps_run=len(history),
+        seconds=time.perf_counter() - start,
+        interrupted=stopped_by == "interrupt",
+        stopped_by=stopped_by,
+        backoffs=guard.backoffs if guard else 0,
+        config=cfg,
+    )

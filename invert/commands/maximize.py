@@ -16,14 +16,14 @@ from .output import prepare_output_dir
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("maximize", help="activation maximization of a channel, neuron or class",
                        description="Find the image a prior can make that most excites one unit of a classifier.")
-    add_common(p, "runs/maximize")
+    add_common(p, "runs/maximize", image=False)
     p.add_argument("--layer", default=None, help="layer name (default with --class: the logits)")
     unit = p.add_mutually_exclusive_group(required=True)
     unit.add_argument("--channel", type=int, help="channel of --layer (its mean over positions)")
     unit.add_argument("--class", dest="class_index", type=int, help="ImageNet class index (a logit)")
     p.add_argument("--position", type=int, nargs=2, metavar=("Y", "X"), help="one neuron: the channel at Y, X")
     p.add_argument("--priors", default="dip,tv", help="comma-separated priors (default dip,tv)")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, image=None)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,11 +13,12 @@ from ..preimages import prepare_target
 DEFAULT_IMAGE = "skimage:chelsea"
 
 
-def add_model_args(p: argparse.ArgumentParser) -> None:
+def add_model_args(p: argparse.ArgumentParser, image: bool = True) -> None:
     p.add_argument("--model", default=zoo.DEFAULT_MODEL,
                    help=f"timm name, tv:NAME for torchvision (default {zoo.DEFAULT_MODEL}, works offline)")
     p.add_argument("--weights", default=None, help="local checkpoint file for the model")
-    p.add_argument("--image", default=DEFAULT_IMAGE, help="image file or skimage:NAME (default: a cat photo)")
+    if image:
+        p.add_argument("--image", default=DEFAULT_IMAGE, help="image file or skimage:NAME (default: a cat photo)")
 
 
 def transfer_model_name(model_name: str) -> str:

@@ -20,8 +20,8 @@ from .output import prepare_output_dir
 DEFAULT_PRIORS = "dip,tv"
 
 
-def add_common(p: argparse.ArgumentParser, default_out: str) -> None:
-    add_model_args(p)
+def add_common(p: argparse.ArgumentParser, default_out: str, image: bool = True) -> None:
+    add_model_args(p, image)
     p.add_argument("--steps", type=int, default=None, help="optimization steps per pre-image (default: the preset's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -80,39 +80,32 @@ def run_grid(args: argparse.Namespace, judges: Judges, target: torch.Tensor, lay
              prior_names: list[str], out) -> tuple[list[dict], dict]:
     """Fit every (layer, prior) pair; save each cell, the grid, the curves. Ctrl-C keeps what is done."""
     (out / "cells").mkdir(exist_ok=True)
-    records, histories, cells = [], {}, {}
+    cells: dict[tuple[str, str], tuple[torch.Tensor, dict, list]] = {}
     interrupted = False
-    for layer in layers:
-        for name in prior_names:
-            print(f"invert: {layer} · {name}", file=sys.stderr)
-            image, record, result = invert_layer(judges, target, layer, name, steps=args.steps, seed=args.seed,
-                                                 device=args.device, progress=not args.quiet,
-                                                 objective=objective(args))
-            save_image(image, out / "cells" / f"{layer}__{name}.png")
-            records.append(record)
-            histories[(layer, name)] = result.history
-            cells[(layer, name)] = image
-            if result.interrupted:
-                interrupted = True
-                break
-        if interrupted:
+    for layer, name in ((layer, name) for layer in layers for name in prior_names):
+        print(f"invert: {layer} · {name}", file=sys.stderr)
+        image, record, result = invert_layer(judges, target, layer, name, steps=args.steps, seed=args.seed,
+                                             device=args.device, progress=not args.quiet, objective=objective(args))
+        save_image(image, out / "cells" / f"{layer}__{name}.png")
+        cells[(layer, name)] = (image, record, result.history)
+        if result.interrupted:
+            interrupted = True
             break
-    panels = []
+    rows = []
     for layer in layers:
         row = [(f"original · {layer}", target)]
-        if getattr(args, "attribution", False):
+        if args.attribution:
             row.append(("IG original", attribution_map(judges.model, target, target)))
         for name in prior_names:
-            if (layer, name) not in cells:
-                continue
-            rec = next(r for r in records if r["layer"] == layer and r["prior"] == name)
-            row.append((f"{name}: loss {rec['feature_loss']:.2f}, top1 {rec['top1']}", cells[(layer, name)]))
-            if getattr(args, "attribution", False):
-                row.append((f"IG {name}", attribution_map(judges.model, target, cells[(layer, name)])))
-        panels.append(row)
-    report.grid_rows(panels, out / "grid.png")
-    report.curves_by_run({f"{l} · {p}": h for (l, p), h in histories.items()}, out / "curves.png")
-    return records, {"interrupted": interrupted}
+            if (layer, name) in cells:
+                image, rec, _ = cells[(layer, name)]
+                row.append((f"{name}: loss {rec['feature_loss']:.2f}, top1 {rec['top1']}", image))
+                if args.attribution:
+                    row.append((f"IG {name}", attribution_map(judges.model, target, image)))
+        rows.append(row)
+    report.grid_rows(rows, out / "grid.png")
+    report.curves_by_run({f"{l} · {p}": h for (l, p), (_, _, h) in cells.items()}, out / "curves.png")
+    return [rec for _, rec, _ in cells.values()], {"interrupted": interrupted}
 
 
 def run(args: argparse.Namespace) -> int:
