@@ -7,7 +7,6 @@ Writes bench/results/speed-<device>-<date>.json with the machine and versions.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
