@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 from pathlib import Path
 
 import torch
@@ -15,6 +14,7 @@ from .. import codec, images, metrics
 from ..energies import reconstruction
 from ..engine import FitConfig, fit
 from ..errors import UserError
+from .output import say
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -57,8 +57,7 @@ def run_compress(args: argparse.Namespace) -> int:
     image, notes = images.load_image(args.image)
     if args.crop:
         image = images.center_crop(image, args.crop)
-    for note in notes:
-        print(f"invert: {note}", file=sys.stderr)
+    say(*notes)
     prior = prior_registry.create("deep_decoder", channels=image.shape[1], size=tuple(image.shape[-2:]),
                                   seed=args.seed, width=args.width, depth=args.depth)
     config = FitConfig(steps=args.steps, lr=args.lr, seed=args.seed, device=args.device, progress=not args.quiet)
@@ -77,9 +76,9 @@ def run_compress(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(blob)
     png = png_bytes(image)
-    print(f"invert: {out}: {len(blob):,} bytes ({png / len(blob):.1f}× smaller than PNG's {png:,}), "
+    say(f"{out}: {len(blob):,} bytes ({png / len(blob):.1f}× smaller than PNG's {png:,}), "
           f"{stats['parameters']:,} weights (compression factor {stats['compression_factor']:.1f}), "
-          f"PSNR {stats['psnr']:.2f} dB", file=sys.stderr)
+          f"PSNR {stats['psnr']:.2f} dB")
     return 0
 
 
@@ -89,5 +88,5 @@ def run_decompress(args: argparse.Namespace) -> int:
     prior, header = codec.read(args.input)
     with torch.no_grad():
         images.save_image(prior().clamp(0, 1), out)
-    print(f"invert: wrote {out} ({header['size'][1]}×{header['size'][0]})", file=sys.stderr)
+    say(f"wrote {out} ({header['size'][1]}×{header['size'][0]})")
     return 0

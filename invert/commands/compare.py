@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import defaultdict
 
 import zoo
@@ -11,7 +10,7 @@ from .. import report
 from ..images import save_image
 from ..preimages import invert_layer
 from .model_args import load_target
-from .output import prepare_output_dir
+from .output import prepare_output_dir, say
 from .preimage import add_common, check_layers, load_judges, objective, split, write_result
 
 
@@ -67,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         target = load_target(spec, judges.model)
         row = [(f"original {index}", target)]
         for name in prior_names:
-            print(f"invert: {spec} · {layer} · {name}", file=sys.stderr)
+            say(f"{spec} · {layer} · {name}")
             image, record, result = invert_layer(judges, target, layer, name, steps=args.steps, seed=args.seed,
                                                  device=args.device, progress=not args.quiet,
                                                  objective=objective(args))

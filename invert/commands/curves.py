@@ -3,7 +3,6 @@ its pixels shuffled, and white noise, from the same initialization."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 import torch
 
@@ -12,7 +11,7 @@ import priors as prior_registry
 from .. import images, report
 from ..energies import reconstruction
 from ..engine import FitConfig, fit
-from .output import prepare_output_dir
+from .output import prepare_output_dir, say
 
 TARGETS = ("natural", "noisy", "shuffled", "noise")
 
@@ -52,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
     image, notes = images.load_image(args.image)
     image = images.center_crop(image, args.crop)
     out = prepare_output_dir(args.out, args.overwrite)
-    for note in notes:
-        print(f"invert: {note}", file=sys.stderr)
+    say(*notes)
     losses: dict[str, list[float]] = {}
     preset = None
     for name, target in make_targets(image, args.sigma, args.seed).items():
@@ -63,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         # a plain fit, as in the paper's figure: no input perturbation, no averaging, no back-off
         config = FitConfig.build(prior.fit_defaults, steps=args.steps, lr=args.lr, reg_noise_std=0.0, ema=0.0,
                                  guard=False, seed=args.seed, device=args.device, progress=not args.quiet)
-        print(f"invert: fitting {args.prior} to the {name} target", file=sys.stderr)
+        say(f"fitting {args.prior} to the {name} target")
         result = fit(prior, reconstruction(target), config)
         losses[name] = [h["loss"] for h in result.history]
         if result.interrupted:
@@ -75,5 +73,5 @@ def run(args: argparse.Namespace) -> int:
                                             "seed": args.seed, "command": report.command_line(),
                                             "versions": report.versions()}}, out / "curves.json")
     finals = ", ".join(f"{k} {v[-1]:.2e}" for k, v in losses.items())
-    print(f"invert: final losses: {finals}; results in {out}/", file=sys.stderr)
+    say(f"final losses: {finals}; results in {out}/")
     return 0

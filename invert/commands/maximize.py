@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 import zoo
 
@@ -10,7 +9,7 @@ from .. import report
 from ..images import save_image
 from ..preimages import maximize
 from .preimage import add_common, check_layers, load_judges, objective, split, write_result
-from .output import prepare_output_dir
+from .output import prepare_output_dir, say
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     records, panels, histories = [], [], {}
     interrupted = False
     for name in split(args.priors):
-        print(f"invert: maximize {layer}[{channel}] · {name}", file=sys.stderr)
+        say(f"maximize {layer}[{channel}] · {name}")
         image, record, result = maximize(judges, layer, channel, name, position=tuple(args.position) if args.position else None,
                                          steps=args.steps, seed=args.seed, device=args.device, progress=not args.quiet,
                                          objective=objective(args))

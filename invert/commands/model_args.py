@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 import torch
 
 import zoo
 
 from ..preimages import prepare_target
+from .output import say
 
 DEFAULT_IMAGE = "skimage:chelsea"
 
@@ -29,6 +29,5 @@ def transfer_model_name(model_name: str) -> str:
 def load_target(spec: str, loaded: zoo.LoadedModel) -> torch.Tensor:
     """The image as the model sees it; what was converted or resized is said on stderr."""
     target, notes = prepare_target(spec, loaded)
-    for note in notes:
-        print(f"invert: {note}", file=sys.stderr)
+    say(*notes)
     return target

@@ -1,7 +1,8 @@
-"""The output folder: created fresh, never silently over a user's files."""
+"""What a command leaves behind: an output folder created fresh (never over a user's files), and notes."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from ..errors import UserError
@@ -23,3 +24,9 @@ def prepare_output_dir(path: str, overwrite: bool) -> Path:
     if not os.access(out, os.W_OK | os.X_OK):
         raise UserError(f"output folder {out} is not writable; choose a writable --out")
     return out
+
+
+def say(*lines: str) -> None:
+    """Tell the user, on stderr, what was done for them (conversions, defaults, where results went)."""
+    for line in lines:
+        print(f"invert: {line}", file=sys.stderr)

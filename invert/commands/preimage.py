@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 import torch
 
@@ -15,7 +14,7 @@ from ..images import save_image
 from ..preimages import Judges, invert_layer
 from .attribution import attribution_map
 from .model_args import add_model_args, load_target, transfer_model_name
-from .output import prepare_output_dir
+from .output import prepare_output_dir, say
 
 DEFAULT_PRIORS = "dip,tv"
 
@@ -83,7 +82,7 @@ def run_grid(args: argparse.Namespace, judges: Judges, target: torch.Tensor, lay
     cells: dict[tuple[str, str], tuple[torch.Tensor, dict, list]] = {}
     interrupted = False
     for layer, name in ((layer, name) for layer in layers for name in prior_names):
-        print(f"invert: {layer} · {name}", file=sys.stderr)
+        say(f"{layer} · {name}")
         image, record, result = invert_layer(judges, target, layer, name, steps=args.steps, seed=args.seed,
                                              device=args.device, progress=not args.quiet, objective=objective(args))
         save_image(image, out / "cells" / f"{layer}__{name}.png")
@@ -136,4 +135,4 @@ def write_result(args, judges: Judges, records: list[dict], status: dict, out, *
         "versions": report.versions(),
     }, out / "result.json")
     total = sum(r["seconds"] for r in records)
-    print(f"invert: {len(records)} pre-images in {total:.0f} s of fitting; results in {out}/", file=sys.stderr)
+    say(f"{len(records)} pre-images in {total:.0f} s of fitting; results in {out}/")

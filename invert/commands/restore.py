@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 import priors as prior_registry
@@ -10,7 +9,7 @@ import priors as prior_registry
 from .. import images, memory, metrics, report, restore
 from ..engine import FitConfig, fit, resolve_device
 from ..errors import UserError
-from .output import prepare_output_dir
+from .output import prepare_output_dir, say
 
 # Used when IMAGE is left out: a sample photo shipped with scikit-image, and a degradation to undo.
 SAMPLE = {"image": "skimage:chelsea", "crop": 128, "add_noise": 25.0, "factor": 4, "drop": 0.5}
@@ -113,8 +112,7 @@ def run(args: argparse.Namespace) -> int:
     prior_registry.preset(args.prior, preset)  # unknown prior/preset: fail before reading anything
     out = prepare_output_dir(f"runs/{args.task}" if args.out is None else args.out, args.overwrite)
     problem, more = build_problem(args)
-    for note in notes + more:
-        print(f"invert: {note}", file=sys.stderr)
+    say(*notes, *more)
 
     def build():
         return prior_registry.create(args.prior, channels=problem.channels, size=problem.output_size,
@@ -126,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
                              device=args.device, progress=not args.quiet)
     result = fit(prior, problem.energy, config, reference=problem.reference)
     if result.interrupted:
-        print(f"invert: interrupted at step {result.steps_run}; saving the result so far", file=sys.stderr)
+        say(f"interrupted at step {result.steps_run}; saving the result so far")
 
     restored = result.output
     images.save_image(restored, out / "restored.png")
@@ -159,6 +157,5 @@ def run(args: argparse.Namespace) -> int:
     }
     report.write_json(record, out / "result.json")
     summary = f"{scores['psnr_input']:.2f} → {scores['psnr']:.2f} dB, " if "psnr" in scores else ""
-    print(f"invert: {args.task} done in {result.seconds:.1f} s ({result.steps_run} steps), {summary}results in {out}/",
-          file=sys.stderr)
+    say(f"{args.task} done in {result.seconds:.1f} s ({result.steps_run} steps), {summary}results in {out}/")
     return 130 if result.interrupted else 0
