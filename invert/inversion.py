@@ -10,7 +10,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from zoo import FeatureExtractor, LoadedModel, find_layers
+from zoo import FeatureExtractor, LoadedModel
 
 from .energies import Energy
 from .errors import UserError
@@ -25,8 +25,7 @@ class ModelEnergy(Energy):
         self.loaded = loaded
         self.model = loaded.model  # a submodule, so .to(device) moves it with the energy
         self.transform = transform
-        find_layers(loaded.model, layers, loaded.name)
-        self.extractor = FeatureExtractor(loaded.model, list(layers))
+        self.extractor = FeatureExtractor(loaded.model, list(layers), loaded.name)
 
     def features(self, x: torch.Tensor, transformed: bool = True) -> dict[str, torch.Tensor]:
         if transformed and self.transform is not None:

@@ -50,8 +50,7 @@ def prepare_target(spec: str, loaded: LoadedModel) -> tuple[torch.Tensor, list[s
 
 def recipe(prior: str, preset: str | None = None) -> tuple[str, dict[str, Any]]:
     """The preset to use for inversion and its objective settings (transforms, TV, α-norm weights)."""
-    entry = prior_registry.entry(prior)
-    name = preset or (PRESET if PRESET in entry.presets else entry.default_preset)
+    name = prior_registry.preset_for(prior, PRESET, preset)
     return name, dict(prior_registry.preset(prior, name).get("objective", {}))
 
 

@@ -75,6 +75,12 @@ def preset(name: str, preset_name: str | None = None) -> dict[str, dict[str, Any
     return e.presets[key]
 
 
+def preset_for(name: str, task: str, asked: str | None = None) -> str:
+    """The asked preset, else the prior's preset named after `task` (e.g. "sr", "preimage"), else its default."""
+    e = entry(name)
+    return asked or (task if task in e.presets else e.default_preset)
+
+
 def create(
     name: str,
     *,

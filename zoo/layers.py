@@ -67,8 +67,8 @@ class FeatureExtractor:
     through.
     """
 
-    def __init__(self, model: nn.Module, layer_names: Sequence[str]) -> None:
-        modules = find_layers(model, layer_names)
+    def __init__(self, model: nn.Module, layer_names: Sequence[str], model_name: str = "MODEL") -> None:
+        modules = find_layers(model, layer_names, model_name)
         self.model = model
         self.layer_names = list(dict.fromkeys(layer_names))
         self._features: dict[str, object] | None = None  # a dict only while __call__ runs

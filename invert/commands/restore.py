@@ -75,13 +75,6 @@ def build_problem(args: argparse.Namespace) -> tuple[restore.Problem, list[str]]
     return problem, notes + problem.notes
 
 
-def choose_preset(prior: str, task: str, asked: str | None) -> str | None:
-    """The asked preset, else the prior's preset named after the task, else the prior's default."""
-    if asked:
-        return asked
-    return task if task in prior_registry.entry(prior).presets else None
-
-
 def check_memory(build, device_name: str, size: tuple[int, int], prior: str) -> None:
     device = resolve_device(device_name)
     need, have = memory.estimate_fit_bytes(build), memory.available_bytes(device)
@@ -108,7 +101,7 @@ def metrics_of(problem: restore.Problem, result_image, factor: int | None) -> di
 
 def run(args: argparse.Namespace) -> int:
     notes = _apply_sample_defaults(args)
-    preset = choose_preset(args.prior, args.task, args.preset)
+    preset = prior_registry.preset_for(args.prior, args.task, args.preset)
     prior_registry.preset(args.prior, preset)  # unknown prior/preset: fail before reading anything
     out = prepare_output_dir(f"runs/{args.task}" if args.out is None else args.out, args.overwrite)
     problem, more = build_problem(args)
