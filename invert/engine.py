@@ -15,8 +15,9 @@ from tqdm.auto import tqdm
 
 from .energies import Energy
 from .metrics import psnr
+from .stopping import VarianceStop
 
-# (step, loss, image) → True to stop early
+# (step, loss, raw output of the step) → True to stop early
 Callback = Callable[[int, float, torch.Tensor], bool | None]
 
 
@@ -29,12 +30,18 @@ class FitConfig:
     schedule: str | None = None  # None (constant) or "cosine"
     reg_noise_std: float = 0.0  # DIP's per-step perturbation of the generator input
     ema: float = 0.0  # exponential moving average of outputs; 0 turns it off
+    ema_warmup: bool = False  # decay min(ema, (1+t)/(10+t)): early outputs fade fast instead of lingering
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
+    amp: bool = False  # bfloat16 autocast for the forward pass (CUDA)
+    channels_last: bool = False  # NHWC memory layout for the prior's convolutions
     guard: bool = True  # back off when the loss jumps (DIP's divergence fix)
     guard_every: int = 50  # steps between checkpoints of the last good parameters
     guard_ratio: float = 10 ** 0.5  # a loss this many times the checkpoint's counts as divergence
     progress: bool = False
+    auto_stop: bool = False  # stop at the minimum of the output variance (ES-WMV), no reference needed
+    stop_window: int = 100  # outputs in the variance window
+    stop_patience: int = 300  # steps without a new variance minimum before stopping
 
     @classmethod
     def build(cls, defaults: dict[str, Any] | None = None, **overrides: Any) -> "FitConfig":
@@ -57,14 +64,29 @@ class FitResult:
     steps_run: int = 0
     seconds: float = 0.0
     interrupted: bool = False
-    stopped_by: str = "steps"  # steps | callback | interrupt
+    stopped_by: str = "steps"  # steps | auto | callback | interrupt
+    chosen: torch.Tensor | None = None  # the output auto-stop picked
+    chosen_step: int | None = None
     backoffs: int = 0
     config: FitConfig | None = None
 
     @property
     def output(self) -> torch.Tensor:
-        """The image to show: the moving average when the config used one, else the last output."""
+        """The image to show: auto-stop's pick, else the moving average when the config used one, else the last output."""
+        if self.chosen is not None:
+            return self.chosen
         return self.ema if self.config is not None and self.config.ema > 0 else self.final
+
+    @property
+    def stop_reason(self) -> str:
+        if self.stopped_by == "auto":
+            cfg = self.config
+            return (f"the variance of the last {cfg.stop_window} outputs set no new minimum for "
+                    f"{cfg.stop_patience} steps; the output is from step {self.chosen_step}, its minimum")
+        if self.stopped_by == "steps" and self.chosen is not None:
+            return f"ran all steps before auto-stop fired; the output is from step {self.chosen_step}, the variance minimum"
+        return {"steps": "ran all steps", "callback": "a callback asked to stop",
+                "interrupt": "interrupted (Ctrl-C)"}.get(self.stopped_by, self.stopped_by)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -73,9 +95,18 @@ class FitResult:
             "best_step": self.best_step,
             "interrupted": self.interrupted,
             "stopped_by": self.stopped_by,
+            "stopped_at": self.steps_run,
+            "output_step": self.chosen_step if self.chosen is not None else self.steps_run - 1,
+            "stop_reason": self.stop_reason,
             "backoffs": self.backoffs,
             "config": asdict(self.config) if self.config else None,
         }
+
+
+def ema_decay(cfg: FitConfig, step: int) -> float:
+    """The moving average's decay at `step`; the warm-up (as in TensorFlow's ExponentialMovingAverage)
+    keeps the first, poor outputs from dominating it for hundreds of steps."""
+    return min(cfg.ema, (1 + step) / (10 + step)) if cfg.ema_warmup else cfg.ema
 
 
 def resolve_device(name: str) -> torch.device:
@@ -133,6 +164,10 @@ def fit(
     cfg = config or FitConfig.build(getattr(prior, "fit_defaults", {}))
     device = resolve_device(cfg.device)
     prior = prior.to(device)
+    if cfg.channels_last:
+        prior = prior.to(memory_format=torch.channels_last)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # the shapes never change during a fit
     regularizer = prior.regularizer()
     total = (energy if regularizer is None else energy + regularizer).to(device)
     params = [p for p in prior.parameters() if p.requires_grad]
@@ -145,6 +180,7 @@ def fit(
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     guard = _Guard(prior, optimizer, cfg) if cfg.guard else None
     ref = reference.to(device) if reference is not None else None
+    stopper = VarianceStop(cfg.stop_window, cfg.stop_patience) if cfg.auto_stop else None
 
     history: list[dict[str, float]] = []
     best_loss, best, best_step = math.inf, None, 0
@@ -161,7 +197,9 @@ def fit(
         try:
             for step in range(cfg.steps):
                 optimizer.zero_grad(set_to_none=True)
-                x = prior(cfg.reg_noise_std, generator)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):
+                    x = prior(cfg.reg_noise_std, generator)
+                x = x.float()
                 loss_t = total(x)
                 loss = float(loss_t.detach())
                 if guard is not None and guard.check(step, loss):
@@ -173,7 +211,8 @@ def fit(
 
                 last = x.detach().clone()  # a snapshot: pixel priors return their parameter itself
                 if cfg.ema > 0:
-                    ema = last.clone() if ema is None else ema.mul_(cfg.ema).add_(last, alpha=1 - cfg.ema)
+                    decay = ema_decay(cfg, step)
+                    ema = last.clone() if ema is None else ema.mul_(decay).add_(last, alpha=1 - decay)
                 if loss < best_loss:
                     best_loss, best, best_step = loss, last, step
                 record = {"step": step, "seconds": time.perf_counter() - start, "loss": loss}
@@ -185,7 +224,14 @@ def fit(
                 bar.update(1)
                 if step % 10 == 0 or step == cfg.steps - 1:
                     bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "psnr", "psnr_ema")})
-                if any(cb(step, loss, ema if ema is not None else last) for cb in callbacks):
+                if stopper is not None:
+                    done = stopper.update(step, last, ema if ema is not None else last)
+                    if math.isfinite(stopper.variance):
+                        record["variance"] = stopper.variance
+                    if done:
+                        stopped_by = "auto"
+                        break
+                if any(cb(step, loss, last) for cb in callbacks):
                     stopped_by = "callback"
                     break
         except KeyboardInterrupt:
@@ -206,4 +252,6 @@ def fit(
         stopped_by=stopped_by,
         backoffs=guard.backoffs if guard else 0,
         config=cfg,
+        chosen=stopper.image.cpu() if stopper is not None and stopper.image is not None else None,
+        chosen_step=stopper.best_step if stopper is not None and stopper.image is not None else None,
     )

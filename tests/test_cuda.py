@@ -1,0 +1,24 @@
+"""The engine on a CUDA GPU (skipped without one): same fit, bf16 autocast and channels_last."""
+import pytest
+import torch
+
+import priors
+from invert import FitConfig, fit, reconstruction
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.parametrize("variant", [{}, {"amp": True}, {"channels_last": True}, {"amp": True, "channels_last": True}])
+def test_dip_fit_on_cuda_lowers_the_loss(photo, variant):
+    p = priors.create("dip", preset="fast", size=(64, 64), seed=0)
+    r = fit(p, reconstruction(photo), FitConfig(steps=60, lr=0.01, device="cuda", **variant))
+    losses = [h["loss"] for h in r.history]
+    assert losses[-1] < 0.5 * losses[0]
+    assert r.output.device.type == "cpu" and r.output.dtype == torch.float32
+
+
+def test_auto_stop_on_cuda_returns_the_variance_minimum(photo):
+    p = priors.create("dip", preset="fast", size=(64, 64), seed=0)
+    cfg = FitConfig(steps=400, lr=0.01, device="cuda", auto_stop=True, stop_window=20, stop_patience=30)
+    r = fit(p, reconstruction(photo + 0.1 * torch.randn_like(photo)), cfg)
+    assert r.chosen_step is not None and r.chosen_step <= r.steps_run
