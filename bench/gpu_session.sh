@@ -1,18 +1,21 @@
 #!/bin/bash
 # One prepared device session (run from the repo root with INVERT_DATA pointing at the images and
-# $OUT set): CUDA tests, per-step speed of each variant, a whole 3000-step 512² paper fit, and the
-# trajectory sweep sharded over processes (small nets leave a GPU idle between launches, so
-# several processes share it). Everything lands in $OUT: test.log, speed-*.json, traj.json.gz, log.txt.
+# $OUT set): CUDA tests, the trajectory sweep sharded over processes (small nets leave a GPU idle
+# between launches, so several processes share it), and per-step speed of each variant with a whole
+# 3000-step 512² paper fit. Everything lands in $OUT: test.log, traj.json.gz, speed-*.json, log.txt.
+# Knobs: SHARDS, SWEEP_SECONDS, CONFIGS, TASKS, SPLIT, STEPS, SPEED=0 skips the speed part, TESTS=0 the tests.
 set -u
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 SHARDS=${SHARDS:-12}
-SWEEP_SECONDS=${SWEEP_SECONDS:-300}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/log.txt" 2>&1
-python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py > "$OUT/test.log" 2>&1
-tail -2 "$OUT/test.log"
+if [ "${TESTS:-1}" = 1 ]; then
+  python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py > "$OUT/test.log" 2>&1
+  tail -2 "$OUT/test.log"
+fi
 for i in $(seq 0 $((SHARDS - 1))); do
-  timeout "$SWEEP_SECONDS" python3 bench/trajectories.py --split all --device cuda --threads 1 --shard "$i/$SHARDS" \
-    --configs paper fast-w fast-w-lr02 fast mid-w fast5-w --out "/tmp/traj-$i.json.gz" > "/tmp/traj-$i.log" 2>&1 &
+  timeout "${SWEEP_SECONDS:-300}" python3 bench/trajectories.py --split "${SPLIT:-all}" --device cuda --threads 1 \
+    --shard "$i/$SHARDS" --steps "${STEPS:-3000}" --tasks ${TASKS:-denoise sr} --configs ${CONFIGS:-paper fast-w} \
+    --out "/tmp/traj-$i.json.gz" > "/tmp/traj-$i.log" 2>&1 &
 done
 wait
 python3 - <<'PY'
@@ -24,6 +27,8 @@ json.dump({**meta, "jobs": jobs}, gzip.open(os.environ["OUT"] + "/traj.json.gz",
 print(f"sweep: {len(jobs)} jobs")
 PY
 cat /tmp/traj-*.log >> "$OUT/log.txt"
-python3 bench/speed.py --device cuda --sizes 128 256 512 --steps 20 --only dip:paper-denoise dip:fast deep_decoder:default \
-  --variants fp32 channels_last amp amp+channels_last --whole-fit 3000 2>&1 | tee -a "$OUT/log.txt"
-cp bench/results/speed-cuda-*.json "$OUT/"
+if [ "${SPEED:-1}" = 1 ]; then
+  python3 bench/speed.py --device cuda --sizes 128 256 512 --steps 20 --only dip:paper-denoise dip:fast \
+    deep_decoder:default --variants fp32 channels_last amp amp+channels_last --whole-fit 3000 2>&1 | tee -a "$OUT/log.txt"
+  cp bench/results/speed-cuda-*.json "$OUT/"
+fi

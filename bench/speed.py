@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 
 import torch
+from common import save_result
 
 import priors
 from invert import FitConfig, fit, reconstruction
 from invert.engine import resolve_device
-
-from common import save_result
 
 VARIANTS = {"fp32": {}, "channels_last": {"channels_last": True}, "amp": {"amp": True},
             "amp+channels_last": {"amp": True, "channels_last": True}}

@@ -7,8 +7,9 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -34,17 +35,18 @@ class FitConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = False  # bfloat16 autocast for the forward pass (CUDA)
-    channels_last: bool = False  # NHWC memory layout for the prior's convolutions
+    channels_last: bool | None = None  # NHWC layout for the prior's convolutions; None: on CPU only (faster there)
     guard: bool = True  # back off when the loss jumps (DIP's divergence fix)
     guard_every: int = 50  # steps between checkpoints of the last good parameters
     guard_ratio: float = 10 ** 0.5  # a loss this many times the checkpoint's counts as divergence
     progress: bool = False
     auto_stop: bool = False  # stop at the minimum of the output variance (ES-WMV), no reference needed
     stop_window: int = 100  # outputs in the variance window
-    stop_patience: int = 300  # steps without a new variance minimum before stopping
+    stop_patience: int = 300  # steps without a variance near its minimum before stopping
+    stop_tolerance: float = 0.03  # "near": within this fraction of the minimum
 
     @classmethod
-    def build(cls, defaults: dict[str, Any] | None = None, **overrides: Any) -> "FitConfig":
+    def build(cls, defaults: dict[str, Any] | None = None, **overrides: Any) -> FitConfig:
         """Defaults (a preset's "fit" row) updated by the overrides that are not None."""
         known = {f.name for f in fields(cls)}
         values = {**(defaults or {}), **{k: v for k, v in overrides.items() if v is not None}}
@@ -79,14 +81,14 @@ class FitResult:
 
     @property
     def stop_reason(self) -> str:
-        if self.stopped_by == "auto":
-            cfg = self.config
-            return (f"the variance of the last {cfg.stop_window} outputs set no new minimum for "
-                    f"{cfg.stop_patience} steps; the output is from step {self.chosen_step}, its minimum")
-        if self.stopped_by == "steps" and self.chosen is not None:
-            return f"ran all steps before auto-stop fired; the output is from step {self.chosen_step}, the variance minimum"
-        return {"steps": "ran all steps", "callback": "a callback asked to stop",
-                "interrupt": "interrupted (Ctrl-C)"}.get(self.stopped_by, self.stopped_by)
+        cfg = self.config
+        why = {"steps": "ran all steps", "callback": "a callback asked to stop", "interrupt": "interrupted (Ctrl-C)",
+               "auto": f"the variance of the last {cfg.stop_window if cfg else '?'} outputs stayed above its minimum"
+                       + (f" (+{cfg.stop_tolerance:.0%})" if cfg and cfg.stop_tolerance else "")
+                       + f" for {cfg.stop_patience if cfg else '?'} steps"}[self.stopped_by]
+        if self.chosen is not None:
+            why += f"; the output is from step {self.chosen_step}, the last near the variance minimum"
+        return why
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -164,7 +166,7 @@ def fit(
     cfg = config or FitConfig.build(getattr(prior, "fit_defaults", {}))
     device = resolve_device(cfg.device)
     prior = prior.to(device)
-    if cfg.channels_last:
+    if cfg.channels_last or (cfg.channels_last is None and device.type == "cpu"):
         prior = prior.to(memory_format=torch.channels_last)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # the shapes never change during a fit
@@ -180,7 +182,7 @@ def fit(
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     guard = _Guard(prior, optimizer, cfg) if cfg.guard else None
     ref = reference.to(device) if reference is not None else None
-    stopper = VarianceStop(cfg.stop_window, cfg.stop_patience) if cfg.auto_stop else None
+    stopper = VarianceStop(cfg.stop_window, cfg.stop_patience, cfg.stop_tolerance) if cfg.auto_stop else None
 
     history: list[dict[str, float]] = []
     best_loss, best, best_step = math.inf, None, 0
@@ -253,5 +255,5 @@ def fit(
         backoffs=guard.backoffs if guard else 0,
         config=cfg,
         chosen=stopper.image.cpu() if stopper is not None and stopper.image is not None else None,
-        chosen_step=stopper.best_step if stopper is not None and stopper.image is not None else None,
+        chosen_step=stopper.chosen_step if stopper is not None and stopper.image is not None else None,
     )

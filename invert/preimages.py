@@ -17,7 +17,7 @@ from zoo import LoadedModel
 
 from . import images, metrics
 from .energies import Energy, TotalVariation
-from .engine import FitConfig, FitResult, fit
+from .engine import Callback, FitConfig, FitResult, fit
 from .inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
 from .transforms import standard
 
@@ -74,16 +74,18 @@ def is_coarse(energy: FeatureInversion | ActivationMaximization, model: LoadedMo
 
 
 def _fit(prior_name: str, preset: str | None, model: LoadedModel, make_data, *, steps: int | None, seed: int,
-         device: str, progress: bool, objective: dict[str, Any] | None = None):
+         device: str, progress: bool, objective: dict[str, Any] | None = None, callbacks: tuple[Callback, ...] = ()):
     preset_name, settings = recipe(prior_name, preset)
     settings.update(objective or {})
     size = tuple(model.input_size[1:])
     prior = prior_registry.create(prior_name, channels=3, size=size, preset=preset_name, seed=seed)
     data = make_data()
-    if settings.get("transforms") and is_coarse(data, model):
-        data.transform = standard()
+    if is_coarse(data, model):
+        # deep layers: shown through random shifts/rotations/scales, and given more steps (they fit slower)
+        data.transform = standard() if settings.get("transforms") else None
+        steps = steps or settings.get("coarse_steps")
     config = FitConfig.build(prior.fit_defaults, steps=steps, seed=seed, device=device, progress=progress)
-    result = fit(prior, _objective(data, settings), config)
+    result = fit(prior, _objective(data, settings), config, callbacks=callbacks)
     data.to("cpu")
     record = {"prior": prior_name, "preset": preset_name, "params": prior.num_parameters(),
               "seconds": round(result.seconds, 2), "steps_run": result.steps_run}
@@ -92,7 +94,8 @@ def _fit(prior_name: str, preset: str | None, model: LoadedModel, make_data, *, 
 
 def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: str, *, preset: str | None = None,
                  steps: int | None = None, seed: int = 0, device: str = "auto", progress: bool = False,
-                 objective: dict[str, Any] | None = None) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+                 objective: dict[str, Any] | None = None, callbacks: tuple[Callback, ...] = ()
+                 ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
     """Pre-image of `target` at `layer` under `prior_name`; returns the image, its record and the fit.
 
     `objective` overrides the preset's recipe: {"tv": weight, "alpha": weight, "transforms": bool}.
@@ -100,7 +103,7 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
     model = judges.model
     image, fitted, data, result = _fit(
         prior_name, preset, model, lambda: FeatureInversion(model, [layer], target),
-        steps=steps, seed=seed, device=device, progress=progress, objective=objective)
+        steps=steps, seed=seed, device=device, progress=progress, objective=objective, callbacks=callbacks)
     record = {
         "layer": layer,
         **fitted,

@@ -80,11 +80,15 @@ def curves_by_run(histories: dict[str, Sequence[dict[str, float]]], path: str | 
     plt.close(fig)
 
 
-def learning_curves(history: Sequence[dict[str, float]], path: str | os.PathLike, title: str = "") -> None:
-    """Loss (log scale) against step, with PSNR on a second axis when a reference was known."""
+def learning_curves(history: Sequence[dict[str, float]], path: str | os.PathLike, title: str = "",
+                    output_step: int | None = None) -> None:
+    """Loss (log scale) against step, with PSNR on a second axis when a reference was known; a dotted
+    line marks `output_step`, the step auto-stop took the output from."""
     steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(steps, [h["loss"] for h in history], color="tab:blue", lw=1, label="loss")
+    if output_step is not None:
+        ax.axvline(output_step, color="gray", ls=":", lw=1)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss", color="tab:blue")

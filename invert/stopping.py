@@ -15,23 +15,29 @@ import torch
 
 
 class VarianceStop:
-    """Stop when the windowed output variance has set no new minimum for `patience` steps.
+    """Stop when the windowed output variance has not come back near its minimum for `patience` steps.
 
     `update` is fed every step's raw output (what the variance is measured on) and the output that
-    would be shown (the moving average when the fit keeps one); the shown output at the variance
-    minimum is kept as `image`.
+    would be shown (the moving average when the fit keeps one). The kept output (`image`, from
+    `chosen_step`) is the latest whose variance is within `tolerance` (relative) of the minimum so
+    far. With tolerance 0 that is ES-WMV's rule, the minimum itself; a small tolerance matters when
+    the variance sits on a long flat floor, where the exact minimum is an accident of noise and
+    often lies early on the floor, before the moving average has peaked.
     """
 
-    def __init__(self, window: int = 100, patience: int = 300):
-        if window < 2 or patience < 1:
-            raise ValueError("auto-stop needs a window of at least 2 outputs and a patience of at least 1 step")
-        self.window, self.patience = window, patience
+    def __init__(self, window: int, patience: int, tolerance: float = 0.0, warmup: int | None = None):
+        if window < 2 or patience < 1 or tolerance < 0:
+            raise ValueError("auto-stop needs a window of at least 2 outputs, a patience of at least 1 step "
+                             "and a tolerance of at least 0")
+        self.window, self.patience, self.tolerance = window, patience, tolerance
+        # the first outputs change fast, then briefly slow down: a dip that is not the minimum sought
+        self.warmup = 2 * window if warmup is None else warmup
         self._recent: deque[torch.Tensor] = deque()
         self._sum: torch.Tensor | None = None
         self._squares: torch.Tensor | None = None
         self.variance = math.nan  # of the current window; NaN until the window is full
         self.best_variance = math.inf
-        self.best_step = -1
+        self.chosen_step = -1
         self.image: torch.Tensor | None = None
 
     def update(self, step: int, raw: torch.Tensor, shown: torch.Tensor) -> bool:
@@ -50,10 +56,17 @@ class VarianceStop:
             return False
         mean = self._sum / self.window
         self.variance = float((self._squares / self.window - mean * mean).clamp_min_(0).mean())
-        if self.variance < self.best_variance:
-            self.best_variance, self.best_step = self.variance, step
-            self.image = shown.detach().clone()
-        return step - self.best_step >= self.patience
+        return self.observe(step, self.variance, shown)
+
+    def observe(self, step: int, variance: float, shown: torch.Tensor | None = None) -> bool:
+        """The decision alone, from a variance measured elsewhere (also used to replay recorded runs)."""
+        if step < self.warmup:
+            return False
+        self.best_variance = min(self.best_variance, variance)
+        if variance <= (1 + self.tolerance) * self.best_variance:
+            self.chosen_step = step
+            self.image = shown.detach().clone() if shown is not None else None
+        return step - self.chosen_step >= self.patience
 
     @property
     def window_mean(self) -> torch.Tensor | None:

@@ -32,11 +32,21 @@ def test_restore_denoise_writes_everything(capsys, tmp_path, photo_file):
         assert (out / name).stat().st_size > 0
     result = json.loads((out / "result.json").read_text())
     for key in ("task", "prior", "preset", "params", "steps_run", "seconds", "seed", "psnr", "psnr_input",
-                "ssim", "history", "versions"):
+                "ssim", "history", "versions", "stopped_at", "stop_reason", "output_step"):
         assert key in result
     assert result["steps_run"] == 6 and len(result["history"]) == 6
+    assert result["config"]["auto_stop"] is True  # on by default for restoration
     assert set(result["history"][0]) >= {"step", "seconds", "loss", "psnr"}
     assert set(result["versions"]) == {"python", "torch", "invert"}
+
+
+def test_no_auto_stop_turns_it_off(capsys, tmp_path, photo_file):
+    out = tmp_path / "run"
+    code, err = run_cli(capsys, "restore", "denoise", photo_file, "--steps", "3", "--no-auto-stop",
+                        "--out", str(out), "--quiet")
+    assert code == 0, err
+    result = json.loads((out / "result.json").read_text())
+    assert result["config"]["auto_stop"] is False and result["stop_reason"] == "ran all steps"
 
 
 def test_restore_sr_and_inpaint_run(capsys, tmp_path, photo_file):

@@ -28,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help="optimization steps (default: the preset's)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-auto-stop", dest="auto_stop", action="store_false",
+                   help="run every step instead of stopping at the minimum of the output variance (ES-WMV)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--crop", type=int, default=None, help="centre-crop the image to N×N first")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -114,10 +116,12 @@ def run(args: argparse.Namespace) -> int:
     check_memory(build, args.device, problem.output_size, args.prior)
     prior = build()
     config = FitConfig.build(prior.fit_defaults, steps=args.steps, lr=args.lr, seed=args.seed,
-                             device=args.device, progress=not args.quiet)
+                             device=args.device, progress=not args.quiet, auto_stop=args.auto_stop)
     result = fit(prior, problem.energy, config, reference=problem.reference)
     if result.interrupted:
         say(f"interrupted at step {result.steps_run}; saving the result so far")
+    elif result.stopped_by == "auto":
+        say(f"auto-stop after {result.steps_run} steps: {result.stop_reason} (--no-auto-stop runs them all)")
 
     restored = result.output
     images.save_image(restored, out / "restored.png")
@@ -130,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
                   (f"{panels[1][0]} {scores['psnr']:.2f} dB", restored),
                   ("reference", problem.reference)]
     report.grid(panels, out / "grid.png")
-    report.learning_curves(result.history, out / "curves.png", f"{args.task} · {args.prior} ({prior.preset})")
+    report.learning_curves(result.history, out / "curves.png", f"{args.task} · {args.prior} ({prior.preset})",
+                           output_step=result.chosen_step)
     record = {
         "task": args.task,
         "image": args.image,

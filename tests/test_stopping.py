@@ -1,0 +1,74 @@
+"""Auto-stop (ES-WMV with a tolerance) and the moving-average warm-up."""
+import pytest
+import torch
+
+import priors
+from invert import FitConfig, denoising, fit
+from invert.engine import ema_decay
+from invert.stopping import VarianceStop
+
+
+def outputs_with_spread(spreads, seed=0):
+    """A sequence of 1×1×8×8 'outputs' around a fixed image whose step-to-step spread follows `spreads`."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.rand(1, 1, 8, 8, generator=g)
+    return [base + s * torch.randn(1, 1, 8, 8, generator=g) for s in spreads]
+
+
+def test_stops_after_the_variance_minimum_and_keeps_that_output():
+    spreads = [1.0] * 10 + [0.1] * 10 + [1.0] * 30  # quiet in the middle, noisy again later
+    stop = VarianceStop(window=5, patience=8, warmup=0)
+    fired_at = None
+    for step, x in enumerate(outputs_with_spread(spreads)):
+        if stop.update(step, x, x * 0 + step):  # "shown" carries its step number
+            fired_at = step
+            break
+    assert 14 <= stop.chosen_step <= 20  # a window wholly inside the quiet stretch
+    assert fired_at == stop.chosen_step + 8
+    assert float(stop.image.mean()) == stop.chosen_step
+
+
+def test_tolerance_keeps_the_latest_output_near_the_minimum():
+    strict, tolerant = VarianceStop(2, 100, 0.0, warmup=0), VarianceStop(2, 100, 0.05, warmup=0)
+    for step, v in enumerate([5.0, 1.0, 1.04, 1.02, 3.0]):
+        strict.observe(step, v)
+        tolerant.observe(step, v)
+    assert strict.chosen_step == 1 and tolerant.chosen_step == 3
+
+
+def test_warmup_ignores_the_early_dip():
+    stop = VarianceStop(2, 100, warmup=3)
+    for step, v in enumerate([5.0, 0.1, 4.0, 2.0, 1.0, 3.0]):
+        stop.observe(step, v)
+    assert stop.chosen_step == 4 and stop.best_variance == 1.0
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="window"):
+        VarianceStop(window=1, patience=10)
+
+
+def test_fit_auto_stops_on_noise_and_reports_why(photo):
+    torch.manual_seed(0)
+    noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
+    p = priors.create("dip", preset="fast", size=(32, 32), seed=0)
+    cfg = FitConfig.build(p.fit_defaults, steps=400, auto_stop=True, stop_window=10, stop_patience=20)
+    r = fit(p, denoising(noisy), cfg)
+    assert r.stopped_by == "auto" and r.steps_run < 400
+    assert r.output is r.chosen and r.chosen_step == r.steps_run - 1 - 20
+    s = r.summary()
+    assert s["stopped_at"] == r.steps_run and s["output_step"] == r.chosen_step
+    assert "variance" in s["stop_reason"] and str(r.chosen_step) in s["stop_reason"]
+    assert all("variance" in h for h in r.history[cfg.stop_window:])
+
+
+def test_without_auto_stop_every_step_runs(photo):
+    p = priors.create("dip", preset="fast", size=(32, 32), seed=0)
+    r = fit(p, denoising(photo[..., :32, :32]), FitConfig.build(p.fit_defaults, steps=5))
+    assert r.stopped_by == "steps" and r.chosen is None and r.summary()["stop_reason"] == "ran all steps"
+
+
+def test_ema_warmup_lets_early_outputs_fade():
+    cfg = FitConfig(ema=0.99, ema_warmup=True)
+    assert ema_decay(cfg, 0) == pytest.approx(0.1) and ema_decay(cfg, 10_000) == 0.99
+    assert ema_decay(FitConfig(ema=0.99), 0) == 0.99
