@@ -66,7 +66,7 @@ def main() -> None:
               f"({s['reached']}/{s['images']} reached the target)")
     if args.plot:
         with plot(Path(args.plot), "wall seconds (2 CPU threads)", "PSNR of the shown output (dB)",
-                  f"default DIP (solid) vs paper preset (dashed); ● = within {MARGIN_DB} dB of the paper's best") as ax:
+                  f"default (solid) vs paper preset (dashed); ●: paper's best − {MARGIN_DB} dB") as ax:
             for r in rows:
                 paper, fast = jobs[(r["image"], r["task"], "paper")], jobs[(r["image"], r["task"], "fast")]
                 label = f"{Path(r['image']).stem} {r['task']}"

@@ -27,7 +27,8 @@ def main() -> None:
     panels = [(f"noisy {metrics.psnr(problem.observation, clean):.2f} dB", problem.observation)]
     for name in priors.available():
         prior = priors.create(name, channels=problem.channels, size=problem.output_size)
-        result = fit(prior, problem.energy, FitConfig.build(prior.fit_defaults, progress=True), reference=clean)
+        config = FitConfig.build(prior.fit_defaults, progress=True, auto_stop=True)  # as `invert restore` does
+        result = fit(prior, problem.energy, config, reference=clean)
         score = metrics.psnr(result.output, clean)
         print(f"{name:<13} {prior.num_parameters():>9,} parameters  {score:6.2f} dB  {result.seconds:6.1f} s")
         panels.append((f"{name} {score:.2f} dB", result.output))

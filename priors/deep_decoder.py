@@ -40,7 +40,8 @@ PRESETS = {
     "default": {"prior": {"width": 64}, "fit": {"lr": 0.01, "steps": 1500}},
     # a narrower decoder: fewer weights, a stronger prior
     "compact": {"prior": {"width": 32}, "fit": {"lr": 0.01, "steps": 3000}},
-    "preimage": {"prior": {"width": 64}, "fit": {"lr": 0.01, "steps": 300}, "objective": {"transforms": True}},
+    "preimage": {"prior": {"width": 64}, "fit": {"lr": 0.01, "steps": 300},
+                 "objective": {"transforms": True, "coarse_steps": 600}},
 }
 
 

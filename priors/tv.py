@@ -26,7 +26,7 @@ PRESETS = {
     # feature inversion: Mahendran & Vedaldi's β = 2 TV; tuned on one photo (lr 0.05 or weights ≤ 8 leave
     # adversarial colour noise at the logits)
     "preimage": {"prior": {"weight": 30.0, "beta": 2.0}, "fit": {"lr": 0.01, "steps": 200},
-                 "objective": {"transforms": True}},
+                 "objective": {"transforms": True, "coarse_steps": 600}},
 }
 
 

@@ -49,6 +49,15 @@ def test_invert_layer_records_what_the_report_needs(lite0, coffee):
     assert record["top1_original"] == 967 and record["steps_run"] == 4
 
 
+def test_coarse_layers_get_the_presets_larger_budget(lite0, coffee):
+    recipe = {"coarse_steps": 3}  # stands in for the preset's 600
+    *_, fine = invert_layer(Judges(lite0), coffee, "blocks.1", "tv", objective={**recipe, "transforms": False})
+    *_, coarse = invert_layer(Judges(lite0), coffee, "classifier", "tv", objective=recipe)
+    assert fine.steps_run == 200 and coarse.steps_run == 3  # tv's preimage preset: 200 steps
+    _, record, _ = invert_layer(Judges(lite0), coffee, "classifier", "tv", steps=2, objective=recipe)
+    assert record["steps_run"] == 2  # an explicit budget wins
+
+
 def test_transforms_only_at_coarse_layers(lite0, coffee):
     assert not is_coarse(FeatureInversion(lite0, ["blocks.1"], coffee), lite0)  # 56×56 of 224
     assert is_coarse(FeatureInversion(lite0, ["blocks.4"], coffee), lite0)  # 14×14

@@ -17,11 +17,13 @@ from .model_args import add_model_args, load_target, transfer_model_name
 from .output import prepare_output_dir, say
 
 DEFAULT_PRIORS = "dip,tv"
+OVERVIEW_STEPS = 200  # with no --layers: every cell gets this, so the whole grid takes under 5 minutes
 
 
 def add_common(p: argparse.ArgumentParser, default_out: str, image: bool = True) -> None:
     add_model_args(p, image)
-    p.add_argument("--steps", type=int, default=None, help="optimization steps per pre-image (default: the preset's)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="optimization steps per pre-image (default: the preset's; more at deep layers)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--out", default=default_out, help=f"output folder (default {default_out})")
@@ -116,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
     layers = split(args.layers) if args.layers else zoo.default_layers(judges.model.model, judges.model.input_size)
     check_layers(judges, layers)
     out = prepare_output_dir(args.out, args.overwrite)
+    if args.layers is None and args.steps is None:
+        args.steps = OVERVIEW_STEPS
+        say(f"an overview: {OVERVIEW_STEPS} steps per pre-image (about 4 minutes on 2 CPU cores); name --layers "
+            "or --steps for the presets' full budgets (deep layers fit slower and get more steps)")
     records, status = run_grid(args, judges, target, layers, prior_names, out)
     write_result(args, judges, records, status, out, layers=layers, priors=prior_names)
     return 130 if status["interrupted"] else 0
