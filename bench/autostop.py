@@ -10,12 +10,10 @@ Writes bench/results/autostop-<device>-<date>.json.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 from pathlib import Path
 from statistics import mean
 
-from common import plot, save_result
+from common import plot, read_trajectories, save_result
 
 
 def score(job: dict, rule: str) -> dict:
@@ -31,7 +29,7 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", help="trajectory files (.json.gz)")
     ap.add_argument("--plot", default=None, help="PNG of the denoising curves with the stops marked")
     args = ap.parse_args()
-    runs = [json.load(gzip.open(f, "rt")) for f in args.runs]
+    runs = [read_trajectories(f) for f in args.runs]
     rows = []
     for run in runs:
         for job in run["jobs"]:

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from invert.report import machine, versions, write_json
 
@@ -48,3 +51,9 @@ def plot(path: Path, xlabel: str, ylabel: str, title: str, logx: bool = False) -
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def read_trajectories(path: str | Path) -> dict[str, Any]:
+    """A file written by bench/trajectories.py: {"device", "steps", "crop", "jobs": [...]}."""
+    with gzip.open(path, "rt") as f:
+        return json.load(f)

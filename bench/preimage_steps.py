@@ -36,7 +36,7 @@ def main() -> None:
         for prior in args.priors:
             checks: list[dict] = []
 
-            def check(step: int, loss: float, raw: torch.Tensor) -> None:
+            def check(step: int, loss: float, raw: torch.Tensor, checks: list[dict] = checks) -> None:
                 if (step + 1) % args.every == 0:
                     x = raw.clamp(0, 1).cpu()
                     checks.append({"step": step + 1, "loss": round(loss, 4), "top1": top1(judges.model, x),

@@ -11,12 +11,10 @@ Writes bench/results/time_to_target-<device>-<date>.json.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 from pathlib import Path
 from statistics import mean
 
-from common import plot, save_result
+from common import plot, read_trajectories, save_result
 
 MARGIN_DB = 0.3
 
@@ -31,7 +29,7 @@ def main() -> None:
     ap.add_argument("runs", nargs="+")
     ap.add_argument("--plot", default=None)
     args = ap.parse_args()
-    runs = [json.load(gzip.open(f, "rt")) for f in args.runs]
+    runs = [read_trajectories(f) for f in args.runs]
     jobs = {(j["image"], j["task"], j["config"]): j for run in runs for j in run["jobs"]}
     rows = []
     for (image, task, config), paper in jobs.items():
