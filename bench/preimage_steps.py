@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--layer", default="classifier")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--every", type=int, default=100)
+    ap.add_argument("--name", default="preimage_steps", help="result file name: bench/results/NAME-<device>-<date>.json")
     args = ap.parse_args()
     judges = Judges(zoo.load(zoo.DEFAULT_MODEL), zoo.load("tf_efficientnet_lite2"))
     rows = []
@@ -56,7 +57,7 @@ def main() -> None:
                            "recognized": sum(r["checks"][i]["recognized"] for r in mine),
                            "images": len(mine)} for i, c in enumerate(mine[0]["checks"])]
         print(prior, [(s["step"], s["kept"], s["recognized"]) for s in summary[prior]])
-    save_result("preimage_steps", {"device": str(resolve_device("auto")), "layer": args.layer, "images": IMAGES,
+    save_result(args.name, {"device": str(resolve_device("auto")), "layer": args.layer, "images": IMAGES,
                                    "steps": args.steps, "summary": summary, "rows": rows})
 
 
