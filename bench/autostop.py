@@ -3,8 +3,10 @@
     python bench/autostop.py runs/traj-heldout.json.gz [--plot docs/autostop.png]
 
 Per job: the oracle (the best PSNR of the shown output over the whole long run, which needs the
-clean image), the PSNR of what auto-stop returns (the engine's default rule, recorded by a monitor
-that only watched the same run) and the step it stopped at; ES-WMV's exact-minimum rule beside it.
+clean image), the PSNR of what auto-stop returns as `invert restore` runs it and the step it stopped
+at: for denoising the discrepancy rule, replayed on the recorded residuals and noise estimate; for
+the other tasks the variance rule, recorded by a monitor that only watched the run. The variance rule
+and ES-WMV's exact-minimum rule are scored on the same runs beside it.
 Writes bench/results/autostop-<device>-<date>.json.
 """
 from __future__ import annotations
@@ -15,13 +17,30 @@ from statistics import mean
 
 from common import plot, read_trajectories, save_result
 
+from invert.stopping import DISCREPANCY, DiscrepancyStop
 
-def score(job: dict, rule: str) -> dict:
+
+def score(job: dict, pick: list[int | None]) -> dict:
+    """`pick` = [step it fired at or None, step of the output returned]."""
     shown = job["psnr_ema"]
-    oracle = max(shown)
-    fired, chosen = job["picks"][rule]  # fired is None when the step budget ran out first
+    fired, chosen = pick
     return {"stopped_at": fired if fired is not None else len(shown), "output_step": chosen,
-            "psnr": shown[chosen], "gap_db": round(shown[chosen] - oracle, 3)}
+            "psnr": shown[chosen], "gap_db": round(shown[chosen] - max(shown), 3)}
+
+
+def discrepancy_pick(job: dict) -> list[int | None]:
+    """The discrepancy rule replayed on the recorded residuals with the recorded noise estimate."""
+    stop = DiscrepancyStop(DISCREPANCY * job["sigma_estimate"] ** 2)
+    fired = next((step for step, loss in enumerate(job["loss"]) if stop.update(step, loss)), None)
+    return [fired, fired if fired is not None else len(job["loss"]) - 1]
+
+
+def rules(job: dict) -> dict[str, list[int | None]]:
+    """What `invert restore` does for the task ("auto_stop"), and the alternatives on the same run."""
+    variance, es_wmv = job["picks"]["default"], job["picks"]["es-wmv"]
+    if job["task"] != "denoise":
+        return {"auto_stop": variance, "variance_rule": variance, "es_wmv": es_wmv}
+    return {"auto_stop": discrepancy_pick(job), "variance_rule": variance, "es_wmv": es_wmv}
 
 
 def main() -> None:
@@ -37,18 +56,18 @@ def main() -> None:
             rows.append({"image": job["image"], "task": job["task"], "config": job["config"], "device": run["device"],
                          "steps": len(job["psnr_ema"]), "oracle_psnr": oracle,
                          "oracle_step": job["psnr_ema"].index(oracle), "psnr_input": job["psnr_input"],
-                         "auto_stop": score(job, "default"), "es_wmv": score(job, "es-wmv")})
+                         **{name: score(job, pick) for name, pick in rules(job).items()}})
     summary = {}
     for config, task in sorted({(r["config"], r["task"]) for r in rows}):
-        for rule in ("auto_stop", "es_wmv"):
+        for rule in ("auto_stop", "variance_rule", "es_wmv"):
             gaps = [r[rule]["gap_db"] for r in rows if (r["config"], r["task"]) == (config, task)]
             summary[f"{config}/{task}/{rule}"] = {"jobs": len(gaps), "mean_gap_db": round(mean(gaps), 3),
                                                   "worst_gap_db": min(gaps)}
     for r in rows:
-        a, e = r["auto_stop"], r["es_wmv"]
+        a, v, e = r["auto_stop"], r["variance_rule"], r["es_wmv"]
         print(f"{Path(r['image']).stem:<10} {r['task']:<8} {r['config']:<6} oracle {r['oracle_psnr']:.2f} @ {r['oracle_step']:>4}  "
               f"auto-stop {a['psnr']:.2f} ({a['gap_db']:+.2f}) stopped {a['stopped_at']:>4}  "
-              f"es-wmv {e['psnr']:.2f} ({e['gap_db']:+.2f})")
+              f"variance rule {v['gap_db']:+.2f}  es-wmv {e['gap_db']:+.2f}")
     for key, s in summary.items():
         print(f"{key:<26} mean gap {s['mean_gap_db']:+.2f} dB, worst {s['worst_gap_db']:+.2f} dB over {s['jobs']} runs")
     if args.plot:
@@ -57,7 +76,7 @@ def main() -> None:
                   "default DIP, denoising σ=25: where auto-stop took the output (●)") as ax:
             for job in denoise:
                 line, = ax.plot(job["psnr_ema"], lw=1, label=Path(job["image"]).stem)
-                s = score(job, "default")
+                s = score(job, rules(job)["auto_stop"])
                 ax.plot([s["output_step"]], [s["psnr"]], "o", color=line.get_color(), ms=5)
     save_result("autostop", {"device": runs[0]["device"], "inputs": args.runs, "summary": summary, "rows": rows})
 

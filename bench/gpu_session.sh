@@ -14,7 +14,7 @@ if [ "${TESTS:-1}" = 1 ]; then
 fi
 for i in $(seq 0 $((SHARDS - 1))); do
   timeout "${SWEEP_SECONDS:-300}" python3 bench/trajectories.py --split "${SPLIT:-all}" --device cuda --threads 1 \
-    --shard "$i/$SHARDS" --steps "${STEPS:-3000}" --tasks ${TASKS:-denoise sr} --configs ${CONFIGS:-paper fast-w} \
+    --shard "$i/$SHARDS" --steps "${STEPS:-3000}" --tasks ${TASKS:-denoise sr} --configs ${CONFIGS:-paper fast} \
     --out "/tmp/traj-$i.json.gz" > "/tmp/traj-$i.log" 2>&1 &
 done
 wait

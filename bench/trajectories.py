@@ -3,10 +3,12 @@
     python bench/trajectories.py --split dev --configs fast paper --tasks denoise sr \
         --steps 3000 [--device cuda] [--shard 0/4] --out runs/traj-dev.json.gz
 
-One job per (image, task, config). Each job is one seeded fit with auto-stop off; beside it run
-`VarianceStop` monitors for a grid of windows and patiences (they only watch, so every pick is
-exactly what `--auto-stop` with those settings would return). `bench/autostop.py` and
-`bench/time_to_target.py` read these files. The crops and noise are the same on every device.
+One job per (image, task, config). Each job is one seeded fit with auto-stop off that records, per
+step, the PSNR of the raw and the shown output, the residual, and the windowed output variances;
+beside it run the variance stop rules as monitors that only watch (so their picks are exactly what
+auto-stop would return), and the noise estimate that the discrepancy rule uses is stored.
+`bench/autostop.py` and `bench/time_to_target.py` read these files. Crops and noise are the same on
+every device.
 """
 from __future__ import annotations
 
@@ -18,21 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from common import DATA
 
 import priors
 from invert import FitConfig, fit, images, restore
 from invert.engine import ema_decay, resolve_device
 from invert.metrics import psnr
-from invert.stopping import VarianceStop
-
-
-def estimate_sigma(x: torch.Tensor) -> float:
-    """Immerkær (1996): Gaussian noise σ from the image's response to a Laplacian-difference kernel."""
-    k = torch.tensor([[1.0, -2, 1], [-2, 4, -2], [1, -2, 1]]).expand(x.shape[1], 1, 3, 3)
-    r = torch.nn.functional.conv2d(x, k, groups=x.shape[1])
-    return float((torch.pi / 2) ** 0.5 * r.abs().mean() / 6)
-
-from common import DATA
+from invert.stopping import VarianceStop, noise_sigma
 
 SPLITS = {
     # tuning images: Set5
@@ -51,7 +45,6 @@ CONFIGS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "paper": ("paper", {}, {}),
     "fast": ("fast", {}, {}),
     "fast-lr02": ("fast", {}, {"lr": 0.02}),
-    "fast-no-ema-warmup": ("fast", {}, {"ema_warmup": False}),
 }
 WINDOWS = (50, 100)
 
@@ -107,7 +100,7 @@ def run_job(path: str, task: str, config: str, steps: int, device: str, crop: in
         "psnr": [round(r["psnr"], 3) for r in h],
         "psnr_ema": [round(r.get("psnr_ema", r["psnr"]), 3) for r in h],
         "loss": [float(f"{r['loss']:.5g}") for r in h],
-        "sigma_estimate": estimate_sigma(problem.observation),
+        "sigma_estimate": noise_sigma(problem.observation),
         **curves,
         "picks": picks,
     }

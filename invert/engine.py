@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .energies import Energy
 from .metrics import psnr
-from .stopping import VarianceStop
+from .stopping import DiscrepancyStop, VarianceStop
 
 # (step, loss, raw output of the step) → True to stop early
 Callback = Callable[[int, float, torch.Tensor], bool | None]
@@ -44,6 +44,7 @@ class FitConfig:
     stop_window: int = 100  # outputs in the variance window
     stop_patience: int = 300  # steps without a variance near its minimum before stopping
     stop_tolerance: float = 0.03  # "near": within this fraction of the minimum
+    stop_residual: float | None = None  # denoising: stop when the data term falls to this (discrepancy principle)
 
     @classmethod
     def build(cls, defaults: dict[str, Any] | None = None, **overrides: Any) -> FitConfig:
@@ -82,6 +83,9 @@ class FitResult:
     @property
     def stop_reason(self) -> str:
         cfg = self.config
+        if self.stopped_by == "auto" and cfg.stop_residual is not None:
+            return (f"the mean squared residual fell to {cfg.stop_residual:.4g}, just under the noise variance "
+                    f"estimated from the input (discrepancy principle); the output is from step {self.chosen_step}")
         why = {"steps": "ran all steps", "callback": "a callback asked to stop", "interrupt": "interrupted (Ctrl-C)",
                "auto": f"the variance of the last {cfg.stop_window if cfg else '?'} outputs stayed above its minimum"
                        + (f" (+{cfg.stop_tolerance:.0%})" if cfg and cfg.stop_tolerance else "")
@@ -150,6 +154,14 @@ class _Guard:
         return loss - self.loss > (self.cfg.guard_ratio - 1) * abs(self.loss)
 
 
+def _stopper(cfg: FitConfig) -> DiscrepancyStop | VarianceStop | None:
+    if not cfg.auto_stop:
+        return None
+    if cfg.stop_residual is not None:
+        return DiscrepancyStop(cfg.stop_residual)
+    return VarianceStop(cfg.stop_window, cfg.stop_patience, cfg.stop_tolerance)
+
+
 def fit(
     prior: torch.nn.Module,
     energy: Energy,
@@ -182,7 +194,7 @@ def fit(
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     guard = _Guard(prior, optimizer, cfg) if cfg.guard else None
     ref = reference.to(device) if reference is not None else None
-    stopper = VarianceStop(cfg.stop_window, cfg.stop_patience, cfg.stop_tolerance) if cfg.auto_stop else None
+    stopper = _stopper(cfg)
 
     history: list[dict[str, float]] = []
     best_loss, best, best_step = math.inf, None, 0
@@ -227,8 +239,8 @@ def fit(
                 if step % 10 == 0 or step == cfg.steps - 1:
                     bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "psnr", "psnr_ema")})
                 if stopper is not None:
-                    done = stopper.update(step, last, ema if ema is not None else last)
-                    if math.isfinite(stopper.variance):
+                    done = stopper(step, loss, last, ema if ema is not None else last)
+                    if math.isfinite(getattr(stopper, "variance", math.nan)):
                         record["variance"] = stopper.variance
                     if done:
                         stopped_by = "auto"

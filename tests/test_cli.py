@@ -36,6 +36,7 @@ def test_restore_denoise_writes_everything(capsys, tmp_path, photo_file):
         assert key in result
     assert result["steps_run"] == 6 and len(result["history"]) == 6
     assert result["config"]["auto_stop"] is True  # on by default for restoration
+    assert 0 < result["config"]["stop_residual"] < 0.02  # denoising: the discrepancy rule, σ̂² from the input
     assert set(result["history"][0]) >= {"step", "seconds", "loss", "psnr"}
     assert set(result["versions"]) == {"python", "torch", "invert"}
 
@@ -47,6 +48,15 @@ def test_no_auto_stop_turns_it_off(capsys, tmp_path, photo_file):
     assert code == 0, err
     result = json.loads((out / "result.json").read_text())
     assert result["config"]["auto_stop"] is False and result["stop_reason"] == "ran all steps"
+
+
+def test_paper_preset_denoising_stops_by_the_variance_rule(capsys, tmp_path, photo_file):
+    out = tmp_path / "run"
+    code, err = run_cli(capsys, "restore", "denoise", photo_file, "--preset", "paper-denoise", "--steps", "1",
+                        "--out", str(out), "--quiet")
+    assert code == 0, err
+    config = json.loads((out / "result.json").read_text())["config"]
+    assert config["auto_stop"] is True and config["stop_residual"] is None  # its output average lags the fit
 
 
 def test_restore_sr_and_inpaint_run(capsys, tmp_path, photo_file):

@@ -5,7 +5,7 @@ import torch
 import priors
 from invert import FitConfig, denoising, fit
 from invert.engine import ema_decay
-from invert.stopping import VarianceStop
+from invert.stopping import DiscrepancyStop, VarianceStop, noise_sigma, residual_target
 
 
 def outputs_with_spread(spreads, seed=0):
@@ -72,3 +72,28 @@ def test_ema_warmup_lets_early_outputs_fade():
     cfg = FitConfig(ema=0.99, ema_warmup=True)
     assert ema_decay(cfg, 0) == pytest.approx(0.1) and ema_decay(cfg, 10_000) == 0.99
     assert ema_decay(FitConfig(ema=0.99), 0) == 0.99
+
+
+def test_noise_sigma_estimates_added_noise():
+    torch.manual_seed(0)
+    flat = torch.full((1, 3, 64, 64), 0.5)
+    for sigma in (10 / 255, 25 / 255):
+        assert noise_sigma(flat + sigma * torch.randn_like(flat)) == pytest.approx(sigma, rel=0.05)
+
+
+def test_discrepancy_stop_fires_at_the_first_residual_under_the_threshold():
+    stop = DiscrepancyStop(0.01)
+    residuals = [0.05, 0.02, 0.009, 0.005]
+    fired = next(step for step, loss in enumerate(residuals) if stop.update(step, loss, torch.full((1,), float(step))))
+    assert fired == stop.chosen_step == 2 and float(stop.image) == 2.0
+
+
+def test_fit_stops_denoising_by_the_discrepancy_principle(photo):
+    torch.manual_seed(0)
+    noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
+    p = priors.create("dip", preset="fast", size=(32, 32), seed=0)
+    cfg = FitConfig.build(p.fit_defaults, steps=600, auto_stop=True, stop_residual=residual_target(noisy))
+    r = fit(p, denoising(noisy), cfg)
+    assert r.stopped_by == "auto" and r.chosen_step == r.steps_run - 1
+    assert r.history[-1]["loss"] <= cfg.stop_residual < r.history[-2]["loss"] or r.steps_run == 1
+    assert "discrepancy" in r.stop_reason

@@ -6,7 +6,7 @@ from typing import Any
 
 import priors as prior_registry
 
-from .. import images, memory, metrics, report, restore
+from .. import images, memory, metrics, report, restore, stopping
 from ..engine import FitConfig, fit, resolve_device
 from ..errors import UserError
 from .output import prepare_output_dir, say
@@ -29,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-auto-stop", dest="auto_stop", action="store_false",
-                   help="run every step instead of stopping at the minimum of the output variance (ES-WMV)")
+                   help="run every step instead of stopping by itself (denoising: once the residual reaches the "
+                        "noise level estimated from the input; otherwise: near the output-variance minimum)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--crop", type=int, default=None, help="centre-crop the image to N×N first")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -117,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
     prior = build()
     config = FitConfig.build(prior.fit_defaults, steps=args.steps, lr=args.lr, seed=args.seed,
                              device=args.device, progress=not args.quiet, auto_stop=args.auto_stop)
+    # Denoising stops by the discrepancy principle (noise level estimated from the input) when the shown
+    # output keeps up with the fit. A moving average without warm-up (the paper preset) lags hundreds of
+    # steps behind it, so there, as for every other task, the output variance (ES-WMV) decides.
+    if args.task == "denoise" and (config.ema == 0 or config.ema_warmup):
+        config.stop_residual = stopping.residual_target(problem.observation)
     result = fit(prior, problem.energy, config, reference=problem.reference)
     if result.interrupted:
         say(f"interrupted at step {result.steps_run}; saving the result so far")
