@@ -28,6 +28,7 @@ def main() -> None:
     for name in priors.available():
         prior = priors.create(name, channels=problem.channels, size=problem.output_size)
         config = FitConfig.build(prior.fit_defaults, progress=True, auto_stop=True)  # as `invert restore` does
+        config.stop_residual = restore.stop_residual(problem, config)
         result = fit(prior, problem.energy, config, reference=clean)
         score = metrics.psnr(result.output, clean)
         print(f"{name:<13} {prior.num_parameters():>9,} parameters  {score:6.2f} dB  {result.seconds:6.1f} s")

@@ -81,9 +81,11 @@ def _fit(prior_name: str, preset: str | None, model: LoadedModel, make_data, *, 
     prior = prior_registry.create(prior_name, channels=3, size=size, preset=preset_name, seed=seed)
     data = make_data()
     if is_coarse(data, model):
-        # deep layers: shown through random shifts/rotations/scales, and given more steps (they fit slower)
+        # deep layers: shown through random shifts/rotations/scales; feature matching there fits slower
+        # and gets the preset's larger budget (measured for inversion, not for activation maximization)
         data.transform = standard() if settings.get("transforms") else None
-        steps = steps or settings.get("coarse_steps")
+        if isinstance(data, FeatureInversion):
+            steps = steps or settings.get("coarse_steps")
     config = FitConfig.build(prior.fit_defaults, steps=steps, seed=seed, device=device, progress=progress)
     result = fit(prior, _objective(data, settings), config, callbacks=callbacks)
     data.to("cpu")

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from . import energies
+from . import energies, stopping
 from .energies import Energy
+from .engine import FitConfig
 from .errors import UserError
 from .physics import Downsample, add_gaussian_noise, random_mask
 
@@ -76,3 +77,15 @@ def inpaint(image: torch.Tensor, mask: torch.Tensor | None = None, drop: float |
     masked = image * mask
     return Problem("inpaint", masked, energies.inpainting(image, mask), tuple(image.shape[-2:]), image.shape[1],
                    image, masked, notes)
+
+
+def stop_residual(problem: Problem, config: FitConfig) -> float | None:
+    """The residual at which auto-stop ends this fit, or None for the output-variance rule.
+
+    Denoising stops by the discrepancy principle (noise level estimated from the input) when the shown
+    output keeps up with the fit. A moving average without warm-up (the paper preset) lags hundreds of
+    steps behind it, so there, as for every other task, the output variance (ES-WMV) decides.
+    """
+    if problem.task == "denoise" and (config.ema == 0 or config.ema_warmup):
+        return stopping.residual_target(problem.observation)
+    return None

@@ -6,7 +6,7 @@ from typing import Any
 
 import priors as prior_registry
 
-from .. import images, memory, metrics, report, restore, stopping
+from .. import images, memory, metrics, report, restore
 from ..engine import FitConfig, fit, resolve_device
 from ..errors import UserError
 from .output import prepare_output_dir, say
@@ -118,11 +118,7 @@ def run(args: argparse.Namespace) -> int:
     prior = build()
     config = FitConfig.build(prior.fit_defaults, steps=args.steps, lr=args.lr, seed=args.seed,
                              device=args.device, progress=not args.quiet, auto_stop=args.auto_stop)
-    # Denoising stops by the discrepancy principle (noise level estimated from the input) when the shown
-    # output keeps up with the fit. A moving average without warm-up (the paper preset) lags hundreds of
-    # steps behind it, so there, as for every other task, the output variance (ES-WMV) decides.
-    if args.task == "denoise" and (config.ema == 0 or config.ema_warmup):
-        config.stop_residual = stopping.residual_target(problem.observation)
+    config.stop_residual = restore.stop_residual(problem, config)
     result = fit(prior, problem.energy, config, reference=problem.reference)
     if result.interrupted:
         say(f"interrupted at step {result.steps_run}; saving the result so far")
