@@ -24,7 +24,7 @@ from common import DATA
 
 import priors
 from invert import FitConfig, fit, images, restore
-from invert.engine import ema_decay, resolve_device
+from invert.engine import resolve_device, update_ema
 from invert.metrics import psnr
 from invert.stopping import VarianceStop, noise_sigma
 
@@ -74,12 +74,11 @@ def run_job(path: str, task: str, config: str, steps: int, device: str, crop: in
     rules = {"default": VarianceStop(cfg.stop_window, cfg.stop_patience, cfg.stop_tolerance),
              "es-wmv": VarianceStop(cfg.stop_window, cfg.stop_patience, 0.0)}
     picks: dict[str, list[int]] = {}
-    ema: list[torch.Tensor] = []
+    average: dict[str, torch.Tensor | None] = {"ema": None}  # the engine's moving average, kept in step
 
     def watch(step: int, loss: float, raw: torch.Tensor) -> None:
-        decay = ema_decay(cfg, step)
-        shown = raw if cfg.ema <= 0 else (raw.clone() if not ema else ema[0].mul_(decay).add_(raw, alpha=1 - decay))
-        ema[:] = [shown]
+        average["ema"] = update_ema(average["ema"], raw, cfg, step)
+        shown = raw if average["ema"] is None else average["ema"]
         for name, monitor in monitors.items():
             monitor.update(step, shown if name.startswith("ema") else raw, shown)
             curves[name].append(float(f"{monitor.variance:.4g}"))

@@ -40,7 +40,7 @@ class FitConfig:
     guard_every: int = 50  # steps between checkpoints of the last good parameters
     guard_ratio: float = 10 ** 0.5  # a loss this many times the checkpoint's counts as divergence
     progress: bool = False
-    auto_stop: bool = False  # stop at the minimum of the output variance (ES-WMV), no reference needed
+    auto_stop: bool = False  # stop by itself, no reference needed: discrepancy rule or output variance (ES-WMV)
     stop_window: int = 100  # outputs in the variance window
     stop_patience: int = 300  # steps without a variance near its minimum before stopping
     stop_tolerance: float = 0.03  # "near": within this fraction of the minimum
@@ -83,13 +83,15 @@ class FitResult:
     @property
     def stop_reason(self) -> str:
         cfg = self.config
-        if self.stopped_by == "auto" and cfg.stop_residual is not None:
+        if self.stopped_by != "auto":
+            why = {"steps": "ran all steps", "callback": "a callback asked to stop",
+                   "interrupt": "interrupted (Ctrl-C)"}[self.stopped_by]
+        elif cfg.stop_residual is not None:
             return (f"the mean squared residual fell to {cfg.stop_residual:.4g}, just under the noise variance "
                     f"estimated from the input (discrepancy principle); the output is from step {self.chosen_step}")
-        why = {"steps": "ran all steps", "callback": "a callback asked to stop", "interrupt": "interrupted (Ctrl-C)",
-               "auto": f"the variance of the last {cfg.stop_window if cfg else '?'} outputs stayed above its minimum"
-                       + (f" (+{cfg.stop_tolerance:.0%})" if cfg and cfg.stop_tolerance else "")
-                       + f" for {cfg.stop_patience if cfg else '?'} steps"}[self.stopped_by]
+        else:
+            why = (f"the variance of the last {cfg.stop_window} outputs stayed above its minimum"
+                   + (f" (+{cfg.stop_tolerance:.0%})" if cfg.stop_tolerance else "") + f" for {cfg.stop_patience} steps")
         if self.chosen is not None:
             why += f"; the output is from step {self.chosen_step}, the last near the variance minimum"
         return why
@@ -113,6 +115,16 @@ def ema_decay(cfg: FitConfig, step: int) -> float:
     """The moving average's decay at `step`; the warm-up (as in TensorFlow's ExponentialMovingAverage)
     keeps the first, poor outputs from dominating it for hundreds of steps."""
     return min(cfg.ema, (1 + step) / (10 + step)) if cfg.ema_warmup else cfg.ema
+
+
+def update_ema(average: torch.Tensor | None, output: torch.Tensor, cfg: FitConfig, step: int) -> torch.Tensor | None:
+    """The moving average after `step`'s output (updated in place); None while averaging is off."""
+    if cfg.ema <= 0:
+        return None
+    if average is None:
+        return output.clone()
+    decay = ema_decay(cfg, step)
+    return average.mul_(decay).add_(output, alpha=1 - decay)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -224,9 +236,7 @@ def fit(
                     scheduler.step()
 
                 last = x.detach().clone()  # a snapshot: pixel priors return their parameter itself
-                if cfg.ema > 0:
-                    decay = ema_decay(cfg, step)
-                    ema = last.clone() if ema is None else ema.mul_(decay).add_(last, alpha=1 - decay)
+                ema = update_ema(ema, last, cfg, step)
                 if loss < best_loss:
                     best_loss, best, best_step = loss, last, step
                 record = {"step": step, "seconds": time.perf_counter() - start, "loss": loss}

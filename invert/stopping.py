@@ -2,8 +2,10 @@
 
 `DiscrepancyStop` serves denoising, where the noise level can be estimated from the noisy image itself:
 Morozov's discrepancy principle stops once the residual ‖x − y‖²/n has fallen to (a little under) the
-noise variance σ², since a fit any closer must be copying noise. `VarianceStop` serves every task; it is ES-WMV (Wang et al., "Early Stopping for Deep Image Prior", TMLR 2023): while the
-generator is still learning structure its outputs change a lot from step to step; near the best
+noise variance σ², since a fit any closer must be copying noise.
+
+`VarianceStop` serves every task; it is ES-WMV (Wang et al., "Early Stopping for Deep Image Prior",
+TMLR 2023): while the generator is still learning structure its outputs change a lot from step to step; near the best
 reconstruction they settle; once it starts copying the noise they drift again. The variance of a
 window of recent outputs therefore has a minimum close to the PSNR peak, and it can be computed from
 the outputs alone.
