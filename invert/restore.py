@@ -87,5 +87,6 @@ def stop_residual(problem: Problem, config: FitConfig) -> float | None:
     steps behind it, so there, as for every other task, the output variance (ES-WMV) decides.
     """
     if problem.task == "denoise" and (config.ema == 0 or config.ema_warmup):
-        return stopping.residual_target(problem.observation)
+        # an input with no measurable noise (a flat image) has no level to stop at
+        return stopping.residual_target(problem.observation) or None
     return None

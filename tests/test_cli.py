@@ -50,6 +50,15 @@ def test_no_auto_stop_turns_it_off(capsys, tmp_path, photo_file):
     assert result["config"]["auto_stop"] is False and result["stop_reason"] == "ran all steps"
 
 
+def test_denoising_an_input_without_noise_falls_back_to_the_variance_rule(capsys, tmp_path):
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (32, 32), (90, 90, 90)).save(flat)
+    out = tmp_path / "run"
+    code, err = run_cli(capsys, "restore", "denoise", str(flat), "--steps", "3", "--out", str(out), "--quiet")
+    assert code == 0, err
+    assert json.loads((out / "result.json").read_text())["config"]["stop_residual"] is None
+
+
 def test_paper_preset_denoising_stops_by_the_variance_rule(capsys, tmp_path, photo_file):
     out = tmp_path / "run"
     code, err = run_cli(capsys, "restore", "denoise", photo_file, "--preset", "paper-denoise", "--steps", "1",
