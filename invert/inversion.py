@@ -10,7 +10,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from zoo import FeatureExtractor, LoadedModel
+from zoo import FeatureExtractor, LoadedModel, NormStatistics
 
 from .energies import Energy
 from .errors import UserError
@@ -18,27 +18,49 @@ from .transforms import Transform
 
 
 class ModelEnergy(Energy):
-    """An energy computed from a model's activations at named layers (one forward for all of them)."""
+    """An energy computed from a model's activations at named layers (one forward for all of them).
 
-    def __init__(self, loaded: LoadedModel, layers: Sequence[str], transform: Transform | None = None):
+    `statistics` > 0 adds that weight times the distance of the image's BatchNorm input statistics from
+    the model's running ones (DeepInversion), measured in the same forward: it pulls a pre-image towards
+    the feature statistics of natural images, so that models other than the inverted one read it too.
+    """
+
+    def __init__(self, loaded: LoadedModel, layers: Sequence[str], transform: Transform | None = None,
+                 statistics: float = 0.0):
         super().__init__()
         self.loaded = loaded
         self.model = loaded.model  # a submodule, so .to(device) moves it with the energy
         self.transform = transform
         self.extractor = FeatureExtractor(loaded.model, list(layers), loaded.name)
+        self.statistics = statistics
+        self._norms: NormStatistics | None = None
 
     def features(self, x: torch.Tensor, transformed: bool = True) -> dict[str, torch.Tensor]:
+        return self._forward(x, transformed)[0]
+
+    def _forward(self, x: torch.Tensor, transformed: bool) -> tuple[dict[str, torch.Tensor], torch.Tensor | float]:
+        """The features and the weighted statistics penalty (0 when off) of one forward."""
         if transformed and self.transform is not None:
             x = self.transform(x)
-        return self.extractor(self.loaded.preprocess(x))
+        x = self.loaded.preprocess(x)
+        if not self.statistics:
+            return self.extractor(x), 0.0
+        if self._norms is None:
+            self._norms = NormStatistics(self.model)
+        with self._norms.recording():
+            feats = self.extractor(x)
+        return feats, self.statistics * self._norms.distance()
 
 
 class FeatureInversion(ModelEnergy):
-    """Mean over layers of ‖Φ(x) − Φ(x0)‖² / ‖Φ(x0)‖²: how far x's features are from the target's."""
+    """Mean over layers of ‖Φ(x) − Φ(x0)‖² / ‖Φ(x0)‖²: how far x's features are from the target's.
+
+    A transform that returns several copies gives the mean of the error over the copies.
+    """
 
     def __init__(self, loaded: LoadedModel, layers: Sequence[str], target: torch.Tensor,
-                 transform: Transform | None = None):
-        super().__init__(loaded, layers, transform)
+                 transform: Transform | None = None, statistics: float = 0.0):
+        super().__init__(loaded, layers, transform, statistics)
         with torch.no_grad():
             feats = self.features(target, transformed=False)
         self.layer_names = list(feats)
@@ -49,11 +71,12 @@ class FeatureInversion(ModelEnergy):
         return [getattr(self, f"target_{i}") for i in range(len(self.layer_names))]
 
     def _errors(self, feats: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-        return [((feats[n] - t) ** 2).sum() / (t ** 2).sum().clamp_min(1e-12)
+        return [((feats[n] - t) ** 2).sum() / (len(feats[n]) * (t ** 2).sum().clamp_min(1e-12))
                 for n, t in zip(self.layer_names, self.targets())]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack(self._errors(self.features(x))).mean()
+        feats, penalty = self._forward(x, transformed=True)
+        return torch.stack(self._errors(feats)).mean() + penalty
 
     @torch.no_grad()
     def errors(self, x: torch.Tensor) -> dict[str, float]:
@@ -65,8 +88,8 @@ class ActivationMaximization(ModelEnergy):
     """−activation of one channel (its mean over positions, or one position) or one class logit."""
 
     def __init__(self, loaded: LoadedModel, layer: str, channel: int, position: tuple[int, int] | None = None,
-                 transform: Transform | None = None):
-        super().__init__(loaded, [layer], transform)
+                 transform: Transform | None = None, statistics: float = 0.0):
+        super().__init__(loaded, [layer], transform, statistics)
         self.layer, self.channel, self.position = layer, channel, position
         with torch.no_grad():
             probe = self.features(torch.full((1, *loaded.input_size), 0.5), transformed=False)[layer]
@@ -81,13 +104,17 @@ class ActivationMaximization(ModelEnergy):
                 raise UserError(f"position {position} is outside layer {layer!r}'s {h}×{w} map")
 
     def activation(self, x: torch.Tensor, transformed: bool = True) -> torch.Tensor:
-        a = self.features(x, transformed)[self.layer][:, self.channel]
+        return self._unit(self.features(x, transformed))
+
+    def _unit(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        a = feats[self.layer][:, self.channel]
         if self.position is not None:
             return a[:, self.position[0], self.position[1]].mean()
         return a.mean()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return -self.activation(x)
+        feats, penalty = self._forward(x, transformed=True)
+        return -self._unit(feats) + penalty
 
 
 class AlphaNorm(Energy):

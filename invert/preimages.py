@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import priors as prior_registry
-from zoo import LoadedModel
+from zoo import LoadedModel, NormStatistics
 
 from . import images, metrics
 from .energies import Energy, TotalVariation
@@ -74,19 +74,24 @@ def is_coarse(energy: FeatureInversion | ActivationMaximization, model: LoadedMo
 
 
 def _fit(prior_name: str, preset: str | None, model: LoadedModel, make_data, *, steps: int | None, seed: int,
-         device: str, progress: bool, objective: dict[str, Any] | None = None, callbacks: tuple[Callback, ...] = ()):
+         device: str, progress: bool, objective: dict[str, Any] | None = None, callbacks: tuple[Callback, ...] = (),
+         fit_settings: dict[str, Any] | None = None):
     preset_name, settings = recipe(prior_name, preset)
     settings.update(objective or {})
     size = tuple(model.input_size[1:])
     prior = prior_registry.create(prior_name, channels=3, size=size, preset=preset_name, seed=seed)
     data = make_data()
+    if NormStatistics.norm_layers(model.model):  # models without BatchNorm (a ViT) have no statistics to match
+        data.statistics = settings.get("statistics", 0.0)
     if is_coarse(data, model):
         # deep layers: shown through random shifts/rotations/scales; feature matching there fits slower
         # and gets the preset's larger budget (measured for inversion, not for activation maximization)
-        data.transform = standard() if settings.get("transforms") else None
+        strength = {k: settings[k] for k in ("jitter_px", "degrees", "scale") if k in settings}
+        data.transform = standard(**strength, n_copies=int(settings.get("copies", 1))) if settings.get("transforms") else None
         if isinstance(data, FeatureInversion):
             steps = steps or settings.get("coarse_steps")
-    config = FitConfig.build(prior.fit_defaults, steps=steps, seed=seed, device=device, progress=progress)
+    config = FitConfig.build({**prior.fit_defaults, **(fit_settings or {})}, steps=steps, seed=seed, device=device,
+                             progress=progress)
     result = fit(prior, _objective(data, settings), config, callbacks=callbacks)
     data.to("cpu")
     record = {"prior": prior_name, "preset": preset_name, "params": prior.num_parameters(),
@@ -96,16 +101,18 @@ def _fit(prior_name: str, preset: str | None, model: LoadedModel, make_data, *, 
 
 def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: str, *, preset: str | None = None,
                  steps: int | None = None, seed: int = 0, device: str = "auto", progress: bool = False,
-                 objective: dict[str, Any] | None = None, callbacks: tuple[Callback, ...] = ()
-                 ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+                 objective: dict[str, Any] | None = None, callbacks: tuple[Callback, ...] = (),
+                 fit_settings: dict[str, Any] | None = None) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
     """Pre-image of `target` at `layer` under `prior_name`; returns the image, its record and the fit.
 
-    `objective` overrides the preset's recipe: {"tv": weight, "alpha": weight, "transforms": bool}.
+    `objective` overrides the preset's recipe: {"tv": weight, "alpha": weight, "transforms": bool};
+    `fit_settings` overrides its engine settings (FitConfig fields such as lr or ema).
     """
     model = judges.model
     image, fitted, data, result = _fit(
         prior_name, preset, model, lambda: FeatureInversion(model, [layer], target),
-        steps=steps, seed=seed, device=device, progress=progress, objective=objective, callbacks=callbacks)
+        steps=steps, seed=seed, device=device, progress=progress, objective=objective, callbacks=callbacks,
+        fit_settings=fit_settings)
     record = {
         "layer": layer,
         **fitted,

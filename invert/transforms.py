@@ -48,6 +48,17 @@ def compose(transforms: Sequence[Transform]) -> Transform:
     return apply
 
 
-def standard(jitter_px: int = 8, degrees: float = 5.0, scale: tuple[float, float] = (0.95, 1.05)) -> Transform:
-    """Jitter, then a small random rotation and scaling: lucid's standard set, reduced to two steps."""
-    return compose([jitter(jitter_px), random_affine(degrees, scale)])
+def copies(transform: Transform, n: int) -> Transform:
+    """A batch of `n` independently transformed copies: the energy becomes an average over transforms,
+    a less noisy estimate of it than one random draw per step."""
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([transform(x) for _ in range(n)])
+
+    return apply
+
+
+def standard(jitter_px: int = 8, degrees: float = 5.0, scale: float = 0.05, n_copies: int = 1) -> Transform:
+    """Jitter, then a random rotation (±`degrees`) and scaling (1 ± `scale`): lucid's standard set in two steps."""
+    one = compose([jitter(int(jitter_px)), random_affine(degrees, (1 - scale, 1 + scale))])
+    return copies(one, n_copies) if n_copies > 1 else one

@@ -12,7 +12,7 @@ from invert.commands.attribution import attribution_map
 from invert.errors import UserError
 from invert.inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
 from invert.preimages import Judges, invert_layer, is_coarse
-from invert.transforms import jitter, standard
+from invert.transforms import copies, jitter, standard
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,17 @@ def test_transforms_only_at_coarse_layers(lite0, coffee):
     assert is_coarse(FeatureInversion(lite0, ["classifier"], coffee), lite0)
 
 
+def test_statistics_prior_pulls_towards_the_models_feature_statistics(lite0, coffee):
+    energy = FeatureInversion(lite0, ["blocks.4"], coffee, statistics=0.01)
+    prior = priors.create("pixel", size=(224, 224))
+    x0 = prior().detach()
+    _, start = energy._forward(x0, transformed=False)
+    assert float(energy(x0)) == pytest.approx(energy.errors(x0)["blocks.4"] + float(start), rel=1e-4)
+    result = fit(prior, energy, FitConfig(steps=10, lr=0.02))
+    _, end = energy._forward(result.final, transformed=False)
+    assert float(end) < 0.9 * float(start)
+
+
 def test_activation_maximization_raises_the_activation(lite0):
     energy = ActivationMaximization(lite0, "blocks.2", channel=5)
     prior = priors.create("pixel", size=(224, 224))
@@ -87,6 +98,18 @@ def test_transforms_keep_shape_and_are_seeded():
     b = standard()(x)
     assert a.shape == x.shape and torch.equal(a, b)
     assert torch.equal(jitter(0)(x), x)
+
+
+def test_copies_average_the_feature_error_over_independent_draws(lite0, coffee):
+    x = torch.rand(1, 3, 32, 32)
+    batch = copies(jitter(4), 3)(x)
+    assert batch.shape == (3, 3, 32, 32) and not torch.equal(batch[0], batch[1])
+    # the energy of three copies is the mean of the three copies' energies
+    scales = iter([1.0, 0.5, 0.25])
+    tripled = FeatureInversion(lite0, ["blocks.2"], coffee, transform=copies(lambda v: v * next(scales), 3))
+    single = FeatureInversion(lite0, ["blocks.2"], coffee)
+    expected = sum(float(single(coffee * s)) for s in (1.0, 0.5, 0.25)) / 3
+    assert float(tripled(coffee)) == pytest.approx(expected, rel=1e-4)
 
 
 def test_alpha_norm_is_zero_at_grey_and_one_at_the_extremes():

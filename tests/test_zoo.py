@@ -52,6 +52,25 @@ def test_feature_extractor_stops_after_the_deepest_layer(lite0):
     assert not ran
 
 
+def test_norm_statistics_tell_a_photo_from_noise(lite0):
+    photo = lite0.prepare_image(Image.fromarray(data.coffee()))
+    noise = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    norms = zoo.NormStatistics(lite0.model)
+    try:
+        distances = []
+        for x in (photo, noise):
+            with torch.no_grad(), norms.recording():
+                lite0.model(lite0.preprocess(x))
+            distances.append(float(norms.distance()))
+        lite0.model(lite0.preprocess(photo))  # outside recording() the hooks record nothing
+        unchanged = float(norms.distance())
+    finally:
+        norms.remove()
+    assert 0 < distances[0] < 0.8 * distances[1] and unchanged == distances[1]
+    with pytest.raises(zoo.ZooError, match="no BatchNorm"):
+        zoo.NormStatistics(torch.nn.Conv2d(3, 3, 1))
+
+
 def test_unknown_layer_names_close_ones(lite0):
     with pytest.raises(zoo.ZooError, match="did you mean.*blocks"):
         zoo.FeatureExtractor(lite0.model, ["blokcs.1"])

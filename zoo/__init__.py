@@ -7,12 +7,13 @@ class ZooError(Exception):
 
 # Submodules import ZooError from here, so it is defined first.
 from zoo.efficientnet_lite import load_lite  # noqa: E402
-from zoo.layers import FeatureExtractor, LayerInfo, default_layers, find_layers, layers  # noqa: E402
+from zoo.layers import FeatureExtractor, LayerInfo, NormStatistics, default_layers, find_layers, layers  # noqa: E402
 from zoo.loader import DEFAULT_MODEL, LoadedModel, load  # noqa: E402
 
 __all__ = [
     "DEFAULT_MODEL",
     "FeatureExtractor",
+    "NormStatistics",
     "LayerInfo",
     "LoadedModel",
     "ZooError",

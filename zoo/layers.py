@@ -1,7 +1,8 @@
 """Named layers of a model: list them with output shapes, and capture several at once cheaply."""
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -108,6 +109,52 @@ class FeatureExtractor:
 
     def __exit__(self, *exc_info: object) -> None:
         self.remove()
+
+
+class NormStatistics:
+    """How far the per-channel mean and variance of the inputs of every BatchNorm are from the running
+    statistics it learned on the training images: DeepInversion's (Yin et al., 2020) prior of natural
+    feature statistics. Records only inside `recording()`; plain forwards are untouched.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        norms = self.norm_layers(model)
+        if not norms:
+            raise ZooError("the model has no BatchNorm layers with running statistics to compare against")
+        self._distances: list[Tensor] | None = None
+        self._handles = [m.register_forward_hook(self._hook) for m in norms]
+
+    @staticmethod
+    def norm_layers(model: nn.Module) -> list[nn.Module]:
+        """The BatchNorm layers that keep running statistics (none in e.g. a ViT)."""
+        return [m for m in model.modules()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None]
+
+    def _hook(self, module: nn.Module, inputs: tuple, output: object) -> None:
+        if self._distances is None:
+            return
+        x = inputs[0]
+        dims = [d for d in range(x.dim()) if d != 1]
+        mean, var = x.mean(dims), x.var(dims, unbiased=False)
+        self._distances.append(torch.linalg.vector_norm(mean - module.running_mean)
+                               + torch.linalg.vector_norm(var - module.running_var))
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        self._distances = []
+        try:
+            yield
+        finally:
+            self._recorded, self._distances = self._distances, None
+
+    def distance(self) -> Tensor:
+        """Mean over the BatchNorm layers the last recorded forward reached."""
+        return torch.stack(self._recorded).mean()
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
 
 
 _PLUMBING = ("Identity", "Dropout", "ReLU", "ReLU6", "SiLU", "GELU", "Flatten", "ZeroPad2d")

@@ -34,6 +34,8 @@ def add_common(p: argparse.ArgumentParser, default_out: str, image: bool = True)
                    help="add W · TV (β = 2) to the energy, whatever the prior (Mahendran & Vedaldi)")
     p.add_argument("--alpha-norm", type=float, default=None, metavar="W", help="add W · α-norm (α = 6) to the energy")
     p.add_argument("--no-transforms", action="store_true", help="no random jitter/rotation/scale at coarse layers")
+    p.add_argument("--statistics", type=float, default=None, metavar="W",
+                   help="weight of the BatchNorm statistics prior (DeepInversion; 0 turns it off)")
 
 
 def objective(args: argparse.Namespace) -> dict:
@@ -45,6 +47,8 @@ def objective(args: argparse.Namespace) -> dict:
         extra["alpha"] = args.alpha_norm
     if args.no_transforms:
         extra["transforms"] = False
+    if args.statistics is not None:
+        extra["statistics"] = args.statistics
     return extra
 
 
