@@ -45,6 +45,8 @@ CONFIGS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "paper": ("paper", {}, {}),
     "fast": ("fast", {}, {}),
     "fast-lr02": ("fast", {}, {"lr": 0.02}),
+    # per step about 20 % cheaper on CPU: nearest upsampling, no 1×1 convolution after each merge
+    "fast-lean": ("fast", {"upsample": "nearest", "need_1x1_up": False}, {}),
 }
 WINDOWS = (50, 100)
 
