@@ -51,6 +51,12 @@ class ModelEnergy(Energy):
             feats = self.extractor(x)
         return feats, self.statistics * self._norms.distance()
 
+    def remove_hooks(self) -> None:
+        """Detach this energy's hooks from the model, which later fits share; the energy is done then."""
+        self.extractor.remove()
+        if self._norms is not None:
+            self._norms.remove()
+
 
 class FeatureInversion(ModelEnergy):
     """Mean over layers of ‖Φ(x) − Φ(x0)‖² / ‖Φ(x0)‖²: how far x's features are from the target's.

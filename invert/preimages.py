@@ -122,6 +122,7 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
         "ssim_to_original": metrics.ssim(image, target),
         **_transfer(judges, image, target),
     }
+    data.remove_hooks()
     return image, record, result
 
 
@@ -152,4 +153,5 @@ def maximize(judges: Judges, layer: str, channel: int, prior_name: str, *, posit
     }
     if judges.transfer is not None:
         record["top1_transfer"] = top1(judges.transfer, image)
+    data.remove_hooks()
     return image, record, result

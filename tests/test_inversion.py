@@ -42,11 +42,14 @@ def test_pixel_preimage_of_a_shallow_layer_approaches_the_target(lite0, coffee):
 
 
 def test_invert_layer_records_what_the_report_needs(lite0, coffee):
-    image, record, result = invert_layer(Judges(lite0), coffee, "blocks.1", "tv", steps=4)
+    hooks = sum(len(m._forward_hooks) for m in lite0.model.modules())
+    image, record, result = invert_layer(Judges(lite0), coffee, "blocks.1", "tv", steps=4, objective={"statistics": 1e-4})
     assert image.shape == coffee.shape and 0 <= float(image.min()) and float(image.max()) <= 1
     for key in ("layer", "prior", "feature_loss", "top1", "top1_original", "ssim_to_original", "seconds"):
         assert key in record
     assert record["top1_original"] == 967 and record["steps_run"] == 4
+    # the model is shared by later fits: the energy's hooks (features, BatchNorm statistics) are gone with it
+    assert sum(len(m._forward_hooks) for m in lite0.model.modules()) == hooks
 
 
 def test_coarse_layers_get_the_presets_larger_budget(lite0, coffee):
