@@ -1,7 +1,7 @@
 """Time to the paper preset's quality: the default DIP ("fast") against the paper preset, same run.
 
     python bench/time_to_target.py runs/traj-heldout-denoise.json.gz runs/traj-heldout-sr.json.gz \
-        [--plot docs/time_to_target.png]
+        [--plot docs/time_to_target.png] [--config fast-bf16] [--name time_to_target_bf16]
 
 Reads bench/trajectories.py files that hold both configs for the same images (run one after the
 other in one process). Per image and task: the paper preset's best PSNR and the wall time it took to
@@ -28,12 +28,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+")
     ap.add_argument("--plot", default=None)
+    ap.add_argument("--name", default="time_to_target", help="result file name: bench/results/NAME-<device>-<date>.json")
+    ap.add_argument("--config", default="fast", help="the trajectories' config to compare with the paper preset")
     args = ap.parse_args()
     runs = [read_trajectories(f) for f in args.runs]
     jobs = {(j["image"], j["task"], j["config"]): j for run in runs for j in run["jobs"]}
     rows = []
     for (image, task, config), paper in jobs.items():
-        fast = jobs.get((image, task, "fast"))
+        fast = jobs.get((image, task, args.config))
         if config != "paper" or fast is None:
             continue
         best = max(paper["psnr_ema"])
@@ -66,14 +68,14 @@ def main() -> None:
         with plot(Path(args.plot), "wall seconds (2 CPU threads)", "PSNR of the shown output (dB)",
                   f"default (solid) vs paper preset (dashed); ●: paper's best − {MARGIN_DB} dB") as ax:
             for r in rows:
-                paper, fast = jobs[(r["image"], r["task"], "paper")], jobs[(r["image"], r["task"], "fast")]
+                paper, fast = jobs[(r["image"], r["task"], "paper")], jobs[(r["image"], r["task"], args.config)]
                 label = f"{Path(r['image']).stem} {r['task']}"
                 line, = ax.plot(fast["seconds"], fast["psnr_ema"], lw=1, label=label)
                 ax.plot(paper["seconds"], paper["psnr_ema"], "--", lw=1, color=line.get_color())
                 if r["fast_seconds"] is not None:
                     ax.plot([r["fast_seconds"]], [r["paper_best_psnr"] - MARGIN_DB], "o", color=line.get_color(), ms=4)
             ax.set_ylim(bottom=min(r["paper_best_psnr"] for r in rows) - 6)
-    save_result("time_to_target", {"device": runs[0]["device"], "margin_db": MARGIN_DB, "inputs": args.runs,
+    save_result(args.name, {"device": runs[0]["device"], "margin_db": MARGIN_DB, "inputs": args.runs, "config": args.config,
                                    "summary": summary, "rows": rows})
 
 
