@@ -81,8 +81,9 @@ def _fit(prior_name: str, preset: str | None, model: LoadedModel, make_data, *, 
     size = tuple(model.input_size[1:])
     prior = prior_registry.create(prior_name, channels=3, size=size, preset=preset_name, seed=seed)
     data = make_data()
-    if NormStatistics.norm_layers(model.model):  # models without BatchNorm (a ViT) have no statistics to match
-        data.statistics = settings.get("statistics", 0.0)
+    statistics = settings.get("statistics", 0.0)
+    if statistics and NormStatistics.norm_layers(model.model):  # without BatchNorm (a ViT) there are none to match
+        data.statistics = statistics
     if is_coarse(data, model):
         # deep layers: shown through random shifts/rotations/scales; feature matching there fits slower
         # and gets the preset's larger budget (measured for inversion, not for activation maximization)

@@ -121,7 +121,8 @@ class NormStatistics:
         norms = self.norm_layers(model)
         if not norms:
             raise ZooError("the model has no BatchNorm layers with running statistics to compare against")
-        self._distances: list[Tensor] | None = None
+        self._distances: list[Tensor] | None = None  # a list only while recording
+        self._recorded: list[Tensor] = []  # what the last recording collected
         self._handles = [m.register_forward_hook(self._hook) for m in norms]
 
     @staticmethod
