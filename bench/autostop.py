@@ -17,6 +17,8 @@ from statistics import mean
 
 from common import plot, read_trajectories, save_result
 
+import priors
+from invert import FitConfig
 from invert.stopping import DISCREPANCY, DiscrepancyStop
 
 
@@ -28,25 +30,33 @@ def score(job: dict, pick: list[int | None]) -> dict:
             "psnr": shown[chosen], "gap_db": round(shown[chosen] - max(shown), 3)}
 
 
-def discrepancy_pick(job: dict) -> list[int | None]:
-    """The discrepancy rule replayed on the recorded residuals with the recorded noise estimate."""
-    stop = DiscrepancyStop(DISCREPANCY * job["sigma_estimate"] ** 2)
-    fired = next((step for step, loss in enumerate(job["loss"]) if stop.update(step, loss)), None)
-    return [fired, fired if fired is not None else len(job["loss"]) - 1]
+def discrepancy_pick(job: dict, extend: float | None = None) -> list[int | None]:
+    """The discrepancy rule replayed on the recorded residuals with the recorded noise estimate, run on as
+    far as `extend` or else the job's preset says."""
+    if extend is None:
+        extend = FitConfig.build(priors.preset("dip", job["preset"])["fit"]).stop_extend
+    stop = DiscrepancyStop(DISCREPANCY * job["sigma_estimate"] ** 2, extend)
+    residuals = job.get("data", job["loss"])
+    fired = next((step for step, residual in enumerate(residuals) if stop.update(step, residual)), None)
+    return [fired, fired if fired is not None else len(residuals) - 1]
 
 
-def rules(job: dict) -> dict[str, list[int | None]]:
+def rules(job: dict, extend: float | None = None) -> dict[str, list[int | None]]:
     """What `invert restore` does for the task ("auto_stop"), and the alternatives on the same run."""
     variance, es_wmv = job["picks"]["default"], job["picks"]["es-wmv"]
     if job["task"] != "denoise":
         return {"auto_stop": variance, "variance_rule": variance, "es_wmv": es_wmv}
-    return {"auto_stop": discrepancy_pick(job), "variance_rule": variance, "es_wmv": es_wmv}
+    return {"auto_stop": discrepancy_pick(job, extend), "variance_rule": variance, "es_wmv": es_wmv}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", help="trajectory files (.json.gz)")
     ap.add_argument("--plot", default=None, help="PNG of the denoising curves with the stops marked")
+    ap.add_argument("--plot-config", default="denoise", help="the trajectories' config the plot shows")
+    ap.add_argument("--extend", type=float, default=None,
+                    help="replay the discrepancy rule running on to this multiple of its step (default: the preset's)")
+    ap.add_argument("--name", default="autostop", help="result file name: bench/results/NAME-<device>-<date>.json")
     args = ap.parse_args()
     runs = [read_trajectories(f) for f in args.runs]
     rows = []
@@ -56,7 +66,7 @@ def main() -> None:
             rows.append({"image": job["image"], "task": job["task"], "config": job["config"], "device": run["device"],
                          "steps": len(job["psnr_ema"]), "oracle_psnr": oracle,
                          "oracle_step": job["psnr_ema"].index(oracle), "psnr_input": job["psnr_input"],
-                         **{name: score(job, pick) for name, pick in rules(job).items()}})
+                         **{name: score(job, pick) for name, pick in rules(job, args.extend).items()}})
     summary = {}
     for config, task in sorted({(r["config"], r["task"]) for r in rows}):
         for rule in ("auto_stop", "variance_rule", "es_wmv"):
@@ -71,14 +81,15 @@ def main() -> None:
     for key, s in summary.items():
         print(f"{key:<26} mean gap {s['mean_gap_db']:+.2f} dB, worst {s['worst_gap_db']:+.2f} dB over {s['jobs']} runs")
     if args.plot:
-        denoise = [job for run in runs for job in run["jobs"] if job["task"] == "denoise" and job["config"] == "fast"]
+        denoise = [job for run in runs for job in run["jobs"] if job["task"] == "denoise" and job["config"] == args.plot_config]
         with plot(Path(args.plot), "step", "PSNR of the shown output (dB)",
-                  "default DIP, denoising σ=25: where auto-stop took the output (●)") as ax:
+                  f"DIP ({args.plot_config}), denoising σ=25: where auto-stop took the output (●)") as ax:
             for job in denoise:
                 line, = ax.plot(job["psnr_ema"], lw=1, label=Path(job["image"]).stem)
-                s = score(job, rules(job)["auto_stop"])
+                s = score(job, rules(job, args.extend)["auto_stop"])
                 ax.plot([s["output_step"]], [s["psnr"]], "o", color=line.get_color(), ms=5)
-    save_result("autostop", {"device": runs[0]["device"], "inputs": args.runs, "summary": summary, "rows": rows})
+    save_result(args.name, {"device": runs[0]["device"], "inputs": args.runs, "extend": args.extend, "summary": summary,
+                            "rows": rows})
 
 
 if __name__ == "__main__":

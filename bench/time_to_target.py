@@ -1,7 +1,9 @@
-"""Time to the paper preset's quality: the default DIP ("fast") against the paper preset, same run.
+"""Time to the paper preset's quality: the default DIP against the paper preset, same run.
 
     python bench/time_to_target.py runs/traj-heldout-denoise.json.gz runs/traj-heldout-sr.json.gz \
         [--plot docs/time_to_target.png] [--config fast-bf16] [--name time_to_target_bf16]
+
+The default is what `invert restore` runs: the `denoise` config where a file has it, else `fast`.
 
 Reads bench/trajectories.py files that hold both configs for the same images (run one after the
 other in one process). Per image and task: the paper preset's best PSNR and the wall time it took to
@@ -29,20 +31,22 @@ def main() -> None:
     ap.add_argument("runs", nargs="+")
     ap.add_argument("--plot", default=None)
     ap.add_argument("--name", default="time_to_target", help="result file name: bench/results/NAME-<device>-<date>.json")
-    ap.add_argument("--config", default="fast", help="the trajectories' config to compare with the paper preset")
+    ap.add_argument("--config", nargs="+", default=["denoise", "fast"],
+                    help="the trajectories' config to compare with the paper preset: the first a file has for the image")
     args = ap.parse_args()
     runs = [read_trajectories(f) for f in args.runs]
     jobs = {(j["image"], j["task"], j["config"]): j for run in runs for j in run["jobs"]}
     rows = []
     for (image, task, config), paper in jobs.items():
-        fast = jobs.get((image, task, args.config))
-        if config != "paper" or fast is None:
+        name = next((c for c in args.config if (image, task, c) in jobs), None)
+        if config != "paper" or name is None:
             continue
+        fast = jobs[(image, task, name)]
         best = max(paper["psnr_ema"])
         paper_step, paper_s = first_reach(paper["psnr_ema"], paper["seconds"], best)
         fast_step, fast_s = first_reach(fast["psnr_ema"], fast["seconds"], best - MARGIN_DB)
         rows.append({
-            "image": image, "task": task, "paper_preset": paper["preset"], "paper_best_psnr": best,
+            "image": image, "task": task, "config": name, "paper_preset": paper["preset"], "paper_best_psnr": best,
             "paper_step": paper_step, "paper_seconds": paper_s,
             "paper_seconds_per_step": round(paper["seconds"][-1] / len(paper["seconds"]), 4),
             "fast_best_psnr": max(fast["psnr_ema"]), "fast_step": fast_step, "fast_seconds": fast_s,
@@ -68,7 +72,7 @@ def main() -> None:
         with plot(Path(args.plot), "wall seconds (2 CPU threads)", "PSNR of the shown output (dB)",
                   f"default (solid) vs paper preset (dashed); ●: paper's best − {MARGIN_DB} dB") as ax:
             for r in rows:
-                paper, fast = jobs[(r["image"], r["task"], "paper")], jobs[(r["image"], r["task"], args.config)]
+                paper, fast = jobs[(r["image"], r["task"], "paper")], jobs[(r["image"], r["task"], r["config"])]
                 label = f"{Path(r['image']).stem} {r['task']}"
                 line, = ax.plot(fast["seconds"], fast["psnr_ema"], lw=1, label=label)
                 ax.plot(paper["seconds"], paper["psnr_ema"], "--", lw=1, color=line.get_color())

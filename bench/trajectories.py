@@ -44,6 +44,11 @@ SPLITS = {
 CONFIGS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "paper": ("paper", {}, {}),
     "fast": ("fast", {}, {}),
+    # what `invert restore denoise` runs: the fast net plus total variation
+    "denoise": ("denoise", {}, {}),
+    # the input noise the denoise preset's choice (1/45) was made against
+    "denoise-rn30": ("denoise", {}, {"reg_noise_std": 1 / 30}),
+    "denoise-rn60": ("denoise", {}, {"reg_noise_std": 1 / 60}),
     "fast-lr02": ("fast", {}, {"lr": 0.02}),
     # per step about 20 % cheaper on CPU: nearest upsampling, no 1×1 convolution after each merge
     "fast-lean": ("fast", {"upsample": "nearest", "need_1x1_up": False}, {}),
@@ -53,19 +58,19 @@ CONFIGS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
 WINDOWS = (50, 100)
 
 
-def problem_for(path: str, task: str, crop: int) -> restore.Problem:
+def problem_for(path: str, task: str, crop: int, sigma: float = 25.0) -> restore.Problem:
     image, _ = images.load_image(str(DATA / path))
     image = images.center_crop(image, crop)
     if task == "denoise":
-        return restore.denoise(image, 25.0, seed=0)
+        return restore.denoise(image, sigma, seed=0)
     return restore.super_resolve(image, 4, True, "lanczos2")
 
 
-def run_job(path: str, task: str, config: str, steps: int, device: str, crop: int) -> dict[str, Any]:
+def run_job(path: str, task: str, config: str, steps: int, device: str, crop: int, sigma: float) -> dict[str, Any]:
     preset, prior_kw, fit_kw = CONFIGS[config]
     if preset == "paper":
         preset = priors.preset_for("dip", task, "paper-" + ("denoise" if task == "denoise" else "sr4"))
-    problem = problem_for(path, task, crop)
+    problem = problem_for(path, task, crop, sigma)
     prior = priors.create("dip", channels=problem.channels, size=problem.output_size, preset=preset, seed=0,
                           **prior_kw)
     cfg = FitConfig.build(prior.fit_defaults, steps=steps, device=device, seed=0, **fit_kw)
@@ -103,6 +108,8 @@ def run_job(path: str, task: str, config: str, steps: int, device: str, crop: in
         "psnr": [round(r["psnr"], 3) for r in h],
         "psnr_ema": [round(r.get("psnr_ema", r["psnr"]), 3) for r in h],
         "loss": [float(f"{r['loss']:.5g}") for r in h],
+        # the data term alone (the residual the discrepancy rule watches), where a regularizer adds to it
+        **({"data": [float(f"{r['data']:.5g}") for r in h]} if "data" in h[0] else {}),
         "sigma_estimate": noise_sigma(problem.observation),
         **curves,
         "picks": picks,
@@ -116,6 +123,7 @@ def main() -> None:
     ap.add_argument("--tasks", nargs="+", default=["denoise", "sr"], choices=["denoise", "sr"])
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--crop", type=int, default=128, help="centre crop N×N (the ×4 SR input is N/4)")
+    ap.add_argument("--sigma", type=float, default=25.0, help="denoising: noise σ on the 0–255 scale")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--shard", default="0/1", help="i/n: run every n-th job starting at i")
     ap.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
@@ -135,14 +143,15 @@ def main() -> None:
     records = []
     for path, task, config in jobs[i::n]:
         steps = args.paper_steps if config == "paper" and args.paper_steps else args.steps
-        rec = run_job(path, task, config, steps, args.device, args.crop)
+        rec = run_job(path, task, config, steps, args.device, args.crop, args.sigma)
         best = max(rec["psnr_ema"])
         print(f"{Path(path).stem:<10} {task:<8} {config:<10} best {best:.2f} dB at step "
               f"{rec['psnr_ema'].index(best)}, {rec['seconds'][-1]:.1f} s", flush=True)
         records.append(rec)
         partial = Path(args.out + ".part")  # after every job, so a run cut short keeps what it did
         with gzip.open(partial, "wt") as f:
-            json.dump({"device": args.device, "steps": args.steps, "crop": args.crop, "jobs": records}, f)
+            json.dump({"device": args.device, "steps": args.steps, "crop": args.crop, "sigma": args.sigma,
+                       "jobs": records}, f)
         partial.replace(args.out)
 
 

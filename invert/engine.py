@@ -45,6 +45,7 @@ class FitConfig:
     stop_patience: int = 300  # steps without a variance near its minimum before stopping
     stop_tolerance: float = 0.03  # "near": within this fraction of the minimum
     stop_residual: float | None = None  # denoising: stop when the data term falls to this (discrepancy principle)
+    stop_extend: float = 1.0  # ... or run on to this many times the step it fell there (the average lags the fit)
 
     @classmethod
     def build(cls, defaults: dict[str, Any] | None = None, **overrides: Any) -> FitConfig:
@@ -87,8 +88,10 @@ class FitResult:
             why = {"steps": "ran all steps", "callback": "a callback asked to stop",
                    "interrupt": "interrupted (Ctrl-C)"}[self.stopped_by]
         elif cfg.stop_residual is not None:
+            run_on = (f", and the fit ran on to {cfg.stop_extend:g}× that step as the shown average lags it"
+                      if cfg.stop_extend > 1 else "")
             return (f"the mean squared residual fell to {cfg.stop_residual:.4g}, just under the noise variance "
-                    f"estimated from the input (discrepancy principle); the output is from step {self.chosen_step}")
+                    f"estimated from the input (discrepancy principle){run_on}; the output is from step {self.chosen_step}")
         else:
             why = (f"the variance of the last {cfg.stop_window} outputs stayed above its minimum"
                    + (f" (+{cfg.stop_tolerance:.0%})" if cfg.stop_tolerance else "") + f" for {cfg.stop_patience} steps")
@@ -170,7 +173,7 @@ def _stopper(cfg: FitConfig) -> DiscrepancyStop | VarianceStop | None:
     if not cfg.auto_stop:
         return None
     if cfg.stop_residual is not None:
-        return DiscrepancyStop(cfg.stop_residual)
+        return DiscrepancyStop(cfg.stop_residual, cfg.stop_extend)
     return VarianceStop(cfg.stop_window, cfg.stop_patience, cfg.stop_tolerance)
 
 
@@ -194,8 +197,10 @@ def fit(
         prior = prior.to(memory_format=torch.channels_last)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # the shapes never change during a fit
+    energy = energy.to(device)
+    # kept apart from the data term, which the discrepancy rule must see alone
     regularizer = prior.regularizer()
-    total = (energy if regularizer is None else energy + regularizer).to(device)
+    regularizer = regularizer.to(device) if regularizer is not None else None
     params = [p for p in prior.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the prior has no trainable parameters")
@@ -206,7 +211,7 @@ def fit(
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     guard = _Guard(prior, optimizer, cfg) if cfg.guard else None
     ref = reference.to(device) if reference is not None else None
-    stopper = _stopper(cfg)
+    stopper = _stopper(cfg) if getattr(prior, "stops_early", True) else None
 
     history: list[dict[str, float]] = []
     best_loss, best, best_step = math.inf, None, 0
@@ -226,7 +231,8 @@ def fit(
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):
                     x = prior(cfg.reg_noise_std, generator)
                 x = x.float()
-                loss_t = total(x)
+                data_t = energy(x)
+                loss_t = data_t if regularizer is None else data_t + regularizer(x)
                 loss = float(loss_t.detach())
                 if guard is not None and guard.check(step, loss):
                     continue
@@ -240,6 +246,8 @@ def fit(
                 if loss < best_loss:
                     best_loss, best, best_step = loss, last, step
                 record = {"step": step, "seconds": time.perf_counter() - start, "loss": loss}
+                if regularizer is not None:
+                    record["data"] = float(data_t.detach())
                 if ref is not None:
                     record["psnr"] = psnr(last, ref)
                     if ema is not None:
@@ -249,7 +257,7 @@ def fit(
                 if step % 10 == 0 or step == cfg.steps - 1:
                     bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "psnr", "psnr_ema")})
                 if stopper is not None:
-                    done = stopper(step, loss, last, ema if ema is not None else last)
+                    done = stopper(step, record.get("data", loss), last, ema if ema is not None else last)
                     if math.isfinite(getattr(stopper, "variance", math.nan)):
                         record["variance"] = stopper.variance
                     if done:

@@ -38,24 +38,36 @@ def residual_target(noisy: torch.Tensor) -> float:
 
 
 class DiscrepancyStop:
-    """Stop at the first step whose mean squared residual is at most `threshold`; keep that step's output."""
+    """Stop at the first step whose mean squared residual is at most `threshold`; keep that step's output.
 
-    def __init__(self, threshold: float):
+    `extend` > 1 runs on to ⌈extend · s⌉ when the threshold was reached at step s, and keeps that output:
+    with total variation in the energy the shown moving average still improves for a while after the
+    fit reaches the noise level.
+    """
+
+    def __init__(self, threshold: float, extend: float = 1.0):
         if threshold <= 0:
             raise ValueError("the discrepancy threshold must be positive")
-        self.threshold = threshold
+        if extend < 1:
+            raise ValueError(f"the discrepancy rule's extension must be at least 1, got {extend}")
+        self.threshold, self.extend = threshold, extend
+        self.reached_step: int | None = None
         self.chosen_step = -1
         self.image: torch.Tensor | None = None
 
     def update(self, step: int, residual: float, shown: torch.Tensor | None = None) -> bool:
-        if residual > self.threshold:
+        if self.reached_step is None:
+            if residual > self.threshold:
+                return False
+            self.reached_step = step
+        if step < math.ceil(self.reached_step * self.extend):
             return False
         self.chosen_step = step
         self.image = shown.detach().clone() if shown is not None else None
         return True
 
-    def __call__(self, step: int, loss: float, raw: torch.Tensor, shown: torch.Tensor) -> bool:
-        return self.update(step, loss, shown)
+    def __call__(self, step: int, data_term: float, raw: torch.Tensor, shown: torch.Tensor) -> bool:
+        return self.update(step, data_term, shown)
 
 
 class VarianceStop:
@@ -112,7 +124,7 @@ class VarianceStop:
             self.image = shown.detach().clone() if shown is not None else None
         return step - self.chosen_step >= self.patience
 
-    def __call__(self, step: int, loss: float, raw: torch.Tensor, shown: torch.Tensor) -> bool:
+    def __call__(self, step: int, data_term: float, raw: torch.Tensor, shown: torch.Tensor) -> bool:
         return self.update(step, raw, shown)
 
     @property

@@ -11,18 +11,24 @@ class Prior(nn.Module):
     """x = f_θ(z): `forward()` renders a 1×C×H×W image; `regularizer()` is an optional explicit R(x).
 
     Subclasses implement `render`; the engine calls `forward(input_noise_std, generator)`, where the
-    input perturbation is DIP's `reg_noise_std` (priors without an input ignore it).
+    input perturbation is DIP's `reg_noise_std` (priors without an input ignore it). Any prior may carry
+    an explicit regularizer, which the engine adds to the energy (TV's pixels need one; a generator can
+    have one too, as DIP's denoising preset does).
     """
 
     fit_defaults: dict[str, Any]
     preset: str
+    # fitted long enough, the prior copies the noise too, so auto-stop ends the fit early; a prior whose
+    # energy has its answer at the minimum (TV) runs its step budget instead
+    stops_early: bool = True
 
-    def __init__(self, channels: int, size: tuple[int, int]):
+    def __init__(self, channels: int, size: tuple[int, int], regularizer: nn.Module | None = None):
         super().__init__()
         self.channels = channels
         self.size = (int(size[0]), int(size[1]))
         self.fit_defaults = {}
         self.preset = "default"
+        self.explicit_regularizer = regularizer
 
     def forward(self, input_noise_std: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.render(input_noise_std, generator)
@@ -32,7 +38,7 @@ class Prior(nn.Module):
 
     def regularizer(self) -> nn.Module | None:
         """An energy R(x) the engine adds to the data term, or None."""
-        return None
+        return self.explicit_regularizer
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
@@ -57,8 +63,15 @@ class GeneratorPrior(Prior):
     output is centre-cropped, so any H×W works.
     """
 
-    def __init__(self, channels: int, size: tuple[int, int], net: nn.Module, net_input: torch.Tensor):
-        super().__init__(channels, size)
+    def __init__(
+        self,
+        channels: int,
+        size: tuple[int, int],
+        net: nn.Module,
+        net_input: torch.Tensor,
+        regularizer: nn.Module | None = None,
+    ):
+        super().__init__(channels, size, regularizer)
         self.net = net
         self.register_buffer("net_input", net_input)
 

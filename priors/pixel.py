@@ -11,8 +11,10 @@ from .registry import register
 class PixelPrior(Prior):
     """x = θ: pixels initialised at mid-grey plus a little seeded noise."""
 
-    def __init__(self, channels: int, size: tuple[int, int], init_noise: float = 0.01):
-        super().__init__(channels, size)
+    def __init__(
+        self, channels: int, size: tuple[int, int], init_noise: float = 0.01, regularizer: nn.Module | None = None
+    ):
+        super().__init__(channels, size, regularizer)
         self.pixels = nn.Parameter(0.5 + init_noise * torch.randn(1, channels, *size))
 
     def render(self, input_noise_std: float, generator: torch.Generator | None) -> torch.Tensor:

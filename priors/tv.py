@@ -10,12 +10,10 @@ from .registry import register
 class TVPrior(PixelPrior):
     """Pixels as parameters plus weight · TV_β(x) added to the energy."""
 
-    def __init__(self, channels: int, size: tuple[int, int], tv: Energy, init_noise: float = 0.01):
-        super().__init__(channels, size, init_noise)
-        self.tv = tv
+    stops_early = False  # the minimizer of data + TV is the estimate: no noise to stop short of
 
-    def regularizer(self) -> Energy:
-        return self.tv
+    def __init__(self, channels: int, size: tuple[int, int], tv: Energy, init_noise: float = 0.01):
+        super().__init__(channels, size, init_noise, regularizer=tv)
 
 
 PRESETS = {

@@ -108,6 +108,18 @@ def test_tv_prior_adds_its_regularizer():
     assert priors.create("pixel", size=(8, 8)).regularizer() is None
 
 
+def test_dip_carries_total_variation_when_asked():
+    flat = torch.full((1, 3, 8, 8), 0.5)
+    ramp = torch.linspace(0, 1, 8).expand(1, 3, 8, 8)
+    p = priors.create("dip", preset="fast", size=(8, 8), tv_weight=0.5)
+    assert float(p.regularizer()(ramp)) > float(p.regularizer()(flat))
+    assert priors.create("dip", preset="fast", size=(8, 8)).regularizer() is None
+    assert priors.create("dip", preset="denoise", size=(8, 8)).regularizer() is not None
+    assert priors.preset_for("dip", "denoise") == "denoise" and priors.preset_for("dip", "sr") == "fast"
+    with pytest.raises(ValueError, match="tv_weight"):
+        priors.create("dip", size=(8, 8), tv_weight=-1.0)
+
+
 def test_deep_decoder_depth_adapts_to_small_images():
     assert priors.create("deep_decoder", size=(512, 512)).net_input.shape[-2:] == (8, 8)  # 6 layers
     small = priors.create("deep_decoder", size=(32, 48))

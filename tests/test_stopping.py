@@ -88,6 +88,15 @@ def test_discrepancy_stop_fires_at_the_first_residual_under_the_threshold():
     assert fired == stop.chosen_step == 2 and float(stop.image) == 2.0
 
 
+def test_discrepancy_stop_can_run_on_past_the_threshold():
+    stop = DiscrepancyStop(0.01, extend=2.0)
+    residuals = [0.05, 0.02, 0.009, 0.02, 0.005, 0.004]
+    fired = next(step for step, loss in enumerate(residuals) if stop.update(step, loss, torch.full((1,), float(step))))
+    assert stop.reached_step == 2 and fired == stop.chosen_step == 4 and float(stop.image) == 4.0
+    with pytest.raises(ValueError, match="at least 1"):
+        DiscrepancyStop(0.01, extend=0.5)
+
+
 def test_fit_stops_denoising_by_the_discrepancy_principle(photo):
     torch.manual_seed(0)
     noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
@@ -97,3 +106,24 @@ def test_fit_stops_denoising_by_the_discrepancy_principle(photo):
     assert r.stopped_by == "auto" and r.chosen_step == r.steps_run - 1
     assert r.history[-1]["loss"] <= cfg.stop_residual < r.history[-2]["loss"] or r.steps_run == 1
     assert "discrepancy" in r.stop_reason
+
+
+def test_discrepancy_rule_watches_the_data_term_not_the_regularizer(photo):
+    torch.manual_seed(0)
+    noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
+    p = priors.create("dip", preset="denoise", size=(32, 32), seed=0, tv_weight=0.05)
+    cfg = FitConfig.build(p.fit_defaults, steps=600, auto_stop=True, stop_residual=residual_target(noisy))
+    r = fit(p, denoising(noisy), cfg)
+    last = r.history[-1]
+    assert r.stopped_by == "auto"
+    assert last["data"] <= cfg.stop_residual < last["loss"]  # the total with TV is still above it
+    assert last["data"] == pytest.approx(float(torch.mean((r.final - noisy) ** 2)), rel=1e-4)
+
+
+def test_tv_runs_its_budget_since_its_minimum_is_the_answer(photo):
+    noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    p = priors.create("tv", size=(32, 32), seed=0)
+    cfg = FitConfig.build(p.fit_defaults, steps=60, auto_stop=True, stop_residual=residual_target(noisy))
+    r = fit(p, denoising(noisy), cfg)
+    assert r.stopped_by == "steps" and r.steps_run == 60
+    assert r.history[-1]["data"] < cfg.stop_residual  # the data term passed the threshold, and it went on
