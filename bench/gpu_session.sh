@@ -3,7 +3,8 @@
 # $OUT set): CUDA tests, the trajectory sweep sharded over processes (small nets leave a GPU idle
 # between launches, so several processes share it), and per-step speed of each variant with a whole
 # 3000-step 512² paper fit. Everything lands in $OUT: test.log, traj.json.gz, speed-*.json, log.txt.
-# Knobs: SHARDS, SWEEP_SECONDS, CONFIGS, TASKS, SPLIT, STEPS, SPEED=0 skips the speed part, TESTS=0 the tests.
+# Knobs: SHARDS, SWEEP_SECONDS, CONFIGS, TASKS, SPLIT, STEPS, SPEED=0 skips the speed part, TESTS=0 the tests,
+# GRAPH=0 the CUDA-graph step (bench/graph_step.py).
 set -u
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 SHARDS=${SHARDS:-12}
@@ -31,4 +32,9 @@ if [ "${SPEED:-1}" = 1 ]; then
   python3 bench/speed.py --device cuda --sizes 128 256 512 --steps 20 --only dip:paper-denoise dip:fast \
     deep_decoder:default --variants fp32 channels_last amp amp+channels_last --whole-fit 3000 2>&1 | tee -a "$OUT/log.txt"
   cp bench/results/speed-cuda-*.json "$OUT/"
+fi
+if [ "${GRAPH:-1}" = 1 ]; then
+  # the paper step captured in a CUDA graph against the eager step (prepared in a CPU-only session)
+  timeout 240 python3 bench/graph_step.py --device cuda --size 512 --steps 3000 2>&1 | tee -a "$OUT/log.txt"
+  cp bench/results/graph_step-cuda-*.json "$OUT/" 2>/dev/null
 fi
