@@ -72,7 +72,7 @@ PRESETS = {
     # (among 1/30, 1/45, 1/60, 0) reached the fast preset's best − 0.3 dB in 0.39–0.65 of its steps with
     # the peak still 0.3–1.1 dB above it (bench/results/trajectories/design/). The moving average then
     # peaks after the residual reaches the noise level: auto-stop runs on to 1.25× that step (among
-    # 1, 1.25, 1.5, 1.75 on 13 design images: mean gap to the best −0.11 dB instead of −0.22)
+    # 1, 1.25, 1.5, 1.75 on 13 design images: mean gap to the best −0.12 dB instead of −0.22)
     "denoise": {
         "prior": {**_FAST_NET, "tv_weight": 0.03},
         "fit": {**_FAST_FIT, "reg_noise_std": 1 / 45, "stop_extend": 1.25},
