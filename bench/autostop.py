@@ -7,7 +7,7 @@ clean image), the PSNR of what auto-stop returns as `invert restore` runs it and
 at: for denoising the discrepancy rule, replayed on the recorded residuals and noise estimate; for
 the other tasks the variance rule, recorded by a monitor that only watched the run. The variance rule
 and ES-WMV's exact-minimum rule are scored on the same runs beside it.
-Writes bench/results/autostop-<device>-<date>.json.
+Writes bench/results/NAME-<device>-<date>.json (NAME: `--name`, default autostop).
 """
 from __future__ import annotations
 

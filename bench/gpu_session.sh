@@ -36,5 +36,6 @@ fi
 if [ "${GRAPH:-1}" = 1 ]; then
   # the paper step captured in a CUDA graph against the eager step (prepared in a CPU-only session)
   timeout 240 python3 bench/graph_step.py --device cuda --size 512 --steps 3000 2>&1 | tee -a "$OUT/log.txt"
-  cp bench/results/graph_step-cuda-*.json "$OUT/" 2>/dev/null
+  echo "graph_step exit status ${PIPESTATUS[0]}" | tee -a "$OUT/log.txt"
+  cp bench/results/graph_step-cuda-*.json "$OUT/" || echo "graph_step wrote no JSON" | tee -a "$OUT/log.txt"
 fi

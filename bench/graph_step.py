@@ -5,11 +5,13 @@ the same step run eagerly, in one process.
 
 On an H100 the eager step of the paper preset takes 15–16 ms at every size from 128² to 512²
 (bench/results/speed-cuda-*.json): it is bound by launching several hundred small kernels, not by
-arithmetic. A CUDA graph launches them all at once. The step captured here is the engine's: input
-perturbation (drawn outside the graph into a static buffer), forward, mean squared error to a fixed
-target, backward, Adam (capturable). Timed three ways: eager; graph replays reading the loss back every
-step (as the engine does for its divergence guard and auto-stop); graph replays reading it back every
-50 steps. `--device cpu` runs only the eager timing (a check of the script, not a benchmark).
+arithmetic. A CUDA graph launches them all at once. The step timed here is the core of the engine's:
+input perturbation (drawn outside the graph into a static buffer), forward, mean squared error to a
+fixed target, backward, Adam; without the engine's moving average, output copy and divergence guard, and
+without any regularizer of the preset. Timed three ways: eager with plain Adam, as the engine steps;
+graph replays (capturable Adam) reading the loss back every step, as the engine does for its guard and
+auto-stop; graph replays reading it back every 50 steps. `--device cpu` runs only the eager timing (a
+check of the script, not a benchmark).
 Writes bench/results/graph_step-<device>-<date>.json.
 """
 from __future__ import annotations
@@ -27,7 +29,7 @@ from invert.engine import resolve_device
 class Step:
     """One optimization step of a DIP prior on fixed tensors, eager or replayed from a CUDA graph."""
 
-    def __init__(self, preset: str, size: int, device: torch.device):
+    def __init__(self, preset: str, size: int, device: torch.device, capturable: bool = False):
         self.prior = priors.create("dip", preset=preset, size=(size, size), seed=0).to(device)
         self.std = float(self.prior.fit_defaults.get("reg_noise_std", 0.0))
         gen = torch.Generator().manual_seed(0)
@@ -35,7 +37,7 @@ class Step:
         self.net_in = self.prior.net_input.clone()  # static input buffer, refilled before every step
         self.noise = torch.Generator(device=device).manual_seed(0)
         params = [p for p in self.prior.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(params, lr=0.01, capturable=device.type == "cuda")
+        self.optimizer = torch.optim.Adam(params, lr=0.01, capturable=capturable)
         self.loss = torch.zeros((), device=device)
         self.graph: torch.cuda.CUDAGraph | None = None
 
@@ -112,7 +114,7 @@ def main() -> None:
                  "ms_per_step": round(1000 * seconds / args.eager_steps, 3), "last_loss": loss})
     if device.type == "cuda":
         for read_every in (1, 50):
-            graphed = Step(args.preset, args.size, device)
+            graphed = Step(args.preset, args.size, device, capturable=True)
             graphed.capture()
             seconds, loss = timed(graphed.replay, args.steps, read_every, graphed, device)
             rows.append({"mode": f"CUDA graph, loss read every {read_every} step(s)", "steps": args.steps,

@@ -47,6 +47,10 @@ class FitConfig:
     stop_residual: float | None = None  # denoising: stop when the data term falls to this (discrepancy principle)
     stop_extend: float = 1.0  # ... or run on to this many times the step it fell there (the average lags the fit)
 
+    def __post_init__(self) -> None:
+        if self.stop_extend < 1:
+            raise ValueError(f"stop_extend must be at least 1, got {self.stop_extend}")
+
     @classmethod
     def build(cls, defaults: dict[str, Any] | None = None, **overrides: Any) -> FitConfig:
         """Defaults (a preset's "fit" row) updated by the overrides that are not None."""
@@ -71,6 +75,7 @@ class FitResult:
     stopped_by: str = "steps"  # steps | auto | callback | interrupt
     chosen: torch.Tensor | None = None  # the output auto-stop picked
     chosen_step: int | None = None
+    noise_level_step: int | None = None  # where the residual reached the noise level (discrepancy rule)
     backoffs: int = 0
     config: FitConfig | None = None
 
@@ -87,6 +92,9 @@ class FitResult:
         if self.stopped_by != "auto":
             why = {"steps": "ran all steps", "callback": "a callback asked to stop",
                    "interrupt": "interrupted (Ctrl-C)"}[self.stopped_by]
+            if self.noise_level_step is not None:
+                return (f"{why}; the residual reached the noise level at step {self.noise_level_step}, and the "
+                        f"run on to {cfg.stop_extend:g}× that step was cut short")
         elif cfg.stop_residual is not None:
             run_on = (f", and the fit ran on to {cfg.stop_extend:g}× that step as the shown average lags it"
                       if cfg.stop_extend > 1 else "")
@@ -108,6 +116,7 @@ class FitResult:
             "stopped_by": self.stopped_by,
             "stopped_at": self.steps_run,
             "output_step": self.chosen_step if self.chosen is not None else self.steps_run - 1,
+            "noise_level_step": self.noise_level_step,
             "stop_reason": self.stop_reason,
             "backoffs": self.backoffs,
             "config": asdict(self.config) if self.config else None,
@@ -286,4 +295,5 @@ def fit(
         config=cfg,
         chosen=stopper.image.cpu() if stopper is not None and stopper.image is not None else None,
         chosen_step=stopper.chosen_step if stopper is not None and stopper.image is not None else None,
+        noise_level_step=getattr(stopper, "reached_step", None),
     )

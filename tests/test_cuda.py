@@ -22,3 +22,9 @@ def test_auto_stop_on_cuda_returns_the_variance_minimum(photo):
     cfg = FitConfig(steps=400, lr=0.01, device="cuda", auto_stop=True, stop_window=20, stop_patience=30)
     r = fit(p, reconstruction(photo + 0.1 * torch.randn_like(photo)), cfg)
     assert r.chosen_step is not None and r.chosen_step <= r.steps_run
+
+
+def test_dip_with_total_variation_on_cuda_keeps_the_data_term_apart(photo):
+    p = priors.create("dip", preset="denoise", size=(64, 64), seed=0)
+    r = fit(p, reconstruction(photo), FitConfig.build(p.fit_defaults, steps=30, device="cuda"))
+    assert all(0 < h["data"] < h["loss"] for h in r.history)  # the TV term is on the same device and adds

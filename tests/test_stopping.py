@@ -118,6 +118,21 @@ def test_discrepancy_rule_watches_the_data_term_not_the_regularizer(photo):
     assert r.stopped_by == "auto"
     assert last["data"] <= cfg.stop_residual < last["loss"]  # the total with TV is still above it
     assert last["data"] == pytest.approx(float(torch.mean((r.final - noisy) ** 2)), rel=1e-4)
+    assert r.noise_level_step < r.chosen_step == r.steps_run - 1  # the preset runs on past the noise level
+    assert "ran on to 1.25×" in r.stop_reason
+
+
+def test_a_run_on_cut_short_by_the_budget_is_reported(photo):
+    torch.manual_seed(0)
+    noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
+    p = priors.create("dip", preset="denoise", size=(32, 32), seed=0, tv_weight=0.05)
+    cfg = FitConfig.build(p.fit_defaults, steps=600, auto_stop=True, stop_residual=residual_target(noisy),
+                          stop_extend=100.0)
+    r = fit(p, denoising(noisy), cfg)
+    assert r.stopped_by == "steps" and r.steps_run == 600 and r.noise_level_step is not None
+    assert "cut short" in r.stop_reason and r.summary()["noise_level_step"] == r.noise_level_step
+    with pytest.raises(ValueError, match="stop_extend"):
+        FitConfig(stop_extend=0.5)
 
 
 def test_tv_runs_its_budget_since_its_minimum_is_the_answer(photo):
