@@ -82,11 +82,15 @@ def curves_by_run(histories: dict[str, Sequence[dict[str, float]]], path: str | 
 
 def learning_curves(history: Sequence[dict[str, float]], path: str | os.PathLike, title: str = "",
                     output_step: int | None = None) -> None:
-    """Loss (log scale) against step, with PSNR on a second axis when a reference was known; a dotted
+    """Loss (log scale) against step, with the data term beside it when a regularizer adds to the loss
+    (auto-stop watches the data term), and PSNR on a second axis when a reference was known; a dotted
     line marks `output_step`, the step auto-stop took the output from."""
     steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(steps, [h["loss"] for h in history], color="tab:blue", lw=1, label="loss")
+    if history and "data" in history[0]:
+        ax.plot(steps, [h["data"] for h in history], color="tab:cyan", lw=1, ls="--", label="data term")
+        ax.legend(loc="center right", fontsize=8)
     if output_step is not None:
         ax.axvline(output_step, color="gray", ls=":", lw=1)
     ax.set_yscale("log")
