@@ -200,3 +200,12 @@ def test_priors_command_lists_parameter_counts(capsys):
     code, out = cli.main(["priors", "--size", "64", "64"]), capsys.readouterr().out
     assert code == 0
     assert "paper-denoise" in out and "deep_decoder" in out and "tv" in out
+
+
+@pytest.mark.parametrize("option", ["--tv", "--alpha-norm", "--statistics"])
+def test_a_negative_energy_weight_is_refused_before_anything_runs(capsys, tmp_path, option):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["preimage", option, "-1", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "a weight must be 0 or more, got -1" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()

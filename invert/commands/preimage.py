@@ -30,12 +30,20 @@ def add_common(p: argparse.ArgumentParser, default_out: str, image: bool = True)
     p.add_argument("--overwrite", action="store_true", help="write into an existing, non-empty output folder")
     p.add_argument("--no-transfer", action="store_true", help="skip the independent model's check (saves memory)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--tv", type=float, default=None, metavar="W",
+    p.add_argument("--tv", type=weight, default=None, metavar="W",
                    help="add W · TV (β = 2) to the energy, whatever the prior (Mahendran & Vedaldi)")
-    p.add_argument("--alpha-norm", type=float, default=None, metavar="W", help="add W · α-norm (α = 6) to the energy")
+    p.add_argument("--alpha-norm", type=weight, default=None, metavar="W", help="add W · α-norm (α = 6) to the energy")
     p.add_argument("--no-transforms", action="store_true", help="no random jitter/rotation/scale at coarse layers")
-    p.add_argument("--statistics", type=float, default=None, metavar="W",
+    p.add_argument("--statistics", type=weight, default=None, metavar="W",
                    help="weight of the BatchNorm statistics prior (DeepInversion; 0 turns it off)")
+
+
+def weight(text: str) -> float:
+    """An energy term's weight from the command line: a number ≥ 0 (a negative one would reward the term)."""
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a weight must be 0 or more, got {text}")
+    return value
 
 
 def objective(args: argparse.Namespace) -> dict:
