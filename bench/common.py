@@ -14,7 +14,30 @@ from typing import Any
 from invert.report import machine, versions, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# photos for pre-images (paths under DATA): recipes are chosen on `design` and measured on `heldout`, which
+# tests never use; on most of them Lite0 and Lite2 agree on the class
+PREIMAGE_PHOTOS = {
+    "heldout": ["sr/Set14/zebra.png", "sr/Set14/monarch.png", "sr/Set14/pepper.png", "sr/Set14/baboon.png",
+                "sr/Set5/bird.png", "denoising/F16_GT.png"],
+    "design": ["feature_inversion/monkey.jpg", "sr/Set14/coastguard.png", "inpainting/library.png",
+               "feature_inversion/building.jpg", "denoising/kodim12.png", "deep_decoder/poster_rgb.png"],
+}
 DATA = Path(os.environ.get("INVERT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def settings(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` pairs from the command line: true/false, numbers, `a:b` lists of numbers, else text."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if value.lower() in ("true", "false"):
+            out[key] = value.lower() == "true"
+            continue
+        try:
+            out[key] = [float(v) for v in value.split(":")] if ":" in value else float(value)
+        except ValueError:
+            out[key] = value
+    return out
 
 
 def save_result(kind: str, payload: dict[str, Any]) -> Path:

@@ -16,24 +16,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from common import DATA, save_result
-from preimage_transfer import IMAGES
-
-SPLITS = {"heldout": IMAGES,
-          # photos on whose class the two models agree (as on most held-out ones), less than certain of it
-          "design": ["feature_inversion/monkey.jpg", "sr/Set14/coastguard.png", "inpainting/library.png",
-                     "feature_inversion/building.jpg", "denoising/kodim12.png", "deep_decoder/poster_rgb.png"]}
-
-
-def settings(pairs: list[str]) -> dict[str, float | bool]:
-    """`key=value` pairs from the command line; numbers and true/false are converted."""
-    out: dict[str, float | bool] = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        out[key] = {"true": True, "false": False}.get(value.lower(), None)
-        if out[key] is None:
-            out[key] = float(value)
-    return out
+from common import DATA, PREIMAGE_PHOTOS, save_result, settings
 
 
 def judged(step: int, loss: float, x: torch.Tensor, judges: Judges, original: tuple[int, int]) -> dict:
@@ -61,7 +44,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--every", type=int, default=100)
     ap.add_argument("--name", default="preimage_steps", help="result file name: bench/results/NAME-<device>-<date>.json")
-    ap.add_argument("--split", choices=sorted(SPLITS), default="heldout")
+    ap.add_argument("--split", choices=sorted(PREIMAGE_PHOTOS), default="heldout")
     ap.add_argument("--images", nargs="+", default=None, metavar="STEM", help="only these images of the split")
     ap.add_argument("--fit", nargs="*", default=[], help="engine overrides, e.g. lr=0.005")
     ap.add_argument("--objective", nargs="*", default=[], help="recipe overrides, e.g. tv=0.05")
@@ -71,7 +54,7 @@ def main() -> None:
     average_cfg = FitConfig(ema=args.average, ema_warmup=True)
     judges = Judges(zoo.load(zoo.DEFAULT_MODEL), zoo.load("tf_efficientnet_lite2"))
     rows = []
-    paths = [p for p in SPLITS[args.split] if args.images is None or Path(p).stem in args.images]
+    paths = [p for p in PREIMAGE_PHOTOS[args.split] if args.images is None or Path(p).stem in args.images]
     for rel in paths:
         target, _ = prepare_target(str(DATA / rel), judges.model)
         original = (top1(judges.model, target), top1(judges.transfer, target))
@@ -88,8 +71,9 @@ def main() -> None:
                     if average[0] is not None:
                         row["average_checks"].append(judged(step + 1, loss, average[0], judges, original))
 
+            # one fit per row: the checks step by step are what is measured (restarts would append more)
             _, record, _ = invert_layer(judges, target, args.layer, prior, steps=args.steps, callbacks=(check,),
-                                        objective=objective, fit_settings=fit_settings)
+                                        objective=objective, fit_settings=fit_settings, restarts=0)
             row["seconds"] = record["seconds"]
             rows.append(row)
             for key in ("checks", "average_checks"):

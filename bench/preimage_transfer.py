@@ -17,10 +17,9 @@ from PIL import Image
 
 from invert import cli
 
-from common import DATA, save_result
+from common import DATA, PREIMAGE_PHOTOS, save_result
 
-IMAGES = ["sr/Set14/zebra.png", "sr/Set14/monarch.png", "sr/Set14/pepper.png", "sr/Set14/baboon.png",
-          "sr/Set5/bird.png", "denoising/F16_GT.png"]
+IMAGES = PREIMAGE_PHOTOS["heldout"]
 
 
 def main() -> None:

@@ -18,6 +18,8 @@ from .energies import Energy
 from .metrics import psnr
 from .stopping import DiscrepancyStop, VarianceStop
 
+OPTIMIZERS = {"adam": torch.optim.Adam, "nadam": torch.optim.NAdam}
+
 # (step, loss, raw output of the step) → True to stop early
 Callback = Callable[[int, float, torch.Tensor], bool | None]
 
@@ -28,6 +30,7 @@ class FitConfig:
 
     steps: int = 1000
     lr: float = 0.01
+    optimizer: str = "adam"  # adam | nadam (MACO's choice)
     schedule: str | None = None  # None (constant) or "cosine"
     reg_noise_std: float = 0.0  # DIP's per-step perturbation of the generator input
     ema: float = 0.0  # exponential moving average of outputs; 0 turns it off
@@ -215,7 +218,9 @@ def fit(
         raise ValueError("the prior has no trainable parameters")
     if cfg.schedule not in (None, "cosine"):
         raise ValueError(f"unknown schedule {cfg.schedule!r}; use 'cosine' or none")
-    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    if cfg.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
+    optimizer = OPTIMIZERS[cfg.optimizer](params, lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps) if cfg.schedule else None
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     guard = _Guard(prior, optimizer, cfg) if cfg.guard else None

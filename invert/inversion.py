@@ -99,11 +99,13 @@ class ActivationMaximization(ModelEnergy):
         self.layer, self.channel, self.position = layer, channel, position
         with torch.no_grad():
             probe = self.features(torch.full((1, *loaded.input_size), 0.5), transformed=False)[layer]
+        self.units = probe.shape[1]  # channels, or classes at the logits
+        self.spatial = probe.dim() == 4
         if not 0 <= channel < probe.shape[1]:
             raise UserError(f"channel/class {channel} is out of range for layer {layer!r}, which has "
                             f"{probe.shape[1]} (0–{probe.shape[1] - 1})")
         if position is not None:
-            if probe.dim() != 4:
+            if not self.spatial:
                 raise UserError(f"layer {layer!r} has no spatial positions; leave out --position")
             h, w = probe.shape[-2:]
             if not (0 <= position[0] < h and 0 <= position[1] < w):

@@ -19,10 +19,16 @@ from . import images, metrics
 from .energies import Energy, TotalVariation
 from .engine import Callback, FitConfig, FitResult, fit
 from .inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
-from .transforms import standard
+from .transforms import from_recipe
 
 PRESET = "preimage"
 COARSE_STRIDE = 16
+# a pre-image whose feature loss is not below this fraction of a flat grey image's has stalled: it is run
+# again from another seed (prior and transforms), RESTART_SEED_STEP apart so that restarts never repeat
+# what a neighbouring seed of a study computes
+STALL_RATIO = 0.5
+RESTARTS = 2
+RESTART_SEED_STEP = 10_000
 
 
 @dataclass
@@ -87,8 +93,7 @@ def _fit(prior_name: str, preset: str | None, model: LoadedModel, make_data, *, 
     if is_coarse(data, model):
         # deep layers: shown through random shifts/rotations/scales; feature matching there fits slower
         # and gets the preset's larger budget (measured for inversion, not for activation maximization)
-        strength = {k: settings[k] for k in ("jitter_px", "degrees", "scale") if k in settings}
-        data.transform = standard(**strength, n_copies=int(settings.get("copies", 1))) if settings.get("transforms") else None
+        data.transform = from_recipe(settings)
         if isinstance(data, FeatureInversion):
             steps = steps or settings.get("coarse_steps")
     config = FitConfig.build({**prior.fit_defaults, **(fit_settings or {})}, steps=steps, seed=seed, device=device,
@@ -103,27 +108,50 @@ def _fit(prior_name: str, preset: str | None, model: LoadedModel, make_data, *, 
 def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: str, *, preset: str | None = None,
                  steps: int | None = None, seed: int = 0, device: str = "auto", progress: bool = False,
                  objective: dict[str, Any] | None = None, callbacks: tuple[Callback, ...] = (),
-                 fit_settings: dict[str, Any] | None = None) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+                 fit_settings: dict[str, Any] | None = None, restarts: int = RESTARTS
+                 ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
     """Pre-image of `target` at `layer` under `prior_name`; returns the image, its record and the fit.
 
     `objective` overrides the preset's recipe: {"tv": weight, "alpha": weight, "transforms": bool};
     `fit_settings` overrides its engine settings (FitConfig fields such as lr or ema).
+
+    A fit that stalls (its feature loss not below `STALL_RATIO` times a flat grey image's) is run again
+    from another seed, up to `restarts` times; the record keeps the best attempt and says `stalled` when
+    none got there, so a failed cell is never shown as a pre-image without a word.
     """
     model = judges.model
-    image, fitted, data, result = _fit(
-        prior_name, preset, model, lambda: FeatureInversion(model, [layer], target),
-        steps=steps, seed=seed, device=device, progress=progress, objective=objective, callbacks=callbacks,
-        fit_settings=fit_settings)
+    attempts = []
+    for attempt in range(restarts + 1):
+        attempt_seed = seed + RESTART_SEED_STEP * attempt
+        image, fitted, data, result = _fit(
+            prior_name, preset, model, lambda: FeatureInversion(model, [layer], target),
+            steps=steps, seed=attempt_seed, device=device, progress=progress, objective=objective,
+            callbacks=callbacks, fit_settings=fit_settings)
+        flat = data.errors(torch.full_like(target, 0.5))[layer]
+        loss = data.errors(image)[layer]
+        data.remove_hooks()
+        attempts.append((loss, attempt_seed, image, fitted, result))
+        if loss < STALL_RATIO * flat or result.interrupted:
+            break
+    loss, used_seed, image, fitted, result = min(attempts, key=lambda a: a[0])
+    top, top_original = top1(model, image), top1(model, target)
     record = {
         "layer": layer,
         **fitted,
-        "feature_loss": data.errors(image)[layer],
-        "top1": top1(model, image),
-        "top1_original": top1(model, target),
+        "seconds": round(sum(a[4].seconds for a in attempts), 2),  # the cell's cost, restarts included
+        "steps_run": sum(a[4].steps_run for a in attempts),
+        "feature_loss": loss,
+        "flat_feature_loss": flat,
+        "stalled": not loss < STALL_RATIO * flat,
+        "restarts": len(attempts) - 1,
+        "seed": used_seed,
+        "top1": top,
+        "top1_name": model.class_name(top),
+        "top1_original": top_original,
+        "top1_original_name": model.class_name(top_original),
         "ssim_to_original": metrics.ssim(image, target),
         **_transfer(judges, image, target),
     }
-    data.remove_hooks()
     return image, record, result
 
 
@@ -132,27 +160,34 @@ def _transfer(judges: Judges, image: torch.Tensor, target: torch.Tensor) -> dict
         return {}
     original = top1(judges.transfer, target)
     predicted = top1(judges.transfer, image)
-    return {"top1_transfer": predicted, "top1_transfer_original": original, "transfer_agrees": predicted == original}
+    return {"top1_transfer": predicted, "top1_transfer_name": judges.transfer.class_name(predicted),
+            "top1_transfer_original": original, "transfer_agrees": predicted == original}
 
 
 def maximize(judges: Judges, layer: str, channel: int, prior_name: str, *, position: tuple[int, int] | None = None,
              preset: str | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
-             progress: bool = False, objective: dict[str, Any] | None = None
-             ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
-    """The image the prior can make that most excites `channel` of `layer` (a class logit at the logits)."""
+             progress: bool = False, objective: dict[str, Any] | None = None,
+             fit_settings: dict[str, Any] | None = None) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+    """The image the prior can make that most excites `channel` of `layer` (a class logit at the logits).
+
+    `objective` and `fit_settings` override the preset's recipe and engine settings, as in `invert_layer`.
+    """
     model = judges.model
     image, fitted, data, result = _fit(
         prior_name, preset, model, lambda: ActivationMaximization(model, layer, channel, position),
-        steps=steps, seed=seed, device=device, progress=progress, objective=objective)
+        steps=steps, seed=seed, device=device, progress=progress, objective=objective, fit_settings=fit_settings)
     record = {
         "layer": layer,
         "channel": channel,
         "position": list(position) if position else None,
         **fitted,
+        "class_name": None if data.spatial or data.units != model.num_classes else model.class_name(channel),
         "activation": float(data.activation(image, transformed=False)),
-        "top1": top1(model, image),
     }
+    top = top1(model, image)
+    record.update(top1=top, top1_name=model.class_name(top))
     if judges.transfer is not None:
-        record["top1_transfer"] = top1(judges.transfer, image)
+        top = top1(judges.transfer, image)
+        record.update(top1_transfer=top, top1_transfer_name=judges.transfer.class_name(top))
     data.remove_hooks()
     return image, record, result

@@ -31,6 +31,11 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def labelled(index: int, name: str | None) -> str:
+    """A class as people read it: `282 tiger cat`, or the bare index when the model's labels are not known."""
+    return f"{index} {name}" if name else str(index)
+
+
 def write_json(data: dict[str, Any], path: str | os.PathLike) -> None:
     Path(path).write_text(json.dumps(data, indent=2, default=float) + "\n")
 
@@ -43,13 +48,21 @@ def grid(panels: Sequence[tuple[str, torch.Tensor]], path: str | os.PathLike, co
 
 
 def grid_rows(rows: Sequence[Sequence[tuple[str, torch.Tensor]]], path: str | os.PathLike,
-              panel_inches: float = 2.6) -> None:
-    """Rows of titled images at a common display size (nearest-neighbour upscaling); rows may be ragged."""
+              panel_inches: float = 2.6, row_labels: Sequence[str] | None = None) -> None:
+    """Rows of titled images at a common display size (nearest-neighbour upscaling); rows may be ragged;
+    `row_labels` are written beside the rows."""
     columns = max(len(r) for r in rows)
     fig, axes = plt.subplots(len(rows), columns, figsize=(panel_inches * columns, panel_inches * len(rows) + 0.3),
                              squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
+    for r, label in enumerate(row_labels or []):
+        axes[r][0].axis("on")
+        axes[r][0].set_xticks([])
+        axes[r][0].set_yticks([])
+        for spine in axes[r][0].spines.values():
+            spine.set_visible(False)
+        axes[r][0].set_ylabel(label, fontsize=9)
     for r, row in enumerate(rows):
         for c, (title, image) in enumerate(row):
             a = to_uint8(image)

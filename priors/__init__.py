@@ -4,7 +4,7 @@ Importing this package registers the built-in priors (one module each).
 """
 from .base import GeneratorPrior, Prior
 from .registry import PriorEntry, UnknownPriorError, available, create, entry, preset, preset_for, register
-from . import deep_decoder, dip, pixel, tv  # noqa: E402,F401  (registration side effect)
+from . import deep_decoder, dip, fourier, maco, pixel, tv  # noqa: E402,F401  (registration side effect)
 
 __all__ = [
     "Prior",

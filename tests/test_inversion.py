@@ -11,7 +11,7 @@ from invert import FitConfig, cli, fit
 from invert.commands.attribution import attribution_map
 from invert.errors import UserError
 from invert.inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
-from invert.preimages import Judges, invert_layer, is_coarse
+from invert.preimages import RESTART_SEED_STEP, STALL_RATIO, Judges, invert_layer, is_coarse
 from invert.transforms import copies, jitter, standard
 
 
@@ -43,11 +43,14 @@ def test_pixel_preimage_of_a_shallow_layer_approaches_the_target(lite0, coffee):
 
 def test_invert_layer_records_what_the_report_needs(lite0, coffee):
     hooks = sum(len(m._forward_hooks) for m in lite0.model.modules())
-    image, record, result = invert_layer(Judges(lite0), coffee, "blocks.1", "tv", steps=4, objective={"statistics": 1e-4})
+    image, record, result = invert_layer(Judges(lite0), coffee, "blocks.1", "tv", steps=4, objective={"statistics": 1e-4},
+                                         restarts=0)
     assert image.shape == coffee.shape and 0 <= float(image.min()) and float(image.max()) <= 1
-    for key in ("layer", "prior", "feature_loss", "top1", "top1_original", "ssim_to_original", "seconds"):
+    for key in ("layer", "prior", "feature_loss", "top1", "top1_original", "ssim_to_original", "seconds",
+                "flat_feature_loss", "stalled", "restarts"):
         assert key in record
-    assert record["top1_original"] == 967 and record["steps_run"] == 4
+    assert record["top1_original"] == 967 and record["top1_original_name"] == "espresso"
+    assert record["steps_run"] == 4 and record["restarts"] == 0
     # the model is shared by later fits: the energy's hooks (features, BatchNorm statistics) are gone with it
     assert sum(len(m._forward_hooks) for m in lite0.model.modules()) == hooks
 
@@ -55,10 +58,31 @@ def test_invert_layer_records_what_the_report_needs(lite0, coffee):
 def test_coarse_layers_get_the_presets_larger_budget(lite0, coffee):
     recipe = {"coarse_steps": 3}  # stands in for the preset's 600
     *_, fine = invert_layer(Judges(lite0), coffee, "blocks.1", "tv", objective={**recipe, "transforms": False})
-    *_, coarse = invert_layer(Judges(lite0), coffee, "classifier", "tv", objective=recipe)
+    *_, coarse = invert_layer(Judges(lite0), coffee, "classifier", "tv", objective=recipe, restarts=0)
     assert fine.steps_run == 200 and coarse.steps_run == 3  # tv's preimage preset: 200 steps
-    _, record, _ = invert_layer(Judges(lite0), coffee, "classifier", "tv", steps=2, objective=recipe)
+    _, record, _ = invert_layer(Judges(lite0), coffee, "classifier", "tv", steps=2, objective=recipe, restarts=0)
     assert record["steps_run"] == 2  # an explicit budget wins
+
+
+def test_a_stalled_preimage_is_restarted_from_another_seed(lite0, coffee):
+    calls = []
+
+    def stop_the_first_attempt_at_once(step, loss, x):
+        calls.append(step)
+        return len(calls) == 1  # the first attempt ends after one step, still a near-grey image
+
+    _, record, _ = invert_layer(Judges(lite0), coffee, "blocks.0", "pixel", steps=25, fit_settings={"lr": 0.05},
+                                callbacks=(stop_the_first_attempt_at_once,))
+    assert record["restarts"] == 1 and record["seed"] == RESTART_SEED_STEP and not record["stalled"]
+    assert record["feature_loss"] < STALL_RATIO * record["flat_feature_loss"]
+    assert record["steps_run"] == 1 + 25  # the cell's cost counts both attempts
+
+
+def test_a_preimage_that_stays_stuck_says_so(lite0, coffee):
+    _, record, _ = invert_layer(Judges(lite0), coffee, "blocks.0", "pixel", steps=3, fit_settings={"lr": 0.0},
+                                restarts=1)
+    assert record["stalled"] and record["restarts"] == 1 and record["steps_run"] == 6
+    assert record["feature_loss"] >= STALL_RATIO * record["flat_feature_loss"]
 
 
 def test_transforms_only_at_coarse_layers(lite0, coffee):
@@ -134,9 +158,13 @@ def run_cli(capsys, *argv):
 def test_preimage_command_writes_grid_cells_and_records(capsys, tmp_path):
     out = tmp_path / "pre"
     code, cap = run_cli(capsys, "preimage", "--image", "skimage:coffee", "--layers", "blocks.0,classifier",
-                        "--priors", "tv,pixel", "--steps", "2", "--out", str(out), "--quiet", "--attribution")
+                        "--priors", "tv,pixel", "--steps", "2", "--out", str(out), "--quiet", "--attribution",
+                        "--restarts", "0")
     assert code == 0, cap.err
     result = json.loads((out / "result.json").read_text())
+    # two steps fit nothing: every cell is reported as stalled, on the terminal and in the records
+    assert all(r["stalled"] and r["restarts"] == 0 for r in result["records"])
+    assert cap.err.count("the fit stalled") == 4
     assert result["model"] == zoo.DEFAULT_MODEL and result["transfer_model"] == "tf_efficientnet_lite2"
     assert [(r["layer"], r["prior"]) for r in result["records"]] == [
         ("blocks.0", "tv"), ("blocks.0", "pixel"), ("classifier", "tv"), ("classifier", "pixel")]
@@ -148,13 +176,15 @@ def test_preimage_command_writes_grid_cells_and_records(capsys, tmp_path):
 
 
 def test_maximize_and_compare_commands(capsys, tmp_path):
-    code, cap = run_cli(capsys, "maximize", "--class", "967", "--priors", "tv", "--steps", "2",
+    code, cap = run_cli(capsys, "maximize", "--class", "Espresso", "--priors", "tv", "--steps", "2",
                         "--out", str(tmp_path / "max"), "--quiet", "--no-transfer")
     assert code == 0, cap.err
     record = json.loads((tmp_path / "max" / "result.json").read_text())["records"][0]
-    assert record["layer"] == "classifier" and record["channel"] == 967
+    assert record["layer"] == "classifier" and record["channel"] == 967 and record["class_name"] == "espresso"
+    assert record["top1_name"] is not None
     code, cap = run_cli(capsys, "compare", "--images", "skimage:coffee,skimage:chelsea", "--priors", "tv,pixel",
-                        "--steps", "2", "--layer", "blocks.5", "--out", str(tmp_path / "cmp"), "--quiet")
+                        "--steps", "2", "--layer", "blocks.5", "--out", str(tmp_path / "cmp"), "--quiet",
+                        "--restarts", "0")
     assert code == 0, cap.err
     table = (tmp_path / "cmp" / "table.md").read_text()
     assert "transfer_rate" in table and "| tv |" in table and "| pixel |" in table

@@ -5,8 +5,11 @@ import priors
 from priors.base import Prior
 
 
+BUILTIN = ["dip", "deep_decoder", "tv", "pixel", "fourier", "maco"]
+
+
 def test_registry_lists_builtins():
-    assert {"dip", "deep_decoder", "tv", "pixel"} <= set(priors.available())
+    assert set(BUILTIN) <= set(priors.available())
     assert priors.available("deep*") == ["deep_decoder"]
 
 
@@ -42,7 +45,7 @@ def test_new_prior_is_one_decorator():
         priors.registry._REGISTRY.pop("constant_test")
 
 
-@pytest.mark.parametrize("name", ["dip", "deep_decoder", "tv", "pixel"])
+@pytest.mark.parametrize("name", BUILTIN)
 @pytest.mark.parametrize("channels", [1, 3])
 def test_any_size_and_channels(name, channels):
     p = priors.create(name, channels=channels, size=(37, 53))
@@ -51,7 +54,7 @@ def test_any_size_and_channels(name, channels):
     assert torch.isfinite(x).all()
 
 
-@pytest.mark.parametrize("name", ["dip", "deep_decoder", "tv", "pixel"])
+@pytest.mark.parametrize("name", BUILTIN)
 def test_same_seed_same_image_other_seed_other_image(name):
     a = priors.create(name, size=(24, 40), seed=3)()
     b = priors.create(name, size=(24, 40), seed=3)()
@@ -60,8 +63,16 @@ def test_same_seed_same_image_other_seed_other_image(name):
     assert not torch.equal(a, c)
 
 
+@pytest.mark.parametrize("name", BUILTIN)
+def test_gradients_reach_every_parameter(name):
+    p = priors.create(name, size=(21, 34))
+    (p() * torch.linspace(0, 1, 34)).mean().backward()  # an energy that is not flat in any direction
+    for param_name, param in p.named_parameters():
+        assert param.grad is not None and float(param.grad.abs().sum()) > 0, param_name
+
+
 def test_generators_output_in_unit_range():
-    for name in ("dip", "deep_decoder"):
+    for name in ("dip", "deep_decoder", "fourier", "maco"):
         x = priors.create(name, size=(33, 33))()
         assert 0 <= float(x.detach().min()) and float(x.detach().max()) <= 1
 
@@ -125,3 +136,30 @@ def test_deep_decoder_depth_adapts_to_small_images():
     small = priors.create("deep_decoder", size=(32, 48))
     assert min(small.net_input.shape[-2:]) >= 4
     assert float(small().detach().std()) > 0  # not a flat image
+
+
+def test_fourier_prior_scales_its_spectrum_by_one_over_frequency():
+    p = priors.create("fourier", size=(32, 48))
+    assert p.spectrum.shape == (1, 3, 32, 25) and p.spectrum.is_complex()
+    assert float(p.scale[0, 1]) == pytest.approx(48.0) and float(p.scale[0, 24]) == pytest.approx(2.0)
+    assert float(p.scale[0, 0]) == pytest.approx(48.0)  # the DC term capped at 1 / max(H, W)
+
+
+def test_maco_optimizes_the_phase_of_a_natural_magnitude(tmp_path, monkeypatch):
+    monkeypatch.setenv("INVERT_CACHE", str(tmp_path))
+    priors.maco.natural_spectrum.cache_clear()
+    p = priors.create("maco", size=(40, 56))
+    assert [n for n, _ in p.named_parameters()] == ["phase"]
+    assert (tmp_path / "maco_spectrum_v1_40x56.pt").is_file()  # cached for the next run
+    magnitude = p.magnitude[0, 0]
+    # natural photos: amplitude falls with frequency, roughly as 1/f
+    low, high = float(magnitude[1:3, 1:3].mean()), float(magnitude[16:20, 20:24].mean())
+    assert low > 5 * high
+    # the image's own spectrum keeps that magnitude wherever the optimizer moves the phase
+    with torch.no_grad():
+        p.phase.add_(torch.randn_like(p.phase))
+    logits = torch.logit(p().detach().clamp(1e-6, 1 - 1e-6))
+    spectrum = torch.fft.rfft2(priors.color.decorrelate(logits)).abs()[0]
+    # (columns 0 and W/2 must be Hermitian-symmetric: irfft2 drops what is not, so they are left out)
+    ratio = spectrum[:, :, 1:-1] / p.magnitude[0, :, :, 1:-1]
+    assert float(ratio.std() / ratio.mean()) < 1e-3

@@ -129,3 +129,19 @@ def test_any_module_from_python():
     loaded = zoo.load(net)
     assert loaded.input_size == (3, 224, 224)
     assert [i.name for i in zoo.layers(loaded.model, loaded.input_size)] == ["0", "1", "2", "3", "4"]
+
+
+def test_class_names_come_from_timms_offline_label_data():
+    assert zoo.class_name(282) == "tiger cat" and zoo.class_name(130) == "flamingo"
+    assert zoo.class_name(1000) is None and zoo.class_name(None) is None
+    assert zoo.class_index("flamingo") == 130 and zoo.class_index(" Tiger  Cat ") == 282
+    assert zoo.class_index("Carassius auratus") == 1  # any lemma of the class
+    assert zoo.class_index("967") == 967
+    with pytest.raises(zoo.ZooError, match="134 .*; 517 "):
+        zoo.class_index("crane")
+
+
+def test_only_imagenet_models_name_their_classes():
+    loaded = zoo.load(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 224 * 224, 10)), pretrained=False)
+    assert loaded.class_name(3) is None
+    assert zoo.load("efficientnet_lite0").class_name(282) == "tiger cat"

@@ -7,6 +7,7 @@ class ZooError(Exception):
 
 # Submodules import ZooError from here, so it is defined first.
 from zoo.efficientnet_lite import load_lite  # noqa: E402
+from zoo.labels import class_index, class_name  # noqa: E402
 from zoo.layers import FeatureExtractor, LayerInfo, NormStatistics, default_layers, find_layers, layers  # noqa: E402
 from zoo.loader import DEFAULT_MODEL, LoadedModel, load  # noqa: E402
 
@@ -17,6 +18,8 @@ __all__ = [
     "LayerInfo",
     "LoadedModel",
     "ZooError",
+    "class_index",
+    "class_name",
     "default_layers",
     "find_layers",
     "layers",

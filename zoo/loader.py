@@ -25,6 +25,7 @@ from torchvision.transforms import v2
 
 from zoo import ZooError
 from zoo.efficientnet_lite import load_lite
+from zoo.labels import NUM_CLASSES, class_name
 
 DEFAULT_MODEL = "efficientnet_lite0"
 # Names served by the offline package weights (see zoo.efficientnet_lite) when no weights file is given.
@@ -43,6 +44,11 @@ class LoadedModel:
     std: tuple[float, ...]
     interpolation: str = "bicubic"
     crop_pct: float = 0.875
+    num_classes: int | None = None  # outputs of the last layer, when known
+
+    def class_name(self, index: int | None) -> str | None:
+        """ImageNet's name for an output index of this model ("tiger cat"), None for other label sets."""
+        return class_name(index) if self.num_classes == NUM_CLASSES else None
 
     def preprocess(self, x: Tensor) -> Tensor:
         """Normalize an N×C×H×W batch in [0, 1]; differentiable, so images can be optimized through it."""
@@ -85,7 +91,7 @@ def _from_timm_config(model: nn.Module, name: str) -> LoadedModel:
     config = resolve_data_config(model=model)
     return LoadedModel(
         model, name, tuple(config["input_size"]), tuple(config["mean"]), tuple(config["std"]),
-        config["interpolation"], config["crop_pct"],
+        config["interpolation"], config["crop_pct"], getattr(model, "num_classes", None),
     )
 
 
@@ -138,7 +144,7 @@ def _load_torchvision(name: str, download: bool) -> LoadedModel:
     crop, resize = transform.crop_size[0], transform.resize_size[0]
     return LoadedModel(
         model, f"tv:{name}", (3, crop, crop), tuple(transform.mean), tuple(transform.std),
-        transform.interpolation.value, crop / resize,
+        transform.interpolation.value, crop / resize, len(default.meta["categories"]),
     )
 
 

@@ -8,10 +8,11 @@ import zoo
 
 from .. import report
 from ..images import save_image
+from ..inversion import top1
 from ..preimages import invert_layer
 from .model_args import load_target
 from .output import prepare_output_dir, say
-from .preimage import add_common, check_layers, load_judges, objective, split, write_result
+from .preimage import add_common, check_layers, load_judges, objective, split, warn_if_stalled, write_result
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -64,16 +65,19 @@ def run(args: argparse.Namespace) -> int:
     records, rows, interrupted = [], [], False
     for index, spec in enumerate(image_specs):
         target = load_target(spec, judges.model)
-        row = [(f"original {index}", target)]
+        top = top1(judges.model, target)
+        row = [(f"original {index}\ntop1 {report.labelled(top, judges.model.class_name(top))}", target)]
         for name in prior_names:
             say(f"{spec} · {layer} · {name}")
             image, record, result = invert_layer(judges, target, layer, name, steps=args.steps, seed=args.seed,
                                                  device=args.device, progress=not args.quiet,
-                                                 objective=objective(args))
+                                                 objective=objective(args), restarts=args.restarts)
             record["image"] = spec
             records.append(record)
             save_image(image, out / f"{index}__{name}.png")
-            row.append((f"{name}: top1 {record['top1']}/{record['top1_original']}", image))
+            warn_if_stalled(record)
+            row.append((f"{'STALLED ' if record['stalled'] else ''}{name}\ntop1 "
+                        f"{report.labelled(record['top1'], record['top1_name'])}", image))
             if result.interrupted:
                 interrupted = True
                 break

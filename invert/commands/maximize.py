@@ -7,6 +7,7 @@ import zoo
 
 from .. import report
 from ..images import save_image
+from ..report import labelled
 from ..preimages import maximize
 from .preimage import add_common, check_layers, load_judges, objective, split, write_result
 from .output import prepare_output_dir, say
@@ -19,10 +20,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layer", default=None, help="layer name (default with --class: the logits)")
     unit = p.add_mutually_exclusive_group(required=True)
     unit.add_argument("--channel", type=int, help="channel of --layer (its mean over positions)")
-    unit.add_argument("--class", dest="class_index", type=int, help="ImageNet class index (a logit)")
+    unit.add_argument("--class", dest="class_index", type=imagenet_class, metavar="CLASS",
+                      help='ImageNet class (a logit): an index or a name, e.g. 130 or "flamingo"')
     p.add_argument("--position", type=int, nargs=2, metavar=("Y", "X"), help="one neuron: the channel at Y, X")
     p.add_argument("--priors", default="dip,tv", help="comma-separated priors (default dip,tv)")
     p.set_defaults(run=run, image=None)
+
+
+def imagenet_class(text: str) -> int:
+    """--class: an ImageNet index or class name, checked while parsing."""
+    try:
+        return zoo.class_index(text)
+    except zoo.ZooError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,11 +51,13 @@ def run(args: argparse.Namespace) -> int:
         save_image(image, out / f"{name}.png")
         records.append(record)
         histories[name] = result.history
-        panels.append((f"{name}: act {record['activation']:.2f}, top1 {record['top1']}", image))
+        panels.append((f"{name}: act {record['activation']:.2f}\ntop1 {labelled(record['top1'], record['top1_name'])}",
+                       image))
         if result.interrupted:
             interrupted = True
             break
     report.grid(panels, out / "grid.png")
-    report.curves_by_run(histories, out / "curves.png", f"maximize {layer}[{channel}]")
+    unit = labelled(channel, records[0]["class_name"]) if records else channel
+    report.curves_by_run(histories, out / "curves.png", f"maximize {layer}[{unit}]")
     write_result(args, judges, records, {"interrupted": interrupted}, out, layer=layer, channel=channel)
     return 130 if interrupted else 0

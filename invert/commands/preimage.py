@@ -11,7 +11,8 @@ import zoo
 from .. import report
 from ..engine import resolve_device
 from ..images import save_image
-from ..preimages import Judges, invert_layer
+from ..inversion import top1
+from ..preimages import RESTARTS, STALL_RATIO, Judges, invert_layer
 from .attribution import attribution_map
 from .model_args import add_model_args, load_target, transfer_model_name
 from .output import prepare_output_dir, say
@@ -36,6 +37,10 @@ def add_common(p: argparse.ArgumentParser, default_out: str, image: bool = True)
     p.add_argument("--no-transforms", action="store_true", help="no random jitter/rotation/scale at coarse layers")
     p.add_argument("--statistics", type=weight, default=None, metavar="W",
                    help="weight of the BatchNorm statistics prior (DeepInversion; 0 turns it off)")
+    if image:  # pre-images: a fit that stalls is run again
+        p.add_argument("--restarts", type=count, default=RESTARTS, metavar="N",
+                       help=f"run a stalled pre-image (feature loss not below {STALL_RATIO:g}× a flat grey image's) "
+                            f"again from another seed, up to N times (default {RESTARTS})")
 
 
 def weight(text: str) -> float:
@@ -44,6 +49,13 @@ def weight(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"a weight must be 0 or more, got {text}")
     return value
+
+
+def count(text: str) -> int:
+    """A whole number ≥ 0 from the command line."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number 0 or more, got {text!r}")
+    return int(text)
 
 
 def objective(args: argparse.Namespace) -> dict:
@@ -77,6 +89,13 @@ def split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def warn_if_stalled(record: dict) -> None:
+    if record["stalled"]:
+        say(f"{record['layer']} · {record['prior']}: the fit stalled (feature loss {record['feature_loss']:.3f}, a flat "
+            f"grey image has {record['flat_feature_loss']:.3f}) after {record['restarts']} restarts; the cell shows "
+            "the best attempt, marked STALLED")
+
+
 def load_judges(args: argparse.Namespace) -> Judges:
     device = resolve_device(args.device)
     model = zoo.load(args.model, weights=args.weights)
@@ -98,21 +117,27 @@ def run_grid(args: argparse.Namespace, judges: Judges, target: torch.Tensor, lay
     for layer, name in ((layer, name) for layer in layers for name in prior_names):
         say(f"{layer} · {name}")
         image, record, result = invert_layer(judges, target, layer, name, steps=args.steps, seed=args.seed,
-                                             device=args.device, progress=not args.quiet, objective=objective(args))
+                                             device=args.device, progress=not args.quiet, objective=objective(args),
+                                             restarts=args.restarts)
         save_image(image, out / "cells" / f"{layer}__{name}.png")
+        warn_if_stalled(record)
         cells[(layer, name)] = (image, record, result.history)
         if result.interrupted:
             interrupted = True
             break
+    top = top1(judges.model, target)
+    original = report.labelled(top, judges.model.class_name(top))
     rows = []
     for layer in layers:
-        row = [(f"original · {layer}", target)]
+        row = [(f"original · {layer}\ntop1 {original}", target)]
         if args.attribution:
             row.append(("IG original", attribution_map(judges.model, target, target)))
         for name in prior_names:
             if (layer, name) in cells:
                 image, rec, _ = cells[(layer, name)]
-                row.append((f"{name}: loss {rec['feature_loss']:.2f}, top1 {rec['top1']}", image))
+                stalled = "STALLED " if rec["stalled"] else ""
+                row.append((f"{stalled}{name}: loss {rec['feature_loss']:.2f}\n"
+                            f"top1 {report.labelled(rec['top1'], rec['top1_name'])}", image))
                 if args.attribution:
                     row.append((f"IG {name}", attribution_map(judges.model, target, image)))
         rows.append(row)

@@ -1,0 +1,28 @@
+"""Decorrelated colour (Olah et al., Distill 2017): parameterize images in a space whose channels are
+uncorrelated over natural images, so a gradient step changes luminance and colour evenly.
+
+The matrix is the square root of ImageNet's colour correlation (lucid's `color_correlation_svd_sqrt`),
+scaled so its largest column has norm 1. The Fourier and MACO priors share it.
+"""
+from __future__ import annotations
+
+import torch
+
+_SQRT_CORRELATION = torch.tensor([[0.26, 0.09, 0.02],
+                                  [0.27, 0.00, -0.05],
+                                  [0.27, -0.09, 0.03]])
+RECORRELATE = _SQRT_CORRELATION / _SQRT_CORRELATION.norm(dim=0).max()
+
+
+def recorrelate(x: torch.Tensor) -> torch.Tensor:
+    """N×3×H×W decorrelated channels → RGB (before the sigmoid); one channel passes unchanged."""
+    if x.shape[1] != 3:
+        return x
+    return torch.einsum("nchw,dc->ndhw", x, RECORRELATE.to(x))
+
+
+def decorrelate(x: torch.Tensor) -> torch.Tensor:
+    """The inverse of `recorrelate`: RGB → decorrelated channels (one channel passes unchanged)."""
+    if x.shape[1] != 3:
+        return x
+    return torch.einsum("nchw,dc->ndhw", x, torch.linalg.inv(RECORRELATE).to(x))
