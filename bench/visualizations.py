@@ -50,15 +50,38 @@ JUDGES = ("tf_efficientnet_lite1", "tf_efficientnet_lite2")
 LUCENT_STEPS = 512  # render_vis's default threshold
 
 
+def grey(image: torch.Tensor) -> torch.Tensor:
+    """The luminance (Rec. 601) in all three channels: what is left when colour is taken away."""
+    y = (image * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+    return y.expand_as(image)
+
+
+def shuffled(image: torch.Tensor, pieces: int = 4, seed: int = 0) -> torch.Tensor:
+    """The image cut into pieces × pieces tiles put back in a fixed random order: parts kept, layout lost."""
+    h, w = (image.shape[-2] // pieces) * pieces, (image.shape[-1] // pieces) * pieces
+    tiles = image[..., :h, :w].unfold(-2, h // pieces, h // pieces).unfold(-2, w // pieces, w // pieces)
+    tiles = tiles.reshape(*image.shape[:2], pieces * pieces, h // pieces, w // pieces)
+    order = torch.randperm(pieces * pieces, generator=torch.Generator().manual_seed(seed))
+    rows = tiles[:, :, order].reshape(*image.shape[:2], pieces, pieces, h // pieces, w // pieces)
+    return rows.permute(0, 1, 2, 4, 3, 5).reshape(*image.shape[:2], h, w)
+
+
 def judge(models: dict[str, zoo.LoadedModel], image: torch.Tensor, wanted: dict[str, int]) -> dict[str, dict]:
-    """Per judge: its top-1 (and name), whether the wanted class is its top-1 and in its top-5, and its probability."""
+    """Per judge: its top-1 (and name), whether the wanted class is its top-1 and in its top-5, its probability,
+    and that probability on a grey-scale copy and on a tile-shuffled copy.
+
+    The grey copy tells object parts from colour fields: a field of the class's colours loses its class with
+    its colour; feathers, eyes, wheels keep theirs in grey. The shuffled copy shows how much rests on layout.
+    """
     verdicts = {}
     for name, model in models.items():
         probs = classify(model, image).softmax(dim=1)[0]
         top5 = probs.topk(5).indices.tolist()
         c = wanted[name]
         verdicts[name] = {"class": c, "top1": top5[0], "top1_name": model.class_name(top5[0]),
-                          "top1_hit": top5[0] == c, "top5_hit": c in top5, "probability": round(float(probs[c]), 4)}
+                          "top1_hit": top5[0] == c, "top5_hit": c in top5, "probability": round(float(probs[c]), 4),
+                          "grey_probability": round(float(classify(model, grey(image)).softmax(dim=1)[0, c]), 4),
+                          "shuffled_probability": round(float(classify(model, shuffled(image)).softmax(dim=1)[0, c]), 4)}
     return verdicts
 
 
@@ -132,13 +155,40 @@ def summarize(records: list[dict], methods: list[str]) -> dict:
             key = judge_name.replace("tf_efficientnet_", "")
             s[f"{key}_top1"] = sum(v["top1_hit"] for v in verdicts)
             s[f"{key}_top5"] = sum(v["top5_hit"] for v in verdicts)
-            s[f"{key}_probability_mean"] = round(float(np.mean([v["probability"] for v in verdicts])), 3)
+            for measure in ("probability", "grey_probability", "shuffled_probability"):
+                s[f"{key}_{measure}_mean"] = round(float(np.mean([v[measure] for v in verdicts])), 3)
         if "kept" in rows[0]:
             s["lite0_kept"] = sum(r["kept"] for r in rows)
             s["below_half_flat"] = sum(r["feature_loss"] < STALL_RATIO * r["flat_feature_loss"] for r in rows)
             s["feature_loss_mean"] = round(float(np.mean([r["feature_loss"] for r in rows])), 3)
         summary[method] = s
     return summary
+
+
+def cell_file(record: dict) -> str:
+    """Where a record's image is saved under --cells."""
+    item = f"class{record['class']}" if record["task"] == "class" else Path(record["image"]).stem
+    return f"{item}__{record['method']}.png"
+
+
+def rescore(path: Path, cells: Path, judges: dict[str, zoo.LoadedModel], name: str) -> None:
+    """Judge the saved images of an earlier run again (with today's measures); its fits are not rerun."""
+    import json
+
+    from invert.images import load_image
+
+    old = json.loads(path.read_text())
+    for record in old["records"]:
+        image, _ = load_image(cells / cell_file(record))
+        record["judges"] = judge(judges, image, {n: v["class"] for n, v in record["judges"].items()})
+    summary = {task: summarize([r for r in old["records"] if r["task"] == task], old["methods"])
+               for task in ("class", "preimage")}
+    keep = {k: old[k] for k in ("split", "quick", "seed", "methods", "classes", "photos", "judges", "lucent_steps")}
+    save_result(name, {"device": old["device"], "rescored": str(path), "rescored_from_pngs": str(cells), **keep,
+                       "summary": summary, "records": old["records"]})
+    for task, table in summary.items():
+        for method, row in table.items():
+            print(task, method, row)
 
 
 def title(method: str, verdicts: dict[str, dict]) -> str:
@@ -159,9 +209,17 @@ def main() -> None:
     ap.add_argument("--cells", type=Path, default=None, help="where the images go (default runs/NAME/)")
     ap.add_argument("--fit", nargs="*", default=[], help="engine overrides for our priors (design work), e.g. lr=0.1")
     ap.add_argument("--objective", nargs="*", default=[], help="recipe overrides for our priors, e.g. crops=2")
+    ap.add_argument("--prior", nargs="*", default=[], help="prior overrides for our priors, e.g. contrast=2")
     ap.add_argument("--steps", type=int, default=None, help="step budget for our priors (default: presets')")
+    ap.add_argument("--rescore", type=Path, default=None, metavar="JSON",
+                    help="judge the images of that earlier run (in --cells) again instead of fitting")
     args = ap.parse_args()
-    overrides = {"fit_settings": settings(args.fit), "objective": settings(args.objective), "steps": args.steps}
+    if args.rescore:
+        rescore(args.rescore, args.cells or Path("runs") / args.name, {n: zoo.load(n) for n in JUDGES},
+                f"{args.name}-rescored")
+        return
+    overrides = {"fit_settings": settings(args.fit), "objective": settings(args.objective),
+                 "prior_settings": settings(args.prior), "steps": args.steps}
     methods = args.methods.split(",") if args.methods else [*priors.available(), "lucent"]
     tasks = args.tasks.split(",")
     classes, photos = CLASSES[args.split], PHOTOS[args.split]
@@ -189,7 +247,7 @@ def main() -> None:
                           "lite0_top1": int(logits.argmax()), "lite0_logit": round(float(logits[c]), 3),
                           "judges": verdicts}
                 records.append(record)
-                save_image(image, cells / f"class{c}__{method}.png")
+                save_image(image, cells / cell_file(record))
                 row.append((title(method, verdicts), image))
                 print(f"class {c} {zoo.class_name(c)} · {method}: {run['seconds']:.0f} s, Lite1/Lite2 p = "
                       + " / ".join(f"{v['probability']:.2f}" for v in verdicts.values()), flush=True)
@@ -209,7 +267,7 @@ def main() -> None:
                           "lite0_top1_original": original, "kept": top == original, "feature_loss": round(loss, 4),
                           "flat_feature_loss": round(flat, 4), "judges": verdicts}
                 records.append(record)
-                save_image(image, cells / f"{Path(rel).stem}__{method}.png")
+                save_image(image, cells / cell_file(record))
                 row.append((title(method, verdicts) + f" loss {loss:.2f}", image))
                 print(f"{rel} · {method}: {run['seconds']:.0f} s, loss {loss:.3f} (flat {flat:.3f}), kept {top == original}, "
                       "Lite1/Lite2 p = " + " / ".join(f"{v['probability']:.2f}" for v in verdicts.values()), flush=True)

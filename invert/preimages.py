@@ -22,6 +22,7 @@ from .inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
 from .transforms import from_recipe
 
 PRESET = "preimage"
+MAXIMIZE = "maximize"
 COARSE_STRIDE = 16
 # a pre-image whose feature loss is not below this fraction of a flat grey image's has stalled: it is run
 # again from another seed (prior and transforms), RESTART_SEED_STEP apart so that restarts never repeat
@@ -54,9 +55,14 @@ def prepare_target(spec: str, loaded: LoadedModel) -> tuple[torch.Tensor, list[s
     return target, notes
 
 
-def recipe(prior: str, preset: str | None = None) -> tuple[str, dict[str, Any]]:
-    """The preset to use for inversion and its objective settings (transforms, TV, α-norm weights)."""
-    name = prior_registry.preset_for(prior, PRESET, preset)
+def recipe(prior: str, preset: str | None = None, task: str = PRESET) -> tuple[str, dict[str, Any]]:
+    """The preset to use and its objective settings (transforms, TV, α-norm weights).
+
+    Pre-images use a prior's `preimage` preset; activation maximization (`task` "maximize") its `maximize`
+    preset where it has one (a recipe that suits the one but not the other), else the `preimage` one.
+    """
+    has_own = task == MAXIMIZE and MAXIMIZE in prior_registry.entry(prior).presets
+    name = prior_registry.preset_for(prior, MAXIMIZE if has_own else PRESET, preset)
     return name, dict(prior_registry.preset(prior, name).get("objective", {}))
 
 
@@ -79,13 +85,14 @@ def is_coarse(energy: FeatureInversion | ActivationMaximization, model: LoadedMo
     return all(len(s) < 4 or s[-1] * COARSE_STRIDE <= model.input_size[-1] for s in shapes)
 
 
-def _fit(prior_name: str, preset: str | None, model: LoadedModel, make_data, *, steps: int | None, seed: int,
+def _fit(prior_name: str, preset: str | None, task: str, model: LoadedModel, make_data, *, steps: int | None, seed: int,
          device: str, progress: bool, objective: dict[str, Any] | None = None, callbacks: tuple[Callback, ...] = (),
-         fit_settings: dict[str, Any] | None = None):
-    preset_name, settings = recipe(prior_name, preset)
+         fit_settings: dict[str, Any] | None = None, prior_settings: dict[str, Any] | None = None):
+    preset_name, settings = recipe(prior_name, preset, task)
     settings.update(objective or {})
     size = tuple(model.input_size[1:])
-    prior = prior_registry.create(prior_name, channels=3, size=size, preset=preset_name, seed=seed)
+    prior = prior_registry.create(prior_name, channels=3, size=size, preset=preset_name, seed=seed,
+                                  **(prior_settings or {}))
     data = make_data()
     statistics = settings.get("statistics", 0.0)
     if statistics and NormStatistics.norm_layers(model.model):  # without BatchNorm (a ViT) there are none to match
@@ -108,12 +115,13 @@ def _fit(prior_name: str, preset: str | None, model: LoadedModel, make_data, *, 
 def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: str, *, preset: str | None = None,
                  steps: int | None = None, seed: int = 0, device: str = "auto", progress: bool = False,
                  objective: dict[str, Any] | None = None, callbacks: tuple[Callback, ...] = (),
-                 fit_settings: dict[str, Any] | None = None, restarts: int = RESTARTS
-                 ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+                 fit_settings: dict[str, Any] | None = None, prior_settings: dict[str, Any] | None = None,
+                 restarts: int = RESTARTS) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
     """Pre-image of `target` at `layer` under `prior_name`; returns the image, its record and the fit.
 
     `objective` overrides the preset's recipe: {"tv": weight, "alpha": weight, "transforms": bool};
-    `fit_settings` overrides its engine settings (FitConfig fields such as lr or ema).
+    `fit_settings` overrides its engine settings (FitConfig fields such as lr or ema), `prior_settings` its
+    prior's (the factory's keyword arguments, such as a DIP net's channels).
 
     A fit that stalls (its feature loss not below `STALL_RATIO` times a flat grey image's) is run again
     from another seed, up to `restarts` times; the record keeps the best attempt and says `stalled` when
@@ -124,9 +132,9 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
     for attempt in range(restarts + 1):
         attempt_seed = seed + RESTART_SEED_STEP * attempt
         image, fitted, data, result = _fit(
-            prior_name, preset, model, lambda: FeatureInversion(model, [layer], target),
+            prior_name, preset, PRESET, model, lambda: FeatureInversion(model, [layer], target),
             steps=steps, seed=attempt_seed, device=device, progress=progress, objective=objective,
-            callbacks=callbacks, fit_settings=fit_settings)
+            callbacks=callbacks, fit_settings=fit_settings, prior_settings=prior_settings)
         flat = data.errors(torch.full_like(target, 0.5))[layer]
         loss = data.errors(image)[layer]
         data.remove_hooks()
@@ -167,15 +175,17 @@ def _transfer(judges: Judges, image: torch.Tensor, target: torch.Tensor) -> dict
 def maximize(judges: Judges, layer: str, channel: int, prior_name: str, *, position: tuple[int, int] | None = None,
              preset: str | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
              progress: bool = False, objective: dict[str, Any] | None = None,
-             fit_settings: dict[str, Any] | None = None) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+             fit_settings: dict[str, Any] | None = None, prior_settings: dict[str, Any] | None = None
+             ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
     """The image the prior can make that most excites `channel` of `layer` (a class logit at the logits).
 
-    `objective` and `fit_settings` override the preset's recipe and engine settings, as in `invert_layer`.
+    `objective`, `fit_settings` and `prior_settings` override the preset's rows, as in `invert_layer`.
     """
     model = judges.model
     image, fitted, data, result = _fit(
-        prior_name, preset, model, lambda: ActivationMaximization(model, layer, channel, position),
-        steps=steps, seed=seed, device=device, progress=progress, objective=objective, fit_settings=fit_settings)
+        prior_name, preset, MAXIMIZE, model, lambda: ActivationMaximization(model, layer, channel, position),
+        steps=steps, seed=seed, device=device, progress=progress, objective=objective, fit_settings=fit_settings,
+        prior_settings=prior_settings)
     record = {
         "layer": layer,
         "channel": channel,

@@ -41,7 +41,8 @@ class Prior(nn.Module):
         return self.explicit_regularizer
 
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        """Trainable real values (a complex parameter counts twice: Adam steps both parts)."""
+        return sum(p.numel() * (2 if p.is_complex() else 1) for p in self.parameters() if p.requires_grad)
 
 
 def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

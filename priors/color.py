@@ -7,6 +7,7 @@ scaled so its largest column has norm 1. The Fourier and MACO priors share it.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 _SQRT_CORRELATION = torch.tensor([[0.26, 0.09, 0.02],
                                   [0.27, 0.00, -0.05],
@@ -26,3 +27,17 @@ def decorrelate(x: torch.Tensor) -> torch.Tensor:
     if x.shape[1] != 3:
         return x
     return torch.einsum("nchw,dc->ndhw", x, torch.linalg.inv(RECORRELATE).to(x))
+
+
+class DecorrelatedSigmoid(nn.Module):
+    """A generator's last step when its channels are decorrelated colours: recorrelate, then a sigmoid."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(recorrelate(x))
+
+
+def output_layer(kind: str) -> nn.Module:
+    """The generators' output nonlinearity: "sigmoid" per RGB channel (the papers') or "decorrelated" colour."""
+    if kind not in ("sigmoid", "decorrelated"):
+        raise ValueError(f"output must be 'sigmoid' or 'decorrelated', got {kind!r}")
+    return nn.Sigmoid() if kind == "sigmoid" else DecorrelatedSigmoid()

@@ -12,6 +12,7 @@ from torch import nn
 from invert.energies import TotalVariation
 
 from .base import GeneratorPrior, ceil_to, meshgrid_input, uniform_noise
+from .color import output_layer
 from .registry import register
 
 _PAPER_NET = {
@@ -160,8 +161,10 @@ def skip_net(
     downsample: str = "stride",
     pad: str = "reflection",
     need_1x1_up: bool = True,
+    output: str = "sigmoid",
 ) -> nn.Sequential:
-    """The paper's "skip" network, built from the deepest level outwards."""
+    """The paper's "skip" network, built from the deepest level outwards; `output` "decorrelated" makes its
+    last channels decorrelated colours (as lucid's parameterizations) instead of RGB."""
     if not len(channels_down) == len(channels_up) == len(channels_skip):
         raise ValueError("channels_down, channels_up and channels_skip need one entry per level")
     if upsample not in ("bilinear", "nearest"):
@@ -180,7 +183,7 @@ def skip_net(
         deeper_out = channels_down[i] if deeper is None else channels_up[i + 1]
         deeper = SkipLevel(c_in, channels_down[i], channels_up[i], channels_skip[i], deeper, deeper_out, **kw)
     head = nn.Conv2d(channels_up[0], out_channels, 1)
-    return nn.Sequential(deeper, head, nn.Sigmoid())
+    return nn.Sequential(deeper, head, output_layer(output))
 
 
 class DeepImagePrior(GeneratorPrior):

@@ -200,6 +200,7 @@ def test_priors_command_lists_parameter_counts(capsys):
     code, out = cli.main(["priors", "--size", "64", "64"]), capsys.readouterr().out
     assert code == 0
     assert "paper-denoise" in out and "deep_decoder" in out and "tv" in out
+    assert "fourier" in out and "maco" in out
 
 
 @pytest.mark.parametrize("option", ["--tv", "--alpha-norm", "--statistics"])

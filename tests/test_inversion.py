@@ -12,7 +12,7 @@ from invert.commands.attribution import attribution_map
 from invert.errors import UserError
 from invert.inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
 from invert.preimages import RESTART_SEED_STEP, STALL_RATIO, Judges, invert_layer, is_coarse
-from invert.transforms import copies, jitter, standard
+from invert.transforms import copies, crops, from_recipe, jitter, padded, standard
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,38 @@ def test_transforms_keep_shape_and_are_seeded():
     b = standard()(x)
     assert a.shape == x.shape and torch.equal(a, b)
     assert torch.equal(jitter(0)(x), x)
+
+
+def test_lucid_padding_keeps_the_size_and_fills_with_grey():
+    x = torch.zeros(1, 3, 20, 20)
+    shifted = padded(lambda v: torch.roll(v, shifts=(6, 6), dims=(-2, -1)), pixels=8)(x)
+    assert shifted.shape == x.shape
+    assert torch.all(shifted[..., :6, :] == 0.5) and torch.all(shifted[..., 6:, 6:] == 0)
+
+
+def test_maco_crops_are_a_seeded_batch_of_zoomed_views():
+    x = torch.linspace(0, 1, 40).repeat(1, 3, 40, 1)  # a horizontal ramp
+    torch.manual_seed(1)
+    a = crops(4, scale=(0.5, 0.5))(x)
+    torch.manual_seed(1)
+    b = crops(4, scale=(0.5, 0.5))(x)
+    assert a.shape == (4, 3, 40, 40) and torch.equal(a, b)
+    # half the image stretched to the full width: the ramp's slope doubles, its range halves
+    span = a[:, 0, 20].amax(dim=-1) - a[:, 0, 20].amin(dim=-1)
+    assert torch.allclose(span, torch.full((4,), 0.5), atol=0.05)
+    torch.manual_seed(1)
+    noisy = crops(4, scale=(0.5, 0.5), noise=0.1)(x)
+    assert 0.05 < float((noisy - a).std()) < 0.15
+
+
+def test_a_recipe_turns_transforms_on_and_off():
+    assert from_recipe({"transforms": False, "pad": 12}) is None
+    x = torch.rand(1, 3, 32, 32)
+    torch.manual_seed(0)
+    lucid = from_recipe({"transforms": True, "pad": 12, "jitter_after": 4, "degrees": 10.0, "scale": 0.1})(x)
+    torch.manual_seed(0)
+    maco = from_recipe({"transforms": True, "jitter_px": 0, "degrees": 0, "scale": 0, "crops": 3})(x)
+    assert lucid.shape == x.shape and maco.shape == (3, 3, 32, 32)
 
 
 def test_copies_average_the_feature_error_over_independent_draws(lite0, coffee):
