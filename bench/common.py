@@ -25,6 +25,10 @@ PREIMAGE_PHOTOS = {
 DATA = Path(os.environ.get("INVERT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
+def _number(text: str) -> int | float:
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
 def settings(pairs: list[str]) -> dict[str, Any]:
     """`key=value` pairs from the command line: true/false, numbers, `a:b` lists of numbers, else text."""
     out: dict[str, Any] = {}
@@ -34,7 +38,7 @@ def settings(pairs: list[str]) -> dict[str, Any]:
             out[key] = value.lower() == "true"
             continue
         try:
-            out[key] = [float(v) for v in value.split(":")] if ":" in value else float(value)
+            out[key] = [_number(v) for v in value.split(":")] if ":" in value else _number(value)
         except ValueError:
             out[key] = value
     return out

