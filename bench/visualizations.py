@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from common import DATA, PREIMAGE_PHOTOS, RESULTS, save_result, settings
+import torch.nn.functional as F
 from torch import nn
 
 import priors
@@ -66,12 +67,23 @@ def shuffled(image: torch.Tensor, pieces: int = 4, seed: int = 0) -> torch.Tenso
     return rows.permute(0, 1, 2, 4, 3, 5).reshape(*image.shape[:2], h, w)
 
 
+def coarse(image: torch.Tensor, cells: int = 8) -> torch.Tensor:
+    """The image averaged down to cells × cells colour patches and smoothly blown up again: colours and their
+    layout kept, every part gone."""
+    small = F.adaptive_avg_pool2d(image, cells)
+    return F.interpolate(small, size=image.shape[-2:], mode="bilinear", align_corners=False)
+
+
+COPIES = {"grey": grey, "coarse": coarse, "shuffled": shuffled}  # what each judge also sees, by name
+
+
 def judge(models: dict[str, zoo.LoadedModel], image: torch.Tensor, wanted: dict[str, int]) -> dict[str, dict]:
     """Per judge: its top-1 (and name), whether the wanted class is its top-1 and in its top-5, its probability,
-    and that probability on a grey-scale copy and on a tile-shuffled copy.
+    and that probability on a grey-scale copy, an 8 × 8 colour-patch copy and a tile-shuffled copy.
 
-    The grey copy tells object parts from colour fields: a field of the class's colours loses its class with
-    its colour; feathers, eyes, wheels keep theirs in grey. The shuffled copy shows how much rests on layout.
+    The grey and colour-patch copies tell object parts from colour fields: a field of the class's colours
+    loses its class with its colour and keeps it as colour patches; feathers, eyes, wheels keep theirs in grey
+    and lose it as patches. The shuffled copy shows how much rests on layout.
     """
     verdicts = {}
     for name, model in models.items():
@@ -81,7 +93,8 @@ def judge(models: dict[str, zoo.LoadedModel], image: torch.Tensor, wanted: dict[
         verdicts[name] = {"class": c, "top1": top5[0], "top1_name": model.class_name(top5[0]),
                           "top1_hit": top5[0] == c, "top5_hit": c in top5, "probability": round(float(probs[c]), 4),
                           "grey_probability": round(float(classify(model, grey(image)).softmax(dim=1)[0, c]), 4),
-                          "shuffled_probability": round(float(classify(model, shuffled(image)).softmax(dim=1)[0, c]), 4)}
+                          **{f"{copy_name}_probability": round(float(classify(model, make(image)).softmax(dim=1)[0, c]), 4)
+                             for copy_name, make in COPIES.items()}}
     return verdicts
 
 
@@ -155,7 +168,7 @@ def summarize(records: list[dict], methods: list[str]) -> dict:
             key = judge_name.replace("tf_efficientnet_", "")
             s[f"{key}_top1"] = sum(v["top1_hit"] for v in verdicts)
             s[f"{key}_top5"] = sum(v["top5_hit"] for v in verdicts)
-            for measure in ("probability", "grey_probability", "shuffled_probability"):
+            for measure in ("probability", *(f"{copy_name}_probability" for copy_name in COPIES)):
                 s[f"{key}_{measure}_mean"] = round(float(np.mean([v[measure] for v in verdicts])), 3)
         if "kept" in rows[0]:
             s["lite0_kept"] = sum(r["kept"] for r in rows)
