@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from common import DATA, PREIMAGE_PHOTOS, RESULTS, save_result, settings
-import torch.nn.functional as F
 from torch import nn
 
 import priors
@@ -67,23 +66,16 @@ def shuffled(image: torch.Tensor, pieces: int = 4, seed: int = 0) -> torch.Tenso
     return rows.permute(0, 1, 2, 4, 3, 5).reshape(*image.shape[:2], h, w)
 
 
-def coarse(image: torch.Tensor, cells: int = 8) -> torch.Tensor:
-    """The image averaged down to cells × cells colour patches and smoothly blown up again: colours and their
-    layout kept, every part gone."""
-    small = F.adaptive_avg_pool2d(image, cells)
-    return F.interpolate(small, size=image.shape[-2:], mode="bilinear", align_corners=False)
-
-
-COPIES = {"grey": grey, "coarse": coarse, "shuffled": shuffled}  # what each judge also sees, by name
+COPIES = {"grey": grey, "shuffled": shuffled}  # what each judge also sees, by name
 
 
 def judge(models: dict[str, zoo.LoadedModel], image: torch.Tensor, wanted: dict[str, int]) -> dict[str, dict]:
     """Per judge: its top-1 (and name), whether the wanted class is its top-1 and in its top-5, its probability,
-    and that probability on a grey-scale copy, an 8 × 8 colour-patch copy and a tile-shuffled copy.
+    and that probability on a grey-scale copy and on a tile-shuffled copy.
 
-    The grey and colour-patch copies tell object parts from colour fields: a field of the class's colours
-    loses its class with its colour and keeps it as colour patches; feathers, eyes, wheels keep theirs in grey
-    and lose it as patches. The shuffled copy shows how much rests on layout.
+    The grey copy tells object parts from colour fields (the benchmark's parts measure): a field of the
+    class's colours loses its class with its colour; feathers, eyes, wheels keep theirs in grey. The shuffled
+    copy shows how much rests on layout.
     """
     verdicts = {}
     for name, model in models.items():
@@ -92,7 +84,6 @@ def judge(models: dict[str, zoo.LoadedModel], image: torch.Tensor, wanted: dict[
         c = wanted[name]
         verdicts[name] = {"class": c, "top1": top5[0], "top1_name": model.class_name(top5[0]),
                           "top1_hit": top5[0] == c, "top5_hit": c in top5, "probability": round(float(probs[c]), 4),
-                          "grey_probability": round(float(classify(model, grey(image)).softmax(dim=1)[0, c]), 4),
                           **{f"{copy_name}_probability": round(float(classify(model, make(image)).softmax(dim=1)[0, c]), 4)
                              for copy_name, make in COPIES.items()}}
     return verdicts
@@ -217,6 +208,20 @@ def rescore(path: Path, cells: Path, judges: dict[str, zoo.LoadedModel], name: s
             print(task, method, row)
 
 
+def figure(path: Path, cells: Path, classes: list[int], out: Path) -> None:
+    """An earlier run's class visualizations as methods (rows) × `classes` (columns), from its saved images:
+    the comparison the README shows."""
+    import json
+
+    from invert.images import load_image
+
+    run = json.loads(path.read_text())
+    records = {(r["method"], r["class"]): r for r in run["records"] if r["task"] == "class"}
+    rows = [[(f"{zoo.class_name(c)}\nLite2 p={records[m, c]['judges']['tf_efficientnet_lite2']['probability']:.2f}",
+              load_image(cells / cell_file(records[m, c]))[0]) for c in classes] for m in run["methods"]]
+    report.grid_rows(rows, out, panel_inches=1.8, row_labels=run["methods"])
+
+
 def title(method: str, verdicts: dict[str, dict]) -> str:
     lite2 = verdicts["tf_efficientnet_lite2"]
     mark = "✓" if lite2["top1_hit"] else "✗"
@@ -239,7 +244,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="step budget for our priors (default: presets')")
     ap.add_argument("--rescore", type=Path, default=None, metavar="JSON",
                     help="judge the images of that earlier run (in --cells) again instead of fitting")
+    ap.add_argument("--figure", type=Path, default=None, metavar="JSON",
+                    help="draw that earlier run's class visualizations (in --cells) as methods × classes (--classes) "
+                         "into --figure-out instead of fitting")
+    ap.add_argument("--figure-out", type=Path, default=Path("../docs/visualizations_grid.png"))
     args = ap.parse_args()
+    if args.figure:
+        figure(args.figure, args.cells or Path("runs") / args.name, [int(c) for c in args.classes.split(",")],
+               args.figure_out)
+        return
     if args.rescore:
         rescore(args.rescore, args.cells or Path("runs") / args.name, {n: zoo.load(n) for n in JUDGES},
                 f"{args.name}-rescored")

@@ -11,7 +11,7 @@ from invert import FitConfig, cli, fit
 from invert.commands.attribution import attribution_map
 from invert.errors import UserError
 from invert.inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
-from invert.preimages import RESTART_SEED_STEP, STALL_RATIO, Judges, invert_layer, is_coarse
+from invert.preimages import MAXIMIZE, RESTART_SEED_STEP, STALL_RATIO, Judges, invert_layer, is_coarse, recipe
 from invert.transforms import copies, crops, from_recipe, jitter, padded, standard
 
 
@@ -157,6 +157,13 @@ def test_a_recipe_turns_transforms_on_and_off():
     torch.manual_seed(0)
     maco = from_recipe({"transforms": True, "jitter_px": 0, "degrees": 0, "scale": 0, "crops": 3})(x)
     assert lucid.shape == x.shape and maco.shape == (3, 3, 32, 32)
+
+
+def test_maximize_uses_a_priors_own_recipe_where_it_has_one():
+    assert recipe("dip", task=MAXIMIZE) == ("maximize", priors.preset("dip", "maximize")["objective"])
+    assert recipe("dip")[0] == "preimage" and "crops" not in recipe("dip")[1]
+    assert recipe("tv", task=MAXIMIZE)[0] == "preimage"  # no maximize preset: the pre-image one
+    assert recipe("dip", "fast", task=MAXIMIZE)[0] == "fast"  # a preset the caller names wins
 
 
 def test_copies_average_the_feature_error_over_independent_draws(lite0, coffee):
