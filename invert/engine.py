@@ -81,6 +81,7 @@ class FitResult:
     noise_level_step: int | None = None  # where the residual reached the noise level (discrepancy rule)
     backoffs: int = 0
     config: FitConfig | None = None
+    optimizer_state: dict | None = None  # to run the fit on (see `fit`)
 
     @property
     def output(self) -> torch.Tensor:
@@ -196,10 +197,13 @@ def fit(
     *,
     reference: torch.Tensor | None = None,
     callbacks: tuple[Callback, ...] = (),
+    optimizer_state: dict | None = None,
 ) -> FitResult:
     """Minimize `energy(prior())` (+ the prior's own regularizer) over the prior's parameters with Adam.
 
     `reference` (a clean image) only feeds the PSNR in the history; it never touches the fit.
+    `optimizer_state` (an earlier result's) runs a fit on with the optimizer's moments where they were: a
+    fresh Adam's first steps move every parameter by about the learning rate and undo much of the fit.
     Ctrl-C ends the loop early and still returns the best result so far.
     """
     cfg = config or FitConfig.build(getattr(prior, "fit_defaults", {}))
@@ -221,6 +225,8 @@ def fit(
     if cfg.optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
     optimizer = OPTIMIZERS[cfg.optimizer](params, lr=cfg.lr)
+    if optimizer_state is not None:
+        optimizer.load_state_dict(optimizer_state)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps) if cfg.schedule else None
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     guard = _Guard(prior, optimizer, cfg) if cfg.guard else None
@@ -298,6 +304,7 @@ def fit(
         stopped_by=stopped_by,
         backoffs=guard.backoffs if guard else 0,
         config=cfg,
+        optimizer_state=optimizer.state_dict(),
         chosen=stopper.image.cpu() if stopper is not None and stopper.image is not None else None,
         chosen_step=stopper.chosen_step if stopper is not None and stopper.image is not None else None,
         noise_level_step=getattr(stopper, "reached_step", None),

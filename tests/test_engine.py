@@ -32,6 +32,22 @@ def test_same_seed_same_fit(photo):
     assert torch.equal(run(), run())
 
 
+def test_a_fit_runs_on_from_its_optimizer_state(photo):
+    target = reconstruction(photo[..., :32, :32])
+
+    def prior():
+        return priors.create("pixel", size=(32, 32), seed=1)
+
+    config = FitConfig(steps=4, lr=0.05, guard=False)
+    whole = fit(prior(), target, FitConfig(steps=8, lr=0.05, guard=False)).final
+    split = prior()
+    first = fit(split, target, config)
+    assert torch.allclose(fit(split, target, config, optimizer_state=first.optimizer_state).final, whole)
+    afresh = prior()
+    fit(afresh, target, config)
+    assert not torch.allclose(fit(afresh, target, config).final, whole)  # a fresh Adam jolts the fit
+
+
 def test_ema_is_a_moving_average(photo):
     p = priors.create("pixel", size=(64, 64))
     r = fit(p, reconstruction(photo), FitConfig(steps=20, lr=0.05, ema=0.9))

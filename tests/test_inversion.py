@@ -64,7 +64,10 @@ def test_coarse_layers_get_the_presets_larger_budget(lite0, coffee):
     assert record["steps_run"] == 2  # an explicit budget wins
 
 
-def test_a_stalled_preimage_is_restarted_from_another_seed(lite0, coffee):
+def test_a_stalled_preimage_is_restarted_from_another_seed(lite0, coffee, monkeypatch):
+    from invert import preimages
+
+    monkeypatch.setattr(preimages, "CONTINUE_RATIO", 0.0)  # never run on: a new seed each time
     calls = []
 
     def stop_the_first_attempt_at_once(step, loss, x):
@@ -83,6 +86,27 @@ def test_a_preimage_that_stays_stuck_says_so(lite0, coffee):
                                 restarts=1)
     assert record["stalled"] and record["restarts"] == 1 and record["steps_run"] == 6
     assert record["feature_loss"] >= STALL_RATIO * record["flat_feature_loss"]
+
+
+@pytest.mark.parametrize("continue_ratio, continued", [(10.0, 1), (0.0, 0)])
+def test_a_stall_that_moved_runs_on_and_one_that_did_not_starts_afresh(lite0, coffee, monkeypatch,
+                                                                       continue_ratio, continued):
+    from invert import preimages
+
+    monkeypatch.setattr(preimages, "STALL_RATIO", 1e-9)  # every attempt counts as stalled
+    monkeypatch.setattr(preimages, "CONTINUE_RATIO", continue_ratio)
+    losses = []
+
+    def keep_losses(step, loss, x):
+        losses.append(loss)
+
+    _, record, _ = invert_layer(Judges(lite0), coffee, "blocks.0", "pixel", steps=5, fit_settings={"lr": 0.05},
+                                restarts=1, callbacks=(keep_losses,))
+    assert record["continued"] == continued and record["restarts"] == 1 and record["steps_run"] == 10
+    if continued:  # the same image run on: same prior seed, and the second fit starts where the first ended
+        assert record["seed"] == 0 and losses[5] < 0.75 * losses[0]
+    else:  # a fresh prior from the next seed starts from its own noise again
+        assert abs(losses[5] - losses[0]) < 0.1 * losses[0]
 
 
 def test_transforms_only_at_coarse_layers(lite0, coffee):

@@ -40,7 +40,7 @@ def add_common(p: argparse.ArgumentParser, default_out: str, image: bool = True)
     if image:  # pre-images: a fit that stalls is run again
         p.add_argument("--restarts", type=count, default=RESTARTS, metavar="N",
                        help=f"run a stalled pre-image (feature loss not below {STALL_RATIO:g}× a flat grey image's) "
-                            f"again from another seed, up to N times (default {RESTARTS})")
+                            f"again, up to N times: run on if it had moved, else from another seed (default {RESTARTS})")
 
 
 def weight(text: str) -> float:
