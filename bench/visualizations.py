@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import time
 from pathlib import Path
 
@@ -36,7 +37,7 @@ import priors
 import zoo
 from invert import report
 from invert.engine import resolve_device
-from invert.images import save_image
+from invert.images import load_image, save_image
 from invert.inversion import FeatureInversion, classify
 from invert.preimages import STALL_RATIO, Judges, invert_layer, maximize, prepare_target
 
@@ -192,10 +193,6 @@ def cell_file(record: dict) -> str:
 
 def rescore(path: Path, cells: Path, judges: dict[str, zoo.LoadedModel], name: str) -> None:
     """Judge the saved images of an earlier run again (with today's measures); its fits are not rerun."""
-    import json
-
-    from invert.images import load_image
-
     old = json.loads(path.read_text())
     for record in old["records"]:
         image, _ = load_image(cells / cell_file(record))
@@ -213,10 +210,6 @@ def rescore(path: Path, cells: Path, judges: dict[str, zoo.LoadedModel], name: s
 def figure(path: Path, cells: Path, classes: list[int], out: Path) -> None:
     """An earlier run's class visualizations as methods (rows) × `classes` (columns), from its saved images:
     the comparison the README shows."""
-    import json
-
-    from invert.images import load_image
-
     run = json.loads(path.read_text())
     records = {(r["method"], r["class"]): r for r in run["records"] if r["task"] == "class"}
     rows = [[(f"{zoo.class_name(c)}\nLite2 p={records[m, c]['judges']['tf_efficientnet_lite2']['probability']:.2f}",
