@@ -24,14 +24,14 @@ from .transforms import from_recipe
 PRESET = "preimage"
 MAXIMIZE = "maximize"
 COARSE_STRIDE = 16
-# a pre-image whose feature loss is not below this fraction of a flat grey image's has stalled: it is run
-# again from another seed (prior and transforms), RESTART_SEED_STEP apart so that restarts never repeat
-# what a neighbouring seed of a study computes
+# a pre-image whose feature loss is not below this fraction of a flat grey image's has stalled: it is tried
+# again, up to RESTARTS times, from seeds (prior and transforms) RESTART_SEED_STEP apart so that restarts
+# never repeat what a neighbouring seed of a study computes
 STALL_RATIO = 0.5
 RESTARTS = 2
 RESTART_SEED_STEP = 10_000
-# ... unless it got below this fraction of a flat image's loss: then it was moving, too slowly for its
-# budget, and runs on from where it ended instead (the overview's 200 steps are a third of what DIP needs
+# an attempt that got below this fraction of a flat image's loss was moving, too slowly for its budget: it
+# runs on from where it ended (a new seed for the transforms only) instead of starting afresh (the overview's 200 steps are a third of what DIP needs
 # at the logits)
 CONTINUE_RATIO = 0.9
 
