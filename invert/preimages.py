@@ -31,8 +31,8 @@ STALL_RATIO = 0.5
 RESTARTS = 2
 RESTART_SEED_STEP = 10_000
 # an attempt that got below this fraction of a flat image's loss was moving, too slowly for its budget: it
-# runs on from where it ended (a new seed for the transforms only) instead of starting afresh (the overview's 200 steps are a third of what DIP needs
-# at the logits)
+# runs on from where it ended (a new seed for the transforms only) instead of starting afresh (the
+# overview's 200 steps are a third of what DIP needs at the logits)
 CONTINUE_RATIO = 0.9
 
 
