@@ -2,22 +2,34 @@
 
 The engine is `fit(prior, energy, config)`; energies live in `energies`, measurement operators in
 `physics`, metrics in `metrics`. Priors are in the sibling package `priors`.
+
+The names below load on first use, so that `invert`'s command line starts (and can be interrupted) before
+torch is imported.
 """
-from .energies import DataFidelity, Energy, TotalVariation, denoising, inpainting, reconstruction, super_resolution
-from .engine import FitConfig, FitResult, fit
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DataFidelity",
-    "Energy",
-    "FitConfig",
-    "FitResult",
-    "TotalVariation",
-    "denoising",
-    "fit",
-    "inpainting",
-    "reconstruction",
-    "super_resolution",
-    "__version__",
-]
+_EXPORTS = {
+    "DataFidelity": "energies",
+    "Energy": "energies",
+    "TotalVariation": "energies",
+    "denoising": "energies",
+    "inpainting": "energies",
+    "reconstruction": "energies",
+    "super_resolution": "energies",
+    "FitConfig": "engine",
+    "FitResult": "engine",
+    "fit": "engine",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'invert' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -1,38 +1,80 @@
-"""The `invert` command line. Errors the user can fix are one line on stderr and a non-zero exit."""
+"""The `invert` command line: parse → call → write.
+
+Errors the user can fix are one line on stderr and exit 2; anything unexpected is one line too, with how to
+see the traceback. Ctrl-C and SIGTERM end a run keeping what it has (exit 130), even during start-up.
+"""
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
-from .commands import codec, compare, curves, layers_list, maximize, preimage, priors_list, restore
-from zoo import ZooError
-
-from .errors import UserError
-
-COMMANDS = (preimage, maximize, compare, layers_list, restore, curves, codec, priors_list)
+DEBUG_VARIABLE = "INVERT_DEBUG"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from .commands import codec, compare, curves, layers_list, maximize, preimage, priors_list, restore
+    from .commands.options import Parser
+
+    parser = Parser(
         prog="invert",
         description="Fit image priors (Deep Image Prior, Deep Decoder, TV) to restore images or invert classifiers.",
     )
+    parser.add_argument("--debug", action="store_true", help=f"show tracebacks (or set {DEBUG_VARIABLE}=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
+    for command in (preimage, maximize, compare, layers_list, restore, curves, codec, priors_list):
         command.add_parser(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _flag(setting: str, args: argparse.Namespace) -> str:
+    """The command's flag for a library setting: its own name for it (`sigma` is --add-noise), else --setting."""
+    return getattr(args, "flags", {}).get(setting, "--" + setting.replace("_", "-"))
+
+
+def explain(error: Exception, args: argparse.Namespace) -> str:
+    """A library error in the CLI's words: the setting at fault named by its flag."""
+    setting, problem = getattr(error, "setting", None), getattr(error, "problem", None)
+    if setting and problem:  # a SettingError, or the priors' own
+        return f"{_flag(setting, args)} {problem}"
+    return f"{_flag(setting, args)}: {error}" if setting else str(error)
+
+
+def _run(args: argparse.Namespace, debug: bool) -> int:
+    from priors import PriorError
+    from zoo import ZooError
+
+    from .commands import output
+    from .errors import InvertError
+
+    status = 1
     try:
-        return args.run(args)
-    except (UserError, ZooError, FloatingPointError) as exc:
-        print(f"invert: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # a bad setting caught by a library layer (prior, engine)
-        print(f"invert: error: {exc}", file=sys.stderr)
-        return 2
+        status = args.run(args)
+    except (InvertError, PriorError, ZooError, FloatingPointError) as error:
+        print(f"invert: error: {explain(error, args)}", file=sys.stderr)
+        status = 2
+    except Exception as error:
+        if debug:
+            raise
+        text = " ".join(str(error).split())[:300]
+        print(f"invert: internal error: {type(error).__name__}: {text} (add --debug or set {DEBUG_VARIABLE}=1 for "
+              "the traceback)", file=sys.stderr)
+    finally:
+        # a run that ends with a result (130: interrupted, the best so far saved) keeps its outputs
+        output.release(failed=status not in (0, 130))
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM ends a run as Ctrl-C does
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)  # torch and the commands load here
+        return _run(args, args.debug or bool(os.environ.get(DEBUG_VARIABLE)))
+    except KeyboardInterrupt:
+        print("invert: interrupted before there was a result to keep", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

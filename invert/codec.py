@@ -16,7 +16,8 @@ import torch
 
 import priors as prior_registry
 
-from .errors import UserError
+from . import memory
+from .errors import InvertError
 
 MAGIC = b"INVERTDD"
 FORMAT = 1
@@ -48,29 +49,67 @@ def encode(prior: torch.nn.Module, architecture: dict[str, Any], seed: int, prec
     return MAGIC + struct.pack("<I", len(head)) + head + b"".join(p.tobytes() for p in params)
 
 
+# what a header may declare before anything is built from it: a side, a pixel count, a decoder width
+LIMITS = {"side": 16384, "pixels": 64 * 2**20, "width": 1024}
+
+
+def _whole(value: Any, least: int, most: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and least <= value <= most
+
+
+def _check_header(header: Any, payload: int) -> None:
+    """Refuse a header that would build something unbounded or that does not match the `payload` bytes after it."""
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    size, architecture = header.get("size"), header.get("architecture")
+    if not (isinstance(size, list) and len(size) == 2 and all(_whole(v, 1, LIMITS["side"]) for v in size)
+            and size[0] * size[1] <= LIMITS["pixels"]):
+        raise ValueError(f"size {size!r} is not 1 to {LIMITS['side']} pixels a side, {LIMITS['pixels']:,} in all")
+    if header.get("channels") not in (1, 3) or header.get("precision") not in DTYPES:
+        raise ValueError("channels or precision is not one this format has")
+    if not (isinstance(architecture, dict) and _whole(architecture.get("width"), 1, LIMITS["width"])):
+        raise ValueError(f"the decoder width is not 1 to {LIMITS['width']}")
+    shapes = header.get("shapes")
+    if not (isinstance(shapes, list) and all(isinstance(s, list) and all(_whole(v, 1, 2**31) for v in s) for s in shapes)):
+        raise ValueError("the parameter shapes are not lists of positive whole numbers")
+    stored = sum(int(np.prod(s)) for s in shapes) * np.dtype(DTYPES[header["precision"]]).itemsize
+    if stored != payload:
+        raise ValueError(f"the header declares {stored:,} bytes of weights but the file holds {payload:,}")
+
+
 def decode(blob: bytes, source: str = "file") -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild the fitted decoder from `blob`; a foreign or damaged file is a one-line UserError."""
+    """Rebuild the fitted decoder from `blob`; a foreign, damaged or hostile file is a one-line InvertError.
+
+    The header is checked against fixed bounds and the file's length before anything is built from it.
+    """
     if not blob.startswith(MAGIC):
-        raise UserError(f"{source} is not an invert compressed image (no {MAGIC.decode()} header)")
+        raise InvertError(f"{source} is not an invert compressed image (no {MAGIC.decode()} header)")
     try:
         (length,) = struct.unpack("<I", blob[len(MAGIC) : len(MAGIC) + 4])
         start = len(MAGIC) + 4
+        if start + length > len(blob):
+            raise ValueError("the header runs past the end of the file")
         header = json.loads(blob[start : start + length])
-        dtype = DTYPES[header["precision"]]
-        prior = prior_registry.create("deep_decoder", channels=header["channels"], size=tuple(header["size"]),
-                                      seed=header["seed"], **header["architecture"])
         offset = start + length
+        _check_header(header, len(blob) - offset)
+        dtype = DTYPES[header["precision"]]
+
+        def build() -> torch.nn.Module:
+            return prior_registry.create("deep_decoder", channels=header["channels"], size=tuple(header["size"]),
+                                         seed=header["seed"], **header["architecture"])
+
+        memory.ensure_fit_fits(build, "cpu", f"decoding {source}", "decode it on a machine with more memory")
+        prior = build()
         with torch.no_grad():
             for p, shape in zip(prior.parameters(), header["shapes"], strict=True):
                 count = int(np.prod(shape))
                 values = np.frombuffer(blob, dtype=dtype, count=count, offset=offset)
                 offset += count * np.dtype(dtype).itemsize
                 p.copy_(torch.from_numpy(values.astype(np.float32).reshape(shape)))
+    except InvertError:
+        raise
     except (struct.error, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise UserError(f"{source} is damaged or from another version ({exc.__class__.__name__}); "
-                        "compress the image again") from None
-    if offset != len(blob):
-        raise UserError(f"{source} is damaged: {len(blob) - offset} bytes left over after the weights")
+        raise InvertError(f"{source} is damaged or from another version ({exc}); compress the image again") from None
     return prior, header
 
 
@@ -79,7 +118,7 @@ def read(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     try:
         blob = path.read_bytes()
     except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+        raise InvertError(f"cannot read {path}: {exc.strerror}") from None
     return decode(blob, str(path))
 
 

@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .energies import Energy
+from .errors import InvertError, SettingError
 from .metrics import psnr
 from .stopping import DiscrepancyStop, VarianceStop
 
@@ -51,8 +52,12 @@ class FitConfig:
     stop_extend: float = 1.0  # ... or run on to this many times the step it fell there (the average lags the fit)
 
     def __post_init__(self) -> None:
+        if int(self.steps) != self.steps or self.steps < 1:
+            raise SettingError("steps", f"must be a whole number, at least 1, got {self.steps}")
+        if not 0 <= self.lr < math.inf:
+            raise SettingError("lr", f"must be a finite learning rate, 0 or more, got {self.lr}")
         if self.stop_extend < 1:
-            raise ValueError(f"stop_extend must be at least 1, got {self.stop_extend}")
+            raise SettingError("stop_extend", f"must be at least 1, got {self.stop_extend}")
 
     @classmethod
     def build(cls, defaults: dict[str, Any] | None = None, **overrides: Any) -> FitConfig:
@@ -61,7 +66,7 @@ class FitConfig:
         values = {**(defaults or {}), **{k: v for k, v in overrides.items() if v is not None}}
         unknown = set(values) - known
         if unknown:
-            raise ValueError(f"unknown fit settings: {', '.join(sorted(unknown))}")
+            raise InvertError(f"unknown fit settings: {', '.join(sorted(unknown))}")
         return cls(**values)
 
 
@@ -144,11 +149,18 @@ def update_ema(average: torch.Tensor | None, output: torch.Tensor, cfg: FitConfi
 
 
 def resolve_device(name: str) -> torch.device:
+    """"auto" (a CUDA GPU when there is one, else the CPU) or a device this machine has."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SettingError("device", f"{name!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not (torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()):
+        raise SettingError("device", f"{name!r} is not on this machine ({torch.cuda.device_count()} CUDA GPUs); use cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise SettingError("device", "'mps' is not available in this build of torch; use cpu")
+    return device
 
 
 class _Guard:
@@ -169,6 +181,9 @@ class _Guard:
                 group["lr"] *= 0.5
             self.backoffs += 1
             return True
+        if not math.isfinite(loss) and step == 0:  # nothing has been updated yet: the inputs are at fault
+            raise FloatingPointError("the energy is not finite before the first step: the model's weights, the "
+                                     "target or the prior's settings hold NaN or infinite values")
         if not math.isfinite(loss):
             raise FloatingPointError(f"the loss is not finite at step {step}; lower the learning rate")
         # checkpoints start after a warm-up: Adam's first steps may raise the loss for a while
@@ -221,9 +236,9 @@ def fit(
     if not params:
         raise ValueError("the prior has no trainable parameters")
     if cfg.schedule not in (None, "cosine"):
-        raise ValueError(f"unknown schedule {cfg.schedule!r}; use 'cosine' or none")
+        raise SettingError("schedule", f"{cfg.schedule!r} is unknown; use 'cosine' or none")
     if cfg.optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
+        raise SettingError("optimizer", f"{cfg.optimizer!r} is unknown; use one of {', '.join(OPTIMIZERS)}")
     optimizer = OPTIMIZERS[cfg.optimizer](params, lr=cfg.lr)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
-from .errors import UserError
+from . import files
+from .errors import InvertError
 
 SAMPLE_PREFIX = "skimage:"
+ORIENTATION = 0x0112  # the EXIF tag
 
 
 def _from_array(a: np.ndarray) -> torch.Tensor:
@@ -27,7 +29,7 @@ def _sample(name: str) -> np.ndarray:
     loader = getattr(data, name, None)
     if loader is None or not callable(loader) or name.startswith("_"):
         known = "astronaut, camera, cat, chelsea, coffee, rocket, ..."
-        raise UserError(f"unknown sample image {SAMPLE_PREFIX}{name}; skimage.data has e.g. {known}")
+        raise InvertError(f"unknown sample image {SAMPLE_PREFIX}{name}; skimage.data has e.g. {known}")
     return loader()
 
 
@@ -62,6 +64,15 @@ def _normalise_mode(img: Image.Image, notes: list[str]) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.float32) / 255
 
 
+def _upright(img: Image.Image, notes: list[str]) -> Image.Image:
+    """The image as viewers show it: a phone photo's EXIF orientation applied to its pixels."""
+    orientation = img.getexif().get(ORIENTATION, 1)
+    if orientation in (1, None):
+        return img
+    notes.append(f"turned upright by its EXIF orientation ({orientation})")
+    return ImageOps.exif_transpose(img)
+
+
 def load_image(spec: str | os.PathLike) -> tuple[torch.Tensor, list[str]]:
     """Read a file (or `skimage:NAME`, a sample image shipped with scikit-image).
 
@@ -76,26 +87,26 @@ def load_image(spec: str | os.PathLike) -> tuple[torch.Tensor, list[str]]:
         return _from_array(a.astype(np.float32) / (65535.0 if a.dtype == np.uint16 else 255.0)), notes
     path = Path(spec)
     if not path.exists():
-        raise UserError(f"image not found: {path}; check the path")
+        raise InvertError(f"image not found: {path}; check the path")
     if path.is_dir():
-        raise UserError(f"{path} is a folder, not an image file")
+        raise InvertError(f"{path} is a folder, not an image file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 img.load()
-                return _from_array(_normalise_mode(img, notes)), notes
+                return _from_array(_normalise_mode(_upright(img, notes), notes)), notes
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise UserError(f"image {path} is too large to open safely ({exc}); downscale or crop it first") from None
+        raise InvertError(f"image {path} is too large to open safely ({exc}); downscale or crop it first") from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise UserError(f"cannot read image {path}: {exc.__class__.__name__}: {exc}; is it a PNG/JPEG/TIFF file?") from None
+        raise InvertError(f"cannot read image {path}: {exc.__class__.__name__}: {exc}; is it a PNG/JPEG/TIFF file?") from None
 
 
 def load_mask(path: str | os.PathLike, size: tuple[int, int]) -> torch.Tensor:
     """A 1×1×H×W mask: 1 where the pixel is known (white), 0 where it is missing (black)."""
     m, _ = load_image(path)
     if tuple(m.shape[-2:]) != tuple(size):
-        raise UserError(
+        raise InvertError(
             f"mask {path} is {m.shape[-1]}×{m.shape[-2]} but the image is {size[1]}×{size[0]}; "
             "give a mask of the image's size"
         )
@@ -116,5 +127,15 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return a[..., 0] if a.shape[2] == 1 else a
 
 
+def check_image_path(path: str | os.PathLike) -> str:
+    """`path` if its extension names an image format that can be written (.png, .jpg, .tif, ...)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in Image.registered_extensions():
+        raise InvertError(f"{path}: {suffix or 'no extension'} is not an image format; end the name in .png")
+    return str(path)
+
+
 def save_image(x: torch.Tensor, path: str | os.PathLike) -> None:
-    Image.fromarray(to_uint8(x)).save(path)
+    """Written atomically: the file at `path` is the old one or the whole new one, never a part."""
+    with files.atomic(path) as temporary:
+        Image.fromarray(to_uint8(x)).save(temporary)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from zoo import FeatureExtractor, LoadedModel, NormStatistics
 
 from .energies import Energy
-from .errors import UserError
+from .errors import SettingError
 from .transforms import Transform
 
 
@@ -102,14 +102,14 @@ class ActivationMaximization(ModelEnergy):
         self.units = probe.shape[1]  # channels, or classes at the logits
         self.spatial = probe.dim() == 4
         if not 0 <= channel < probe.shape[1]:
-            raise UserError(f"channel/class {channel} is out of range for layer {layer!r}, which has "
-                            f"{probe.shape[1]} (0–{probe.shape[1] - 1})")
+            raise SettingError("channel", f"{channel} is out of range for layer {layer!r}, which has "
+                                          f"{probe.shape[1]} (0–{probe.shape[1] - 1})")
         if position is not None:
             if not self.spatial:
-                raise UserError(f"layer {layer!r} has no spatial positions; leave out --position")
+                raise SettingError("position", f"cannot be given: layer {layer!r} has no spatial positions")
             h, w = probe.shape[-2:]
             if not (0 <= position[0] < h and 0 <= position[1] < w):
-                raise UserError(f"position {position} is outside layer {layer!r}'s {h}×{w} map")
+                raise SettingError("position", f"{position} is outside layer {layer!r}'s {h}×{w} map")
 
     def activation(self, x: torch.Tensor, transformed: bool = True) -> torch.Tensor:
         return self._unit(self.features(x, transformed))

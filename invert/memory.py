@@ -12,6 +12,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .errors import InvertError
+
 
 def estimate_fit_bytes(build: Callable[[], nn.Module]) -> int:
     """Approximate peak bytes of fitting the prior that `build()` returns (activations + optimizer)."""
@@ -50,3 +52,17 @@ def available_bytes(device: torch.device) -> int:
     except OSError:
         pass
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def ensure_fits(need: int, device: torch.device | str, what: str, fix: str) -> None:
+    """Refuse, in one line that says `fix`, work whose `need` bytes would not fit in the device's free memory."""
+    device = torch.device(device)
+    have = available_bytes(device)
+    if need > 0.9 * have:
+        raise InvertError(f"{what} needs about {need / 2**30:.1f} GiB but {device.type} has {have / 2**30:.1f} GiB "
+                          f"free; {fix}")
+
+
+def ensure_fit_fits(build: Callable[[], nn.Module], device: torch.device | str, what: str, fix: str) -> None:
+    """`ensure_fits` for fitting the prior that `build()` returns (estimated without allocating it)."""
+    ensure_fits(estimate_fit_bytes(build), device, what, fix)

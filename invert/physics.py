@@ -71,12 +71,15 @@ class Downsample(Operator):
         self.factor, self.kernel_name, self.channels = int(factor), kernel, channels
         k1 = downsampling_kernel(self.factor, kernel)
         self.register_buffer("weight", torch.outer(k1, k1).expand(channels, 1, -1, -1).contiguous())
-        self.pad = (k1.numel() - self.factor) // 2
+        # taps − factor pixels of border in all, split so an odd remainder still gives exactly H / factor
+        total = k1.numel() - self.factor
+        self.pad = (total // 2, total - total // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.factor == 1:
             return x
-        x = F.pad(x, [self.pad] * 4, mode="replicate")
+        before, after = self.pad
+        x = F.pad(x, [before, after, before, after], mode="replicate")
         return F.conv2d(x, self.weight, stride=self.factor, groups=self.channels)
 
     def extra_repr(self) -> str:

@@ -15,9 +15,9 @@ from PIL import Image
 import priors as prior_registry
 from zoo import LoadedModel, NormStatistics
 
-from . import images, metrics
+from . import images, memory, metrics
 from .energies import Energy, TotalVariation
-from .engine import Callback, FitConfig, FitResult, fit
+from .engine import Callback, FitConfig, FitResult, fit, resolve_device
 from .inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
 from .transforms import from_recipe
 
@@ -95,8 +95,14 @@ def _fit(prior_name: str, preset: str | None, task: str, model: LoadedModel, mak
     preset_name, settings = recipe(prior_name, preset, task)
     settings.update(objective or {})
     size = tuple(model.input_size[1:])
-    prior = prior_registry.create(prior_name, channels=3, size=size, preset=preset_name, seed=seed,
-                                  **(prior_settings or {}))
+
+    def build() -> torch.nn.Module:
+        return prior_registry.create(prior_name, channels=3, size=size, preset=preset_name, seed=seed,
+                                     **(prior_settings or {}))
+
+    memory.ensure_fit_fits(build, resolve_device(device), f"fitting {prior_name} at {size[1]}×{size[0]}",
+                           "choose a model with a smaller input or a smaller prior")
+    prior = build()
     data = make_data()
     statistics = settings.get("statistics", 0.0)
     if statistics and NormStatistics.norm_layers(model.model):  # without BatchNorm (a ViT) there are none to match

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from . import files  # noqa: E402
 from .images import to_uint8  # noqa: E402
 
 
@@ -37,7 +38,19 @@ def labelled(index: int, name: str | None) -> str:
 
 
 def write_json(data: dict[str, Any], path: str | os.PathLike) -> None:
-    Path(path).write_text(json.dumps(data, indent=2, default=float) + "\n")
+    """Strict JSON, written atomically: a number that is not finite becomes null, and a note says where."""
+    replaced: list[str] = []
+    clean = files.finite_json(json.loads(json.dumps(data, default=float)), replaced=replaced)
+    if replaced:
+        shown = ", ".join(replaced[:5]) + (f" and {len(replaced) - 5} more" if len(replaced) > 5 else "")
+        clean["notes"] = [*clean.get("notes", []), f"null where the value was not finite: {shown}"]
+    files.write_text(path, json.dumps(clean, indent=2, allow_nan=False) + "\n")
+
+
+def _save(fig: plt.Figure, path: str | os.PathLike) -> None:
+    with files.atomic(path) as temporary:
+        fig.savefig(temporary, dpi=100)
+    plt.close(fig)
 
 
 def grid(panels: Sequence[tuple[str, torch.Tensor]], path: str | os.PathLike, columns: int | None = None,
@@ -69,8 +82,7 @@ def grid_rows(rows: Sequence[Sequence[tuple[str, torch.Tensor]]], path: str | os
             axes[r][c].imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
             axes[r][c].set_title(title, fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def curves_by_run(histories: dict[str, Sequence[dict[str, float]]], path: str | os.PathLike, title: str = "",
@@ -89,8 +101,7 @@ def curves_by_run(histories: dict[str, Sequence[dict[str, float]]], path: str | 
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def learning_curves(history: Sequence[dict[str, float]], path: str | os.PathLike, title: str = "",
@@ -118,8 +129,7 @@ def learning_curves(history: Sequence[dict[str, float]], path: str | os.PathLike
         ax2.legend(loc="lower right", fontsize=8)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def command_line() -> str:

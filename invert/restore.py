@@ -4,15 +4,16 @@ Each builder keeps the measurement (physics) separate from the prior that will b
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from . import energies, stopping
+from . import energies, memory, stopping
 from .energies import Energy
 from .engine import FitConfig
-from .errors import UserError
+from .errors import InvertError, SettingError
 from .physics import Downsample, add_gaussian_noise, random_mask
 
 
@@ -31,8 +32,8 @@ class Problem:
 def denoise(image: torch.Tensor, sigma: float | None = None, seed: int = 0) -> Problem:
     """`sigma` given (0–255 scale): `image` is clean, noise is added with `seed`. Else `image` is noisy."""
     if sigma is not None:
-        if sigma <= 0:
-            raise UserError(f"--add-noise must be a positive σ on the 0–255 scale, got {sigma}")
+        if not 0 < sigma < math.inf:
+            raise SettingError("sigma", f"must be a positive, finite noise level on the 0–255 scale, got {sigma}")
         noisy = add_gaussian_noise(image, sigma / 255, seed)
         reference = image
     else:
@@ -43,22 +44,23 @@ def denoise(image: torch.Tensor, sigma: float | None = None, seed: int = 0) -> P
 
 def super_resolve(image: torch.Tensor, factor: int, from_hr: bool = False, kernel: str = "lanczos2") -> Problem:
     """`from_hr`: `image` is the high-resolution reference, downscaled by `factor` first."""
-    if factor < 2:
-        raise UserError(f"--factor must be an integer ≥ 2, got {factor}")
+    if factor < 2 or int(factor) != factor:
+        raise SettingError("factor", f"must be a whole number ≥ 2, got {factor}")
     h, w = image.shape[-2:]
     notes = []
     if from_hr:
         if h % factor or w % factor:
-            raise UserError(
-                f"factor {factor} does not divide the image size {w}×{h}; crop it to a multiple of {factor} "
-                "(e.g. with --crop)"
-            )
+            raise SettingError("factor", f"{factor} does not divide the image size {w}×{h}; crop the image to a "
+                                         f"multiple of {factor}")
         reference = image
         low = Downsample(factor, kernel, image.shape[1])(image).clamp(0, 1)
         notes.append(f"downscaled the {w}×{h} reference by {factor} with {kernel}")
     else:
         reference, low = None, image
     out = (low.shape[-2] * factor, low.shape[-1] * factor)
+    # the bicubic baseline and the fit's images at the output size; a huge factor is refused here
+    memory.ensure_fits(8 * out[0] * out[1] * image.shape[1] * 4, "cpu", f"a {out[1]}×{out[0]} output",
+                       "choose a smaller factor or a smaller image")
     bicubic = F.interpolate(low, size=out, mode="bicubic", align_corners=False).clamp(0, 1)
     energy = energies.super_resolution(low, factor, kernel)
     return Problem("sr", low, energy, out, image.shape[1], reference, bicubic, notes)
@@ -67,13 +69,19 @@ def super_resolve(image: torch.Tensor, factor: int, from_hr: bool = False, kerne
 def inpaint(image: torch.Tensor, mask: torch.Tensor | None = None, drop: float | None = None, seed: int = 0) -> Problem:
     """Fill the pixels where `mask` is 0, or a random `drop` fraction of them (drawn with `seed`)."""
     if (mask is None) == (drop is None):
-        raise UserError("inpainting needs exactly one of --mask FILE or --drop FRACTION")
+        raise InvertError("inpainting needs exactly one of mask and drop")
     notes = []
     if drop is not None:
         if not 0 < drop < 1:
-            raise UserError(f"--drop must be a fraction between 0 and 1, got {drop}")
+            raise SettingError("drop", f"must be a fraction between 0 and 1, got {drop}")
         mask = random_mask(tuple(image.shape[-2:]), drop, seed)
         notes.append(f"dropped {drop:.0%} of the pixels at random (seed {seed})")
+    elif not mask.any():
+        raise SettingError("mask", "marks no pixel as known (it is all black): there is nothing to fill from; "
+                                   "white marks the known pixels")
+    elif mask.all():
+        raise SettingError("mask", "marks every pixel as known (it is all white): there is nothing to inpaint; "
+                                   "black marks the pixels to fill")
     masked = image * mask
     return Problem("inpaint", masked, energies.inpainting(image, mask), tuple(image.shape[-2:]), image.shape[1],
                    image, masked, notes)

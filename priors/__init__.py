@@ -3,6 +3,7 @@
 Importing this package registers the built-in priors (one module each).
 """
 from .base import GeneratorPrior, Prior
+from .errors import PriorError, PriorSettingError
 from .registry import PriorEntry, UnknownPriorError, available, create, entry, preset, preset_for, register
 from . import deep_decoder, dip, fourier, maco, pixel, tv  # noqa: E402,F401  (registration side effect)
 
@@ -10,6 +11,8 @@ __all__ = [
     "Prior",
     "GeneratorPrior",
     "PriorEntry",
+    "PriorError",
+    "PriorSettingError",
     "UnknownPriorError",
     "available",
     "create",

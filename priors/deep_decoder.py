@@ -1,10 +1,13 @@
 """Deep Decoder (Heckel & Hand, 2019): an under-parameterized, convolution-free image generator."""
 from __future__ import annotations
 
+import math
+
 from torch import nn
 
 from .base import GeneratorPrior, uniform_noise
 from .color import output_layer
+from .errors import PriorSettingError
 from .registry import register
 
 
@@ -58,6 +61,11 @@ def deep_decoder(
 ) -> DeepDecoder:
     """Deep Decoder: 1×1 convolutions, upsampling, ReLU and channel norms; fewer weights than pixels."""
     depth = default_depth(size) if depth is None else depth
+    deepest = max(1, int(math.log2(max(size))))
+    if not 1 <= depth <= deepest:  # deeper: an input under one pixel, rendered far larger than the image
+        raise PriorSettingError("depth", f"must be from 1 to {deepest} for a {size[1]}×{size[0]} image, got {depth}")
+    if width < 1:
+        raise PriorSettingError("width", f"must be at least 1, got {width}")
     factor = 2**depth
     h, w = -(-size[0] // factor), -(-size[1] // factor)
     net = decoder_net(width, depth, channels, upsample, output)

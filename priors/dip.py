@@ -13,6 +13,7 @@ from invert.energies import TotalVariation
 
 from .base import GeneratorPrior, ceil_to, meshgrid_input, uniform_noise
 from .color import output_layer
+from .errors import PriorError, PriorSettingError
 from .registry import register
 
 _PAPER_NET = {
@@ -181,13 +182,13 @@ def skip_net(
     """The paper's "skip" network, built from the deepest level outwards; `output` "decorrelated" makes its
     last channels decorrelated colours (as lucid's parameterizations) instead of RGB."""
     if not len(channels_down) == len(channels_up) == len(channels_skip):
-        raise ValueError("channels_down, channels_up and channels_skip need one entry per level")
+        raise PriorError("channels_down, channels_up and channels_skip need one entry per level")
     if upsample not in ("bilinear", "nearest"):
-        raise ValueError(f"upsample must be 'bilinear' or 'nearest', got {upsample!r}")
+        raise PriorError(f"upsample must be 'bilinear' or 'nearest', got {upsample!r}")
     if downsample not in ("stride", "avg"):
-        raise ValueError(f"downsample must be 'stride' or 'avg', got {downsample!r}")
+        raise PriorError(f"downsample must be 'stride' or 'avg', got {downsample!r}")
     if pad not in ("reflection", "zero"):
-        raise ValueError(f"pad must be 'reflection' or 'zero', got {pad!r}")
+        raise PriorError(f"pad must be 'reflection' or 'zero', got {pad!r}")
     conv_kw = {"pad": pad, "downsample": downsample}
     kw = dict(filter_down=filter_down, filter_up=filter_up, filter_skip=filter_skip, upsample=upsample,
               need_1x1_up=need_1x1_up, **conv_kw)
@@ -229,9 +230,9 @@ def dip(
     elif input_kind == "meshgrid":
         z, input_depth = meshgrid_input(h, w), 2
     else:
-        raise ValueError(f"input_kind must be 'noise' or 'meshgrid', got {input_kind!r}")
+        raise PriorError(f"input_kind must be 'noise' or 'meshgrid', got {input_kind!r}")
     net = skip_net(input_depth, channels, channels_down, channels_up, channels_skip, **net_kw)
     if tv_weight < 0:
-        raise ValueError(f"tv_weight must be at least 0, got {tv_weight}")
+        raise PriorSettingError("tv_weight", f"must be at least 0, got {tv_weight}")
     regularizer = TotalVariation() * tv_weight if tv_weight else None
     return DeepImagePrior(channels, size, net, z, regularizer)

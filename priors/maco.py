@@ -82,7 +82,7 @@ def natural_spectrum(height: int, width: int) -> torch.Tensor:
         if path.is_file():
             try:
                 return torch.load(path, map_location="cpu", weights_only=True)
-            except (OSError, RuntimeError):  # a damaged cache file: compute it again
+            except Exception:  # a damaged cache file (unpickling, zip errors share no base): compute it again
                 pass
         spectrum = _compute_spectrum(height, width)
     try:

@@ -13,9 +13,10 @@ from typing import Any, Callable
 import torch
 
 from .base import Prior
+from .errors import PriorError, PriorSettingError
 
 
-class UnknownPriorError(ValueError):
+class UnknownPriorError(PriorError):
     """Raised for an unknown prior or preset name; the message lists the known ones."""
 
 
@@ -99,9 +100,9 @@ def create(
     e = entry(name)
     row = globals()["preset"](name, preset)
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels}")
+        raise PriorSettingError("channels", f"must be 1 or 3, got {channels}")
     if min(size) < 1:
-        raise ValueError(f"image size must be positive, got {size}")
+        raise PriorSettingError("size", f"must be positive, got {size}")
     kwargs = {**row.get("prior", {}), **overrides}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

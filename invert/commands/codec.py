@@ -3,32 +3,33 @@ from __future__ import annotations
 
 import argparse
 import io
-from pathlib import Path
 
 import torch
 from PIL import Image
 
 import priors as prior_registry
 
-from .. import codec, images, metrics
+from .. import codec, files, images, memory, metrics
 from ..energies import reconstruction
-from ..engine import FitConfig, fit
-from ..errors import UserError
-from .output import say
+from ..engine import FitConfig, fit, resolve_device
+from . import options
+from .output import prepare_output_file, say
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compress", help="store an image as the weights of a small Deep Decoder")
     p.add_argument("image", help="image file or skimage:NAME")
     p.add_argument("output", help="compressed file to write (e.g. image.ddc)")
-    p.add_argument("--width", type=int, default=32, help="channels per layer k (fewer: smaller file)")
-    p.add_argument("--depth", type=int, default=None, help="layers (default: 6, fewer on small images)")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--width", type=options.whole(1, codec.LIMITS["width"]), default=32,
+                   help="channels per layer k (fewer: smaller file)")
+    p.add_argument("--depth", type=options.COUNT, default=None, help="layers (default: 6, fewer on small images)")
+    p.add_argument("--steps", type=options.COUNT, default=2000)
+    p.add_argument("--lr", type=options.LEARNING_RATE, default=0.01)
     p.add_argument("--precision", choices=list(codec.DTYPES), default="float16")
-    p.add_argument("--crop", type=int, default=None, help="centre-crop the image to N×N first")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="cpu keeps decoding bit-exact across machines of one kind")
+    p.add_argument("--crop", type=options.COUNT, default=None, help="centre-crop the image to N×N first")
+    p.add_argument("--seed", type=options.SEED, default=0)
+    p.add_argument("--device", type=options.device, default="cpu",
+                   help="cpu keeps decoding bit-exact across machines of one kind")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=run_compress)
@@ -40,11 +41,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.set_defaults(run=run_decompress)
 
 
-def _refuse_existing(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise UserError(f"{path} already exists; choose another name or add --overwrite")
-
-
 def png_bytes(x: torch.Tensor) -> int:
     buffer = io.BytesIO()
     Image.fromarray(images.to_uint8(x)).save(buffer, format="PNG", optimize=True)
@@ -52,14 +48,20 @@ def png_bytes(x: torch.Tensor) -> int:
 
 
 def run_compress(args: argparse.Namespace) -> int:
-    out = Path(args.output)
-    _refuse_existing(out, args.overwrite)
+    out = prepare_output_file(args.output, args.overwrite)
     image, notes = images.load_image(args.image)
     if args.crop:
         image = images.center_crop(image, args.crop)
     say(*notes)
-    prior = prior_registry.create("deep_decoder", channels=image.shape[1], size=tuple(image.shape[-2:]),
-                                  seed=args.seed, width=args.width, depth=args.depth)
+
+    def build() -> torch.nn.Module:
+        return prior_registry.create("deep_decoder", channels=image.shape[1], size=tuple(image.shape[-2:]),
+                                     seed=args.seed, width=args.width, depth=args.depth)
+
+    h, w = image.shape[-2:]
+    memory.ensure_fit_fits(build, resolve_device(args.device), f"compressing a {w}×{h} image",
+                           "crop or downscale it (--crop), or lower --width")
+    prior = build()
     config = FitConfig(steps=args.steps, lr=args.lr, seed=args.seed, device=args.device, progress=not args.quiet)
     result = fit(prior, reconstruction(image), config)
     prior = prior.cpu()
@@ -73,8 +75,7 @@ def run_compress(args: argparse.Namespace) -> int:
         "steps": result.steps_run,
     }
     blob = codec.encode(prior, prior.architecture, args.seed, args.precision, {"stats": stats})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(blob)
+    files.write_bytes(out, blob)
     png = png_bytes(image)
     say(f"{out}: {len(blob):,} bytes ({png / len(blob):.1f}× smaller than PNG's {png:,}), "
           f"{stats['parameters']:,} weights (compression factor {stats['compression_factor']:.1f}), "
@@ -83,8 +84,7 @@ def run_compress(args: argparse.Namespace) -> int:
 
 
 def run_decompress(args: argparse.Namespace) -> int:
-    out = Path(args.output)
-    _refuse_existing(out, args.overwrite)
+    out = prepare_output_file(images.check_image_path(args.output), args.overwrite)
     prior, header = codec.read(args.input)
     with torch.no_grad():
         images.save_image(prior().clamp(0, 1), out)

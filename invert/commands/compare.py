@@ -6,13 +6,15 @@ from collections import defaultdict
 
 import zoo
 
-from .. import report
+from .. import files, report
+from ..engine import FitResult
 from ..images import save_image
 from ..inversion import top1
 from ..preimages import invert_layer
 from .model_args import load_target
 from .output import prepare_output_dir, say
-from .preimage import add_common, check_layers, load_judges, objective, split, warn_if_stalled, write_result
+from .preimage import (add_common, check_layers, load_judges, objective, run_cells, split, warn_if_stalled,
+                       write_result)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -62,32 +64,34 @@ def run(args: argparse.Namespace) -> int:
     layer = args.layer or zoo.default_layers(judges.model.model, judges.model.input_size)[-1]
     check_layers(judges, [layer])
     out = prepare_output_dir(args.out, args.overwrite)
-    records, rows, interrupted = [], [], False
-    for index, spec in enumerate(image_specs):
-        target = load_target(spec, judges.model)
+    targets = [load_target(spec, judges.model) for spec in image_specs]  # a bad image fails before any fit
+    records: list[dict] = []
+    rows = []
+    for index, target in enumerate(targets):
         top = top1(judges.model, target)
-        row = [(f"original {index}\ntop1 {report.labelled(top, judges.model.class_name(top))}", target)]
-        for name in prior_names:
-            say(f"{spec} · {layer} · {name}")
-            image, record, result = invert_layer(judges, target, layer, name, steps=args.steps, seed=args.seed,
-                                                 device=args.device, progress=not args.quiet,
-                                                 objective=objective(args), restarts=args.restarts)
-            record["image"] = spec
-            records.append(record)
-            save_image(image, out / f"{index}__{name}.png")
-            warn_if_stalled(record)
-            row.append((f"{'STALLED ' if record['stalled'] else ''}{name}\ntop1 "
-                        f"{report.labelled(record['top1'], record['top1_name'])}", image))
-            if result.interrupted:
-                interrupted = True
-                break
-        rows.append(row)
-        if interrupted:
-            break
-    report.grid_rows(rows, out / "grid.png")
-    table = summarize(records)
-    (out / "table.md").write_text(markdown(table))
-    print(markdown(table))
-    write_result(args, judges, records, {"interrupted": interrupted}, out, layer=layer, priors=prior_names,
-                 images=image_specs, summary=table)
-    return 130 if interrupted else 0
+        rows.append([(f"original {index}\ntop1 {report.labelled(top, judges.model.class_name(top))}", target)])
+
+    def fit_one(cell: tuple[int, str]) -> FitResult:
+        index, name = cell
+        spec = image_specs[index]
+        say(f"{spec} · {layer} · {name}")
+        image, record, result = invert_layer(judges, targets[index], layer, name, steps=args.steps, seed=args.seed,
+                                             device=args.device, progress=not args.quiet, objective=objective(args),
+                                             restarts=args.restarts)
+        record["image"] = spec
+        records.append(record)
+        save_image(image, out / f"{index}__{name}.png")
+        warn_if_stalled(record)
+        rows[index].append((f"{'STALLED ' if record['stalled'] else ''}{name}\ntop1 "
+                            f"{report.labelled(record['top1'], record['top1_name'])}", image))
+        return result
+
+    interrupted = run_cells([(i, name) for i in range(len(targets)) for name in prior_names], fit_one)
+    with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
+        report.grid_rows([row for row in rows if len(row) > 1], out / "grid.png")  # images that got a cell
+        table = summarize(records)
+        files.write_text(out / "table.md", markdown(table))
+        print(markdown(table))
+        write_result(args, judges, records, {"interrupted": interrupted}, out, layer=layer, priors=prior_names,
+                     images=image_specs, summary=table)
+    return 130 if interrupted or held else 0

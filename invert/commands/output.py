@@ -1,29 +1,130 @@
-"""What a command leaves behind: an output folder created fresh (never over a user's files), and notes."""
+"""What a command leaves behind: outputs claimed before any work (a folder by one run at a time, never over
+a user's files), removed again when the run fails before it has a result, and notes on stderr."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import InvertError
+
+LOCK = ".invert-run"  # inside a claimed folder while a run writes there; holds the run's process id
+
+
+class _Claim:
+    """An output path and what this run created for it, to be removed if the run fails."""
+
+    def __init__(self, path: Path, kind: str):
+        self.path, self.kind = path, kind
+        self.created = _first_missing(path if kind == "folder" else path.parent)
+        self.before: set[str] = set()
+
+    def release(self, failed: bool) -> None:
+        if self.kind == "folder":
+            (self.path / LOCK).unlink(missing_ok=True)
+        if not failed:
+            return
+        if self.created is not None:
+            shutil.rmtree(self.created, ignore_errors=True)
+        elif self.kind == "folder":
+            for name in set(os.listdir(self.path)) - self.before:
+                target = self.path / name
+                shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+
+
+_claims: list[_Claim] = []
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost of `path` and its parents that does not exist yet (None when `path` exists)."""
+    missing = None
+    for candidate in [path, *path.parents]:
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _lock(out: Path) -> None:
+    """Take the folder for this run; refuse while another live run holds it (a dead run's lock is taken over)."""
+    lock = out / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and _alive(holder):
+                raise InvertError(f"output folder {out} is in use by another run (process {holder}); wait for it "
+                                  "to finish or choose another --out") from None
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return
+    raise InvertError(f"cannot take output folder {out}: another run keeps claiming it; choose another --out")
 
 
 def prepare_output_dir(path: str, overwrite: bool) -> Path:
-    """Create `path` (or accept it empty); refuse a non-empty one unless `overwrite`, and unwritable ones."""
+    """Claim folder `path` for this run: created (or accepted empty; non-empty only with `overwrite`), writable,
+    and locked against a concurrent run until the command ends."""
     if not path or not path.strip():
-        raise UserError("--out is empty; give a folder for the results, e.g. --out runs/denoise")
+        raise InvertError("--out is empty; give a folder for the results, e.g. --out runs/denoise")
     out = Path(path)
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file, not a folder; choose another path")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise UserError(f"output folder {out} already exists and is not empty; choose another --out or add --overwrite")
+        raise InvertError(f"--out {out} is a file, not a folder; choose another path")
+    claim = _Claim(out, "folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"cannot create output folder {out}: {exc.strerror}; choose a writable --out") from None
+        raise InvertError(f"cannot create output folder {out}: {exc.strerror}; choose a writable --out") from None
     if not os.access(out, os.W_OK | os.X_OK):
-        raise UserError(f"output folder {out} is not writable; choose a writable --out")
+        raise InvertError(f"output folder {out} is not writable; choose a writable --out")
+    _lock(out)
+    _claims.append(claim)
+    claim.before = set(os.listdir(out)) - {LOCK}
+    if claim.before and not overwrite:
+        raise InvertError(f"output folder {out} already exists and is not empty; choose another --out or add "
+                          "--overwrite")
     return out
+
+
+def prepare_output_file(path: str, overwrite: bool) -> Path:
+    """Check, before any work, that file `path` can be written: not there (unless `overwrite`), its folder
+    created if needed and writable. The file itself is written atomically at the end."""
+    out = Path(path)
+    if out.is_dir():
+        raise InvertError(f"{out} is a folder; give a file name")
+    if out.exists() and not overwrite:
+        raise InvertError(f"{out} already exists; choose another name or add --overwrite")
+    claim = _Claim(out, "file")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvertError(f"cannot create folder {out.parent}: {exc.strerror}; choose a writable path") from None
+    _claims.append(claim)
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise InvertError(f"folder {out.parent} is not writable; choose a writable path")
+    return out
+
+
+def release(failed: bool) -> None:
+    """End this run's claims: unlock its folders, and when it `failed` before a result remove what it made."""
+    while _claims:
+        _claims.pop().release(failed)
 
 
 def say(*lines: str) -> None:

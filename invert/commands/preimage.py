@@ -2,60 +2,48 @@
 from __future__ import annotations
 
 import argparse
+from typing import Callable, Iterable, TypeVar
 
 import torch
 
 import priors as prior_registry
 import zoo
 
-from .. import report
-from ..engine import resolve_device
+from .. import files, report
+from ..engine import FitResult, resolve_device
 from ..images import save_image
 from ..inversion import top1
 from ..preimages import RESTARTS, STALL_RATIO, Judges, invert_layer
 from .attribution import attribution_map
+from . import options
 from .model_args import add_model_args, load_target, transfer_model_name
 from .output import prepare_output_dir, say
 
+T = TypeVar("T")
 DEFAULT_PRIORS = "dip,tv"
 OVERVIEW_STEPS = 200  # with no --layers: every cell gets this, so the whole grid takes under 5 minutes
 
 
 def add_common(p: argparse.ArgumentParser, default_out: str, image: bool = True) -> None:
     add_model_args(p, image)
-    p.add_argument("--steps", type=int, default=None,
+    p.add_argument("--steps", type=options.COUNT, default=None,
                    help="optimization steps per pre-image (default: the preset's; more at deep layers)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--seed", type=options.SEED, default=0)
+    p.add_argument("--device", type=options.device, default="auto", help="auto, cpu, cuda[:N] or mps")
     p.add_argument("--out", default=default_out, help=f"output folder (default {default_out})")
     p.add_argument("--overwrite", action="store_true", help="write into an existing, non-empty output folder")
     p.add_argument("--no-transfer", action="store_true", help="skip the independent model's check (saves memory)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--tv", type=weight, default=None, metavar="W",
+    p.add_argument("--tv", type=options.WEIGHT, default=None, metavar="W",
                    help="add W · TV (β = 2) to the energy, whatever the prior (Mahendran & Vedaldi)")
-    p.add_argument("--alpha-norm", type=weight, default=None, metavar="W", help="add W · α-norm (α = 6) to the energy")
+    p.add_argument("--alpha-norm", type=options.WEIGHT, default=None, metavar="W", help="add W · α-norm (α = 6) to the energy")
     p.add_argument("--no-transforms", action="store_true", help="no random jitter/rotation/scale at coarse layers")
-    p.add_argument("--statistics", type=weight, default=None, metavar="W",
+    p.add_argument("--statistics", type=options.WEIGHT, default=None, metavar="W",
                    help="weight of the BatchNorm statistics prior (DeepInversion; 0 turns it off)")
     if image:  # pre-images: a fit that stalls is run again
-        p.add_argument("--restarts", type=count, default=RESTARTS, metavar="N",
+        p.add_argument("--restarts", type=options.whole(0, 100), default=RESTARTS, metavar="N",
                        help=f"run a stalled pre-image (feature loss not below {STALL_RATIO:g}× a flat grey image's) "
                             f"again, up to N times: run on if it had moved, else from another seed (default {RESTARTS})")
-
-
-def weight(text: str) -> float:
-    """An energy term's weight from the command line: a number ≥ 0 (a negative one would reward the term)."""
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a weight must be 0 or more, got {text}")
-    return value
-
-
-def count(text: str) -> int:
-    """A whole number ≥ 0 from the command line."""
-    if not text.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number 0 or more, got {text!r}")
-    return int(text)
 
 
 def objective(args: argparse.Namespace) -> dict:
@@ -108,23 +96,48 @@ def check_layers(judges: Judges, layers: list[str]) -> None:
     zoo.find_layers(judges.model.model, layers, judges.model.name)
 
 
+def run_cells(cells: Iterable[T], fit_one: Callable[[T], FitResult]) -> bool:
+    """`fit_one` each cell in turn (it saves its own result) until a fit is interrupted (its best so far kept)
+    or Ctrl-C arrives between fits; returns whether the run was cut short. Cut short before any cell was
+    done, the interrupt goes on: there is no result to keep."""
+    done = 0
+    try:
+        for cell in cells:
+            result = fit_one(cell)
+            done += 1
+            if result.interrupted:
+                return True
+    except KeyboardInterrupt:
+        if not done:
+            raise
+        return True
+    return False
+
+
 def run_grid(args: argparse.Namespace, judges: Judges, target: torch.Tensor, layers: list[str],
-             prior_names: list[str], out) -> tuple[list[dict], dict]:
-    """Fit every (layer, prior) pair; save each cell, the grid, the curves. Ctrl-C keeps what is done."""
+             prior_names: list[str], out) -> tuple[dict, bool]:
+    """Fit every (layer, prior) pair and save each cell's image; Ctrl-C keeps the cells done (and says so)."""
     (out / "cells").mkdir(exist_ok=True)
     cells: dict[tuple[str, str], tuple[torch.Tensor, dict, list]] = {}
-    interrupted = False
-    for layer, name in ((layer, name) for layer in layers for name in prior_names):
+
+    def fit_one(cell: tuple[str, str]) -> FitResult:
+        layer, name = cell
         say(f"{layer} · {name}")
         image, record, result = invert_layer(judges, target, layer, name, steps=args.steps, seed=args.seed,
                                              device=args.device, progress=not args.quiet, objective=objective(args),
                                              restarts=args.restarts)
         save_image(image, out / "cells" / f"{layer}__{name}.png")
         warn_if_stalled(record)
-        cells[(layer, name)] = (image, record, result.history)
-        if result.interrupted:
-            interrupted = True
-            break
+        cells[cell] = (image, record, result.history)
+        return result
+
+    interrupted = run_cells([(layer, name) for layer in layers for name in prior_names], fit_one)
+    return cells, interrupted
+
+
+def draw_grid(args: argparse.Namespace, judges: Judges, target: torch.Tensor, layers: list[str],
+              prior_names: list[str], cells: dict, out) -> list[dict]:
+    """The grid (layers × priors, the original first) and the curves; returns the cells' records."""
     top = top1(judges.model, target)
     original = report.labelled(top, judges.model.class_name(top))
     rows = []
@@ -143,7 +156,7 @@ def run_grid(args: argparse.Namespace, judges: Judges, target: torch.Tensor, lay
         rows.append(row)
     report.grid_rows(rows, out / "grid.png")
     report.curves_by_run({f"{l} · {p}": h for (l, p), (_, _, h) in cells.items()}, out / "curves.png")
-    return [rec for _, rec, _ in cells.values()], {"interrupted": interrupted}
+    return [rec for _, rec, _ in cells.values()]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -159,9 +172,11 @@ def run(args: argparse.Namespace) -> int:
         args.steps = OVERVIEW_STEPS
         say(f"an overview: {OVERVIEW_STEPS} steps per pre-image (about 4 minutes on 2 CPU cores); name --layers "
             "or --steps for the presets' full budgets (deep layers fit slower and get more steps)")
-    records, status = run_grid(args, judges, target, layers, prior_names, out)
-    write_result(args, judges, records, status, out, layers=layers, priors=prior_names)
-    return 130 if status["interrupted"] else 0
+    cells, interrupted = run_grid(args, judges, target, layers, prior_names, out)
+    with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
+        records = draw_grid(args, judges, target, layers, prior_names, cells, out)
+        write_result(args, judges, records, {"interrupted": interrupted}, out, layers=layers, priors=prior_names)
+    return 130 if interrupted or held else 0
 
 
 def write_result(args, judges: Judges, records: list[dict], status: dict, out, **extra) -> None:

@@ -6,13 +6,15 @@ from typing import Any
 
 import priors as prior_registry
 
-from .. import images, memory, metrics, report, restore
+from .. import files, images, memory, metrics, report, restore
 from ..engine import FitConfig, fit, resolve_device
-from ..errors import UserError
+from ..errors import InvertError
+from . import options
 from .output import prepare_output_dir, say
 
 # Used when IMAGE is left out: a sample photo shipped with scikit-image, and a degradation to undo.
 SAMPLE = {"image": "skimage:chelsea", "crop": 128, "add_noise": 25.0, "factor": 4, "drop": 0.5}
+FLAGS = {"sigma": "--add-noise"}  # the library's settings that this command names otherwise
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,27 +27,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="write into an existing, non-empty output folder")
     p.add_argument("--prior", default="dip", help="prior name (see `invert priors`)")
     p.add_argument("--preset", default=None, help="prior preset; default: the prior's preset for the task, if any")
-    p.add_argument("--steps", type=int, default=None, help="optimization steps (default: the preset's)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=options.COUNT, default=None, help="optimization steps (default: the preset's)")
+    p.add_argument("--lr", type=options.LEARNING_RATE, default=None, help="learning rate (default: the preset's)")
+    p.add_argument("--seed", type=options.SEED, default=0)
     p.add_argument("--no-auto-stop", dest="auto_stop", action="store_false",
                    help="run every step instead of stopping by itself (denoising: once the residual reaches the "
                         "noise level estimated from the input; otherwise: near the output-variance minimum)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--crop", type=int, default=None, help="centre-crop the image to N×N first")
+    p.add_argument("--device", type=options.device, default="auto", help="auto, cpu, cuda[:N] or mps")
+    p.add_argument("--crop", type=options.COUNT, default=None, help="centre-crop the image to N×N first")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     g = p.add_argument_group("denoise")
-    g.add_argument("--add-noise", type=float, default=None, metavar="SIGMA",
+    g.add_argument("--add-noise", type=options.SIGMA, default=None, metavar="SIGMA",
                    help="IMAGE is clean: add Gaussian noise of this σ (0–255 scale) and report metrics against it")
     g = p.add_argument_group("sr")
-    g.add_argument("--factor", type=int, default=None, help="upscaling factor (e.g. 4 or 8)")
+    g.add_argument("--factor", type=options.whole(2), default=None, help="upscaling factor (e.g. 4 or 8)")
     g.add_argument("--from-hr", action="store_true", help="IMAGE is the high-resolution reference: downscale it first")
     g.add_argument("--kernel", default="lanczos2", choices=["lanczos2", "lanczos3", "bicubic"],
                    help="downsampling operator of the SR energy")
     g = p.add_argument_group("inpaint")
     g.add_argument("--mask", default=None, help="mask image: white = known pixel, black = missing")
-    g.add_argument("--drop", type=float, default=None, metavar="FRACTION", help="drop this fraction of pixels at random")
-    p.set_defaults(run=run)
+    g.add_argument("--drop", type=options.FRACTION, default=None, metavar="FRACTION",
+                   help="drop this fraction of pixels at random")
+    p.set_defaults(run=run, flags=FLAGS)
 
 
 def _apply_sample_defaults(args: argparse.Namespace) -> list[str]:
@@ -55,8 +58,10 @@ def _apply_sample_defaults(args: argparse.Namespace) -> list[str]:
     args.crop = args.crop or SAMPLE["crop"]
     if args.task == "denoise" and args.add_noise is None:
         args.add_noise = SAMPLE["add_noise"]
-    if args.task == "sr":
+    if args.task == "sr":  # the crop rounded down to a multiple of the factor, which must divide it
         args.factor, args.from_hr = args.factor or SAMPLE["factor"], True
+        if args.crop >= args.factor:
+            args.crop -= args.crop % args.factor
     if args.task == "inpaint" and args.mask is None and args.drop is None:
         args.drop = SAMPLE["drop"]
     return [f"no IMAGE given: using {args.image} ({args.crop}² crop) as the clean reference"]
@@ -70,22 +75,14 @@ def build_problem(args: argparse.Namespace) -> tuple[restore.Problem, list[str]]
         problem = restore.denoise(image, args.add_noise, args.seed)
     elif args.task == "sr":
         if args.factor is None:
-            raise UserError("sr needs --factor N (e.g. --factor 4)")
+            raise InvertError("sr needs --factor N (e.g. --factor 4)")
         problem = restore.super_resolve(image, args.factor, args.from_hr, args.kernel)
     else:
+        if (args.mask is None) == (args.drop is None):
+            raise InvertError("inpaint needs exactly one of --mask FILE and --drop FRACTION")
         mask = images.load_mask(args.mask, tuple(image.shape[-2:])) if args.mask else None
         problem = restore.inpaint(image, mask, args.drop, args.seed)
     return problem, notes + problem.notes
-
-
-def check_memory(build, device_name: str, size: tuple[int, int], prior: str) -> None:
-    device = resolve_device(device_name)
-    need, have = memory.estimate_fit_bytes(build), memory.available_bytes(device)
-    if need > 0.9 * have:
-        raise UserError(
-            f"a {size[1]}×{size[0]} image needs about {need / 2**30:.1f} GiB to fit with {prior} but "
-            f"{device.type} has {have / 2**30:.1f} GiB free; crop or downscale it (--crop), or use a smaller prior"
-        )
 
 
 def metrics_of(problem: restore.Problem, result_image, factor: int | None) -> dict[str, Any]:
@@ -114,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
         return prior_registry.create(args.prior, channels=problem.channels, size=problem.output_size,
                                      preset=preset, seed=args.seed)
 
-    check_memory(build, args.device, problem.output_size, args.prior)
+    h, w = problem.output_size
+    memory.ensure_fit_fits(build, resolve_device(args.device), f"fitting {args.prior} to a {w}×{h} image",
+                           "crop or downscale it (--crop), or use a smaller prior")
     prior = build()
     config = FitConfig.build(prior.fit_defaults, steps=args.steps, lr=args.lr, seed=args.seed,
                              device=args.device, progress=not args.quiet, auto_stop=args.auto_stop)
@@ -125,37 +124,38 @@ def run(args: argparse.Namespace) -> int:
     elif result.stopped_by == "auto":
         say(f"auto-stop after {result.steps_run} steps: {result.stop_reason} (--no-auto-stop runs them all)")
 
-    restored = result.output
-    images.save_image(restored, out / "restored.png")
-    images.save_image(problem.observation.clamp(0, 1), out / "degraded.png")
-    scores = metrics_of(problem, restored, args.factor)
-    shown_input = problem.baseline if problem.task == "sr" else problem.observation
-    panels = [("bicubic" if problem.task == "sr" else "input", shown_input), (f"{args.prior} ({prior.preset})", restored)]
-    if "psnr" in scores:
-        panels = [(f"{panels[0][0]} {scores['psnr_input']:.2f} dB", shown_input),
-                  (f"{panels[1][0]} {scores['psnr']:.2f} dB", restored),
-                  ("reference", problem.reference)]
-    report.grid(panels, out / "grid.png")
-    report.learning_curves(result.history, out / "curves.png", f"{args.task} · {args.prior} ({prior.preset})",
-                           output_step=result.chosen_step)
-    record = {
-        "task": args.task,
-        "image": args.image,
-        "prior": args.prior,
-        "preset": prior.preset,
-        "params": prior.num_parameters(),
-        "size": list(problem.output_size),
-        "channels": problem.channels,
-        "seed": args.seed,
-        "device": str(resolve_device(args.device)),
-        **result.summary(),
-        **scores,
-        "notes": notes + more,
-        "command": report.command_line(),
-        "versions": report.versions(),
-        "history": result.history,
-    }
-    report.write_json(record, out / "result.json")
+    with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
+        restored = result.output
+        images.save_image(restored, out / "restored.png")
+        images.save_image(problem.observation.clamp(0, 1), out / "degraded.png")
+        scores = metrics_of(problem, restored, args.factor)
+        shown_input = problem.baseline if problem.task == "sr" else problem.observation
+        panels = [("bicubic" if problem.task == "sr" else "input", shown_input), (f"{args.prior} ({prior.preset})", restored)]
+        if "psnr" in scores:
+            panels = [(f"{panels[0][0]} {scores['psnr_input']:.2f} dB", shown_input),
+                      (f"{panels[1][0]} {scores['psnr']:.2f} dB", restored),
+                      ("reference", problem.reference)]
+        report.grid(panels, out / "grid.png")
+        report.learning_curves(result.history, out / "curves.png", f"{args.task} · {args.prior} ({prior.preset})",
+                               output_step=result.chosen_step)
+        record = {
+            "task": args.task,
+            "image": args.image,
+            "prior": args.prior,
+            "preset": prior.preset,
+            "params": prior.num_parameters(),
+            "size": list(problem.output_size),
+            "channels": problem.channels,
+            "seed": args.seed,
+            "device": str(resolve_device(args.device)),
+            **result.summary(),
+            **scores,
+            "notes": notes + more,
+            "command": report.command_line(),
+            "versions": report.versions(),
+            "history": result.history,
+        }
+        report.write_json(record, out / "result.json")
     summary = f"{scores['psnr_input']:.2f} → {scores['psnr']:.2f} dB, " if "psnr" in scores else ""
     say(f"{args.task} done in {result.seconds:.1f} s ({result.steps_run} steps), {summary}results in {out}/")
-    return 130 if result.interrupted else 0
+    return 130 if result.interrupted or held else 0

@@ -1,0 +1,73 @@
+"""Option types checked while parsing: a value outside its real range is refused before anything runs,
+in one line that names the option and what it accepts (argparse adds the option's name)."""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Callable, NoReturn
+
+from ..engine import resolve_device
+from ..errors import SettingError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the problem and where to look, no usage block; exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def whole(least: int = 0, most: int | None = None) -> Callable[[str], int]:
+    """A whole number in [least, most]."""
+    span = f"from {least} to {most}" if most is not None else f"{least} or more"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number {span}, got {text!r}") from None
+        if value < least or (most is not None and value > most):
+            raise argparse.ArgumentTypeError(f"expected a whole number {span}, got {value}")
+        return value
+
+    return parse
+
+
+def number(least: float = -math.inf, most: float = math.inf, *, above: bool = False,
+           below: bool = False) -> Callable[[str], float]:
+    """A finite number in the range: [least, most], with `above`/`below` making either end open."""
+    low = f"more than {least:g}" if above else f"at least {least:g}"
+    high = f"less than {most:g}" if below else f"at most {most:g}"
+    span = " and ".join(s for s, bound in ((low, least), (high, most)) if math.isfinite(bound)) or "any"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number ({span}), got {text!r}") from None
+        too_low = value <= least if above else value < least
+        too_high = value >= most if below else value > most
+        if not math.isfinite(value) or too_low or too_high:
+            raise argparse.ArgumentTypeError(f"expected a finite number, {span}, got {text}")
+        return value
+
+    return parse
+
+
+COUNT = whole(1)  # steps, restarts-like budgets, sizes: at least one
+SEED = whole(0, 2**63 - 1)
+LEARNING_RATE = number(0, 10, above=True)
+WEIGHT = number(0)  # an energy term's weight; a negative one would reward the term
+FRACTION = number(0, 1, above=True, below=True)
+SIGMA = number(0, 255, above=True)  # a noise level on the 0–255 scale
+
+
+def device(text: str) -> str:
+    """auto, cpu, cuda, cuda:N or mps: a device this machine and this build of torch have."""
+    try:
+        resolve_device(text.strip().lower())
+    except SettingError as error:
+        raise argparse.ArgumentTypeError(error.problem) from None
+    return text.strip().lower()
