@@ -29,8 +29,18 @@ class Problem:
     notes: list[str] = field(default_factory=list)
 
 
+MIN_SIDE = 8  # smaller images have no neighbourhoods for the noise estimate, TV or SSIM to work in
+
+
+def _check_size(image: torch.Tensor, what: str = "image") -> None:
+    h, w = image.shape[-2:]
+    if min(h, w) < MIN_SIDE:
+        raise InvertError(f"the {what} is {w}×{h}; restoration needs at least {MIN_SIDE} pixels a side")
+
+
 def denoise(image: torch.Tensor, sigma: float | None = None, seed: int = 0) -> Problem:
     """`sigma` given (0–255 scale): `image` is clean, noise is added with `seed`. Else `image` is noisy."""
+    _check_size(image)
     if sigma is not None:
         if not 0 < sigma < math.inf:
             raise SettingError("sigma", f"must be a positive, finite noise level on the 0–255 scale, got {sigma}")
@@ -57,6 +67,7 @@ def super_resolve(image: torch.Tensor, factor: int, from_hr: bool = False, kerne
         notes.append(f"downscaled the {w}×{h} reference by {factor} with {kernel}")
     else:
         reference, low = None, image
+    _check_size(low, "low-resolution image")
     out = (low.shape[-2] * factor, low.shape[-1] * factor)
     # the bicubic baseline and the fit's images at the output size; a huge factor is refused here
     memory.ensure_fits(8 * out[0] * out[1] * image.shape[1] * 4, "cpu", f"a {out[1]}×{out[0]} output",
@@ -68,6 +79,7 @@ def super_resolve(image: torch.Tensor, factor: int, from_hr: bool = False, kerne
 
 def inpaint(image: torch.Tensor, mask: torch.Tensor | None = None, drop: float | None = None, seed: int = 0) -> Problem:
     """Fill the pixels where `mask` is 0, or a random `drop` fraction of them (drawn with `seed`)."""
+    _check_size(image)
     if (mask is None) == (drop is None):
         raise InvertError("inpainting needs exactly one of mask and drop")
     notes = []

@@ -25,7 +25,10 @@ DISCREPANCY = 0.95
 
 def noise_sigma(image: torch.Tensor) -> float:
     """σ of additive Gaussian noise in an N×C×H×W image, from its response to a Laplacian-difference
-    kernel (Immerkær, "Fast noise variance estimation", 1996); image structure adds a little to it."""
+    kernel (Immerkær, "Fast noise variance estimation", 1996); image structure adds a little to it. An image
+    under 3 pixels on a side has no 3×3 neighbourhood to measure it in: 0."""
+    if min(image.shape[-2:]) < 3:
+        return 0.0
     c = image.shape[1]
     kernel = torch.tensor([[1.0, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=image.dtype, device=image.device)
     response = F.conv2d(image, kernel.expand(c, 1, 3, 3), groups=c)

@@ -224,7 +224,9 @@ def dip(
     `tv_weight` > 0 adds weight · TV(x) to the energy (DIP-TV).
     """
     factor = 2 ** len(channels_down)
-    h, w = ceil_to(size[0], factor), ceil_to(size[1], factor)
+    # at least 2 pixels a side at the deepest level: BatchNorm needs more than one value per channel, and the
+    # reflection padding more than one pixel; the output is centre-cropped back to `size`
+    h, w = ceil_to(max(size[0], 2 * factor), factor), ceil_to(max(size[1], 2 * factor), factor)
     if input_kind == "noise":
         z = uniform_noise((1, input_depth, h, w))
     elif input_kind == "meshgrid":

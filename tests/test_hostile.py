@@ -37,7 +37,8 @@ def files_at(tmp_path, photo):
             "black": tmp_path / "black.png", "white": tmp_path / "white.png", "small": tmp_path / "small.png",
             "nonempty": tmp_path / "nonempty", "ddc": tmp_path / "ok.ddc", "notddc": tmp_path / "not.ddc",
             "existing": tmp_path / "existing.ddc", "out": tmp_path / "out", "nowhere": tmp_path / "no" / "such",
-            "file": tmp_path / "plain.txt"}
+            "file": tmp_path / "plain.txt", "tiny": tmp_path / "tiny.png", "empty": tmp_path / "empty.png",
+            "truncated": tmp_path / "truncated.png", "pth": tmp_path / "weights.pth"}
     save_image(photo, made["photo"])
     made["text"].write_text("not an image")
     made["folder"].mkdir()
@@ -50,6 +51,10 @@ def files_at(tmp_path, photo):
     made["existing"].write_bytes(b"mine")
     made["file"].write_text("x")
     _write_ddc(made["ddc"], photo)
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(made["tiny"])
+    made["empty"].write_bytes(b"")
+    made["truncated"].write_bytes(made["photo"].read_bytes()[:200])
+    made["pth"].write_text("not a checkpoint")
     return {k: str(v) for k, v in made.items()}
 
 
@@ -141,6 +146,16 @@ REFUSED = [
     ("priors --size 0 5", "--size"),
     ("priors --channels 2", "--channels"),
     ("", "COMMAND"),
+    ("restore denoise {tiny} --out {out}", "at least 8 pixels"),
+    ("restore denoise {photo} --crop 2 --out {out}", "at least 8 pixels"),
+    ("restore sr {tiny} --factor 3 --out {out}", "at least 8 pixels"),
+    ("restore denoise {empty} --out {out}", "cannot read image"),
+    ("restore denoise {truncated} --out {out}", "cannot read image"),
+    ("preimage --layers ,,, --out {out}", "--layers"),
+    ("preimage --priors dip,dep --out {out}", "did you mean dip"),
+    ("compare --priors , --out {out}", "--priors"),
+    ("maximize --class 1 --weights {pth} --out {out}", "--weights"),
+    ("maximize --layer nonexistent --channel 0 --out {out}", "unknown layer"),
 ]
 
 

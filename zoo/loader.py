@@ -189,7 +189,8 @@ def _load_weights_file(model: nn.Module, path: str, name: str) -> None:
     try:
         state_dict = timm.models.load_state_dict(path)
     except Exception as error:  # pickle, zip and safetensors errors share no base class
-        raise ZooError(f"cannot read weights file {path}: {_one_line(error)}", setting="weights") from None
+        raise ZooError(f"cannot read weights file {path} ({type(error).__name__}: {_one_line(error)}); is it a "
+                       "PyTorch (.pth) or safetensors checkpoint?", setting="weights") from None
     try:
         missing, unexpected = model.load_state_dict(state_dict, strict=False)
     except RuntimeError as error:  # shape mismatches

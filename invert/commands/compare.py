@@ -13,8 +13,8 @@ from ..inversion import top1
 from ..preimages import invert_layer
 from .model_args import load_target
 from .output import prepare_output_dir, say
-from .preimage import (add_common, check_layers, load_judges, objective, run_cells, split, warn_if_stalled,
-                       write_result)
+from . import options
+from .preimage import add_common, check_layers, load_judges, objective, run_cells, warn_if_stalled, write_result
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,9 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Invert one layer with several priors and the same number of steps; report "
                                    "feature loss, SSIM, top-1 agreement, transfer to an independent model, time.")
     add_common(p, "runs/compare")
-    p.add_argument("--images", default=None, help="comma-separated images (default: --image)")
+    p.add_argument("--images", type=options.names, default=None, help="comma-separated images (default: --image)")
     p.add_argument("--layer", default=None, help="layer to invert (default: the logits)")
-    p.add_argument("--priors", default="dip,tv,deep_decoder", help="comma-separated priors")
+    p.add_argument("--priors", type=options.prior_names, default="dip,tv,deep_decoder", help="comma-separated priors")
     p.set_defaults(run=run)
 
 
@@ -58,8 +58,8 @@ def markdown(rows: list[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    image_specs = split(args.images) if args.images else [args.image]
-    prior_names = split(args.priors)
+    image_specs = args.images or [args.image]
+    prior_names = args.priors
     judges = load_judges(args)
     layer = args.layer or zoo.default_layers(judges.model.model, judges.model.input_size)[-1]
     check_layers(judges, [layer])

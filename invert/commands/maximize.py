@@ -11,7 +11,7 @@ from ..images import save_image
 from ..inversion import ActivationMaximization
 from ..report import labelled
 from ..preimages import maximize
-from .preimage import add_common, check_layers, load_judges, objective, run_cells, split, write_result
+from .preimage import add_common, check_layers, load_judges, objective, run_cells, write_result
 from . import options
 from .output import prepare_output_dir, say
 
@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     unit.add_argument("--class", dest="class_index", type=imagenet_class, metavar="CLASS",
                       help='ImageNet class (a logit): an index or a name, e.g. 130 or "flamingo"')
     p.add_argument("--position", type=options.whole(0), nargs=2, metavar=("Y", "X"), help="one neuron: the channel at Y, X")
-    p.add_argument("--priors", default="dip,tv", help="comma-separated priors (default dip,tv)")
+    p.add_argument("--priors", type=options.prior_names, default="dip,tv", help="comma-separated priors (default dip,tv)")
     p.set_defaults(run=run, image=None, flags={"channel": "--channel/--class"})
 
 
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                        f"top1 {labelled(record['top1'], record['top1_name'])}", image))
         return result
 
-    interrupted = run_cells(split(args.priors), fit_one)
+    interrupted = run_cells(args.priors, fit_one)
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.grid(panels, out / "grid.png")
         unit = labelled(channel, records[0]["class_name"])

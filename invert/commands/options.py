@@ -7,6 +7,8 @@ import math
 import sys
 from typing import Callable, NoReturn
 
+import priors as prior_registry
+
 from ..engine import resolve_device
 from ..errors import SettingError
 
@@ -62,6 +64,25 @@ LEARNING_RATE = number(0, 10, above=True)
 WEIGHT = number(0)  # an energy term's weight; a negative one would reward the term
 FRACTION = number(0, 1, above=True, below=True)
 SIGMA = number(0, 255, above=True)  # a noise level on the 0–255 scale
+
+
+def names(text: str) -> list[str]:
+    """A comma-separated list of names (layers, priors, images) with at least one."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected one or more comma-separated names, got {text!r}")
+    return items
+
+
+def prior_names(text: str) -> list[str]:
+    """`names` of registered priors; an unknown one is refused with the close names."""
+    items = names(text)
+    for name in items:
+        try:
+            prior_registry.entry(name)
+        except prior_registry.UnknownPriorError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return items
 
 
 def device(text: str) -> str:

@@ -6,7 +6,6 @@ from typing import Callable, Iterable, TypeVar
 
 import torch
 
-import priors as prior_registry
 import zoo
 
 from .. import files, report
@@ -65,16 +64,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Invert a pretrained classifier: find images whose features at a layer match "
                                    "the target image's, under each prior.")
     add_common(p, "runs/preimage")
-    p.add_argument("--layers", default=None, help="comma-separated layer names (default: 3 stages and the logits; "
+    p.add_argument("--layers", type=options.names, default=None, help="comma-separated layer names (default: 3 stages and the logits; "
                                                   "see `invert layers MODEL`)")
-    p.add_argument("--priors", default=DEFAULT_PRIORS, help=f"comma-separated priors (default {DEFAULT_PRIORS})")
+    p.add_argument("--priors", type=options.prior_names, default=DEFAULT_PRIORS, help=f"comma-separated priors (default {DEFAULT_PRIORS})")
     p.add_argument("--attribution", action="store_true",
                    help="add captum Integrated Gradients maps (original's top class) beside every image")
     p.set_defaults(run=run)
-
-
-def split(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def warn_if_stalled(record: dict) -> None:
@@ -160,12 +155,10 @@ def draw_grid(args: argparse.Namespace, judges: Judges, target: torch.Tensor, la
 
 
 def run(args: argparse.Namespace) -> int:
-    prior_names = split(args.priors)
-    for name in prior_names:
-        prior_registry.entry(name)
+    prior_names = args.priors
     judges = load_judges(args)
     target = load_target(args.image, judges.model)
-    layers = split(args.layers) if args.layers else zoo.default_layers(judges.model.model, judges.model.input_size)
+    layers = args.layers or zoo.default_layers(judges.model.model, judges.model.input_size)
     check_layers(judges, layers)
     out = prepare_output_dir(args.out, args.overwrite)
     if args.layers is None and args.steps is None:
