@@ -17,7 +17,7 @@ from statistics import mean
 
 from common import plot, read_trajectories, save_result
 
-import priors
+from invert import priors
 from invert import FitConfig
 from invert.stopping import DISCREPANCY, DiscrepancyStop
 

@@ -22,7 +22,7 @@ import time
 import torch
 from common import save_result
 
-import priors
+from invert import priors
 from invert.engine import resolve_device
 
 

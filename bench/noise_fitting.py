@@ -12,7 +12,7 @@ import argparse
 
 import torch
 
-import priors
+from invert import priors
 from invert import FitConfig, fit, reconstruction
 
 from common import plot, save_result

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-import priors
+from invert import priors
 from invert import FitConfig, fit, metrics, restore
 from invert.engine import resolve_device
 from invert.images import center_crop, load_image

@@ -31,7 +31,7 @@ def tally(rows: list[dict], key: str) -> list[dict]:
              "recognized": sum(r[key][i]["recognized"] for r in rows), "images": len(rows)}
             for i, c in enumerate(rows[0][key])]
 
-import zoo
+from invert import zoo
 from invert.engine import FitConfig, resolve_device, update_ema
 from invert.inversion import top1
 from invert.preimages import Judges, invert_layer, prepare_target

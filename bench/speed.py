@@ -13,7 +13,7 @@ import argparse
 import torch
 from common import save_result
 
-import priors
+from invert import priors
 from invert import FitConfig, fit, reconstruction
 from invert.engine import resolve_device
 

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from common import DATA
 
-import priors
+from invert import priors
 from invert import FitConfig, fit, images, restore
 from invert.engine import resolve_device, update_ema
 from invert.metrics import psnr

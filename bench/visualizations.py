@@ -33,8 +33,8 @@ import torch
 from common import DATA, PREIMAGE_PHOTOS, RESULTS, save_result, settings
 from torch import nn
 
-import priors
-import zoo
+from invert import priors
+from invert import zoo
 from invert import report
 from invert.engine import resolve_device
 from invert.images import load_image, save_image

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-import priors
+from invert import priors
 from invert import FitConfig, fit, metrics, report, restore
 from invert.images import center_crop, load_image
 

@@ -11,7 +11,7 @@ import argparse
 import torch
 from torch import nn
 
-import zoo
+from invert import zoo
 from invert import report
 from invert.preimages import Judges, invert_layer, prepare_target
 

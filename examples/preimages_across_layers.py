@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-import zoo
+from invert import zoo
 from invert import report
 from invert.preimages import Judges, invert_layer, prepare_target
 

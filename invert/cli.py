@@ -42,13 +42,19 @@ def explain(error: Exception, args: argparse.Namespace) -> str:
 
 
 def _run(args: argparse.Namespace, debug: bool) -> int:
-    from priors import PriorError
-    from zoo import ZooError
+    from invert.priors import PriorError
+    from invert.zoo import ZooError
 
     from .commands import output
     from .errors import InvertError
 
     status = 1
+    if hasattr(args, "threads"):  # the same seed and thread count give the same numbers
+        import torch
+
+        from .commands.options import available_cores
+
+        torch.set_num_threads(args.threads or available_cores())
     try:
         status = args.run(args)
     except (InvertError, PriorError, ZooError, FloatingPointError) as error:

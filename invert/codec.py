@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 
-import priors as prior_registry
+from invert import priors as prior_registry
 
-from . import memory
+from . import memory, metrics
+from .energies import reconstruction
+from .engine import FitConfig, FitResult, fit, resolve_device
 from .errors import InvertError
 
 MAGIC = b"INVERTDD"
@@ -125,3 +127,40 @@ def read(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
 def compression_factor(channels: int, size: tuple[int, int], parameters: int) -> float:
     """Heckel & Hand's definition: image values divided by the numbers stored."""
     return channels * size[0] * size[1] / parameters
+
+
+def compress(image: torch.Tensor, *, width: int = 32, depth: int | None = None, steps: int = 2000, lr: float = 0.01,
+             precision: str = "float16", seed: int = 0, device: str = "cpu",
+             progress: bool = False) -> tuple[bytes, torch.Tensor, dict[str, Any], FitResult]:
+    """Fit a Deep Decoder to `image` and store it: returns the file's bytes, the image they decode to, its stats
+    (PSNR, weights, compression factor, steps) and the fit. On the CPU decoding is bit-exact across machines of
+    one kind."""
+    size = tuple(image.shape[-2:])
+
+    def build() -> torch.nn.Module:
+        return prior_registry.create("deep_decoder", channels=image.shape[1], size=size, seed=seed, width=width,
+                                     depth=depth)
+
+    memory.ensure_fit_fits(build, resolve_device(device), f"compressing a {size[1]}×{size[0]} image",
+                           "crop or downscale it, or lower the width")
+    prior = build()
+    result = fit(prior, reconstruction(image), FitConfig(steps=steps, lr=lr, seed=seed, device=device,
+                                                         progress=progress))
+    prior = prior.cpu()
+    quantize_(prior, precision)
+    with torch.no_grad():
+        decoded = prior().clamp(0, 1)
+    stats = {
+        "psnr": metrics.psnr(decoded, image),
+        "parameters": prior.num_parameters(),
+        "compression_factor": compression_factor(image.shape[1], size, prior.num_parameters()),
+        "steps": result.steps_run,
+    }
+    return encode(prior, prior.architecture, seed, precision, {"stats": stats}), decoded, stats, result
+
+
+def decompress(path: str | Path) -> torch.Tensor:
+    """The image stored in the file at `path` (1×C×H×W in [0, 1])."""
+    prior, _ = read(path)
+    with torch.no_grad():
+        return prior().clamp(0, 1)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from invert.priors.regularizers import total_variation
+
 from .physics import Downsample, Identity, Mask, Operator
 
 
@@ -77,11 +79,7 @@ class TotalVariation(Energy):
         self.beta, self.isotropic, self.eps = beta, isotropic, eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dx = (x[..., :-1, 1:] - x[..., :-1, :-1]) ** 2
-        dy = (x[..., 1:, :-1] - x[..., :-1, :-1]) ** 2
-        if self.isotropic:
-            return torch.mean((dx + dy + self.eps) ** (self.beta / 2))
-        return torch.mean((dx + self.eps) ** (self.beta / 2) + (dy + self.eps) ** (self.beta / 2))
+        return total_variation(x, self.beta, self.isotropic, self.eps)
 
     def extra_repr(self) -> str:
         return f"beta={self.beta:g}, isotropic={self.isotropic}"

@@ -10,7 +10,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from zoo import FeatureExtractor, LoadedModel, NormStatistics
+from invert.zoo import FeatureExtractor, LoadedModel, NormStatistics
 
 from .energies import Energy
 from .errors import SettingError

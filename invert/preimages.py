@@ -6,14 +6,15 @@ prior (transforms, extra regularizers) comes from the prior's `preimage` preset.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable, Hashable, Iterable
 
 import torch
 from PIL import Image
 
-import priors as prior_registry
-from zoo import LoadedModel, NormStatistics
+from invert import priors as prior_registry
+from invert.zoo import LoadedModel, NormStatistics
 
 from . import images, memory, metrics
 from .energies import Energy, TotalVariation
@@ -234,3 +235,57 @@ def maximize(judges: Judges, layer: str, channel: int, prior_name: str, *, posit
         record.update(top1_transfer=top, top1_transfer_name=judges.transfer.class_name(top))
     data.remove_hooks()
     return image, record, result
+
+
+@dataclass
+class Cell:
+    """One fit of a grid: its key (e.g. (layer, prior)), the image, its record and the fit behind it."""
+
+    key: Hashable
+    image: torch.Tensor
+    record: dict[str, Any]
+    fit: FitResult
+
+
+def fit_cells(keys: Iterable[Hashable], fit_key: Callable[[Hashable], tuple[torch.Tensor, dict[str, Any], FitResult]],
+              *, on_start: Callable[[Hashable], None] | None = None,
+              on_done: Callable[[Cell], None] | None = None) -> tuple[list[Cell], bool]:
+    """Fit the cells in turn (`fit_key(key)` returns image, record, fit) until one is interrupted (its best so far
+    kept) or Ctrl-C arrives between fits. Returns the cells done and whether the run was cut short; cut short
+    before any cell was done, the interrupt goes on (there is nothing to keep). `on_start` and `on_done` let
+    a caller report progress or save each cell as it comes."""
+    cells: list[Cell] = []
+    try:
+        for key in keys:
+            if on_start is not None:
+                on_start(key)
+            cell = Cell(key, *fit_key(key))
+            cells.append(cell)
+            if on_done is not None:
+                on_done(cell)
+            if cell.fit.interrupted:
+                return cells, True
+    except KeyboardInterrupt:
+        if not cells:
+            raise
+        return cells, True
+    return cells, False
+
+
+def summarize_comparison(records: list[dict]) -> list[dict]:
+    """Per prior, the mean over images of feature loss, SSIM to the original, top-1 kept, transfer and time."""
+    by_prior: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        by_prior[r["prior"]].append(r)
+    rows = []
+    for prior, rs in by_prior.items():
+        n = len(rs)
+        row = {"prior": prior, "images": n,
+               "feature_loss": sum(r["feature_loss"] for r in rs) / n,
+               "ssim_to_original": sum(r["ssim_to_original"] for r in rs) / n,
+               "top1_kept": sum(r["top1"] == r["top1_original"] for r in rs) / n,
+               "seconds": sum(r["seconds"] for r in rs) / n}
+        if "transfer_agrees" in rs[0]:
+            row["transfer_rate"] = sum(r["transfer_agrees"] for r in rs) / n
+        rows.append(row)
+    return rows

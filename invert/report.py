@@ -6,7 +6,7 @@ import os
 import platform
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import matplotlib
 
@@ -15,7 +15,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from . import files  # noqa: E402
-from .images import to_uint8  # noqa: E402
+from .images import save_image, to_uint8  # noqa: E402
+
+if TYPE_CHECKING:
+    from .preimages import Cell
+    from .restore import Restoration
+    from .zoo import LoadedModel
+
+
+def run_info() -> dict[str, Any]:
+    """What every result.json records about how it was made: the command, versions, torch's CPU threads."""
+    return {"command": command_line(), "versions": versions(), "threads": torch.get_num_threads()}
 
 
 def versions() -> dict[str, str]:
@@ -134,3 +144,89 @@ def learning_curves(history: Sequence[dict[str, float]], path: str | os.PathLike
 
 def command_line() -> str:
     return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
+def write_restoration(done: "Restoration", out: Path, extra: dict[str, Any]) -> None:
+    """restored.png, degraded.png, grid.png (input, result, reference when known), curves.png, result.json."""
+    problem, result, record = done.problem, done.fit, done.record
+    save_image(done.image, out / "restored.png")
+    save_image(problem.observation.clamp(0, 1), out / "degraded.png")
+    shown = problem.baseline if problem.task == "sr" else problem.observation
+    label = f"{record['prior']} ({record['preset']})"
+    panels = [("bicubic" if problem.task == "sr" else "input", shown), (label, done.image)]
+    if "psnr" in record:
+        panels = [(f"{panels[0][0]} {record['psnr_input']:.2f} dB", shown),
+                  (f"{label} {record['psnr']:.2f} dB", done.image),
+                  ("reference", problem.reference)]
+    grid(panels, out / "grid.png")
+    learning_curves(result.history, out / "curves.png", f"{problem.task} · {label}", output_step=result.chosen_step)
+    write_json({**record, **extra, **run_info(), "history": result.history}, out / "result.json")
+
+
+def preimage_grid(cells: Sequence["Cell"], model: "LoadedModel", target: torch.Tensor, layers: Sequence[str],
+                  prior_names: Sequence[str], out: Path, attribution: bool = False) -> None:
+    """grid.png (a row per layer: the original, then each prior's pre-image; with `attribution`, Integrated
+    Gradients maps beside them) and curves.png (every cell's loss)."""
+    from .attribution import attribution_map
+    from .inversion import top1
+
+    by_key = {cell.key: cell for cell in cells}
+    top = top1(model, target)
+    original = labelled(top, model.class_name(top))
+    rows = []
+    for layer in layers:
+        row = [(f"original · {layer}\ntop1 {original}", target)]
+        if attribution:
+            row.append(("IG original", attribution_map(model, target, target)))
+        for name in prior_names:
+            cell = by_key.get((layer, name))
+            if cell is None:
+                continue
+            rec = cell.record
+            stalled = "STALLED " if rec.get("stalled") else ""
+            row.append((f"{stalled}{name}: loss {rec['feature_loss']:.2f}\n"
+                        f"top1 {labelled(rec['top1'], rec['top1_name'])}", cell.image))
+            if attribution:
+                row.append((f"IG {name}", attribution_map(model, target, cell.image)))
+        rows.append(row)
+    grid_rows(rows, out / "grid.png")
+    curves_by_run({f"{c.key[0]} · {c.key[1]}": c.fit.history for c in cells}, out / "curves.png")
+
+
+def maximize_grid(cells: Sequence["Cell"], layer: str, channel: int, out: Path) -> None:
+    """grid.png (each prior's image with its activation and top-1) and curves.png."""
+    panels = [(f"{c.key}: act {c.record['activation']:.2f}\ntop1 {labelled(c.record['top1'], c.record['top1_name'])}",
+               c.image) for c in cells]
+    grid(panels, out / "grid.png")
+    unit = labelled(channel, cells[0].record["class_name"])
+    curves_by_run({c.key: c.fit.history for c in cells}, out / "curves.png", f"maximize {layer}[{unit}]")
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The comparison table (from `preimages.summarize_comparison`) as Markdown."""
+    cols = ["prior", "images", "feature_loss", "ssim_to_original", "top1_kept", "transfer_rate", "seconds"]
+    cols = [c for c in cols if c in rows[0]]
+    fmt = {"feature_loss": "{:.3f}", "ssim_to_original": "{:.3f}", "top1_kept": "{:.0%}", "transfer_rate": "{:.0%}",
+           "seconds": "{:.1f}"}
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append("| " + " | ".join(fmt.get(c, "{}").format(r[c]) for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def comparison(cells: Sequence["Cell"], model: "LoadedModel", targets: Sequence[torch.Tensor],
+               table: list[dict], out: Path) -> None:
+    """grid.png (a row per image that got a cell: the original, then each prior's pre-image) and table.md."""
+    from .inversion import top1
+
+    rows: dict[int, list] = {}
+    for cell in cells:
+        index, name = cell.key
+        if index not in rows:
+            top = top1(model, targets[index])
+            rows[index] = [(f"original {index}\ntop1 {labelled(top, model.class_name(top))}", targets[index])]
+        rec = cell.record
+        rows[index].append((f"{'STALLED ' if rec['stalled'] else ''}{name}\ntop1 "
+                            f"{labelled(rec['top1'], rec['top1_name'])}", cell.image))
+    grid_rows(list(rows.values()), out / "grid.png")
+    files.write_text(out / "table.md", markdown_table(table))

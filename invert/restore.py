@@ -1,4 +1,5 @@
-"""Restoration problems: from an image and a task to (observation, energy, reference, baseline).
+"""Restoration: from an image and a task to a problem (observation, energy, reference, baseline), then a
+prior fitted to it (`restore`), scored against the reference when there is one.
 
 Each builder keeps the measurement (physics) separate from the prior that will be fitted to it.
 """
@@ -10,9 +11,12 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from . import energies, memory, stopping
+from typing import Any
+
+from . import energies, memory, metrics, stopping
+from . import priors as prior_registry
 from .energies import Energy
-from .engine import FitConfig
+from .engine import FitConfig, FitResult, fit, resolve_device
 from .errors import InvertError, SettingError
 from .physics import Downsample, add_gaussian_noise, random_mask
 
@@ -110,3 +114,68 @@ def stop_residual(problem: Problem, config: FitConfig) -> float | None:
         # an input with no measurable noise (a flat image) has no level to stop at
         return stopping.residual_target(problem.observation) or None
     return None
+
+
+@dataclass
+class Restoration:
+    """What `restore` returns: the restored image, the fit behind it, and its record (settings, scores)."""
+
+    image: torch.Tensor
+    problem: Problem
+    fit: FitResult
+    record: dict[str, Any]
+
+
+def scores(problem: Problem, image: torch.Tensor, border: int | None = None) -> dict[str, float]:
+    """PSNR and SSIM against the clean reference, with the baseline's beside them (empty without a reference);
+    for colour super-resolution also PSNR on luminance with `border` pixels shaved, as the SR papers do."""
+    ref = problem.reference
+    if ref is None:
+        return {}
+    out = {"psnr": metrics.psnr(image, ref), "ssim": metrics.ssim(image, ref)}
+    if problem.baseline is not None:
+        out["psnr_input"] = metrics.psnr(problem.baseline, ref)
+        out["ssim_input"] = metrics.ssim(problem.baseline, ref)
+    if problem.task == "sr" and problem.channels == 3:
+        out["psnr_y"] = metrics.psnr_y(image, ref, border=border)
+        out["psnr_y_input"] = metrics.psnr_y(problem.baseline, ref, border=border)
+    return out
+
+
+def restore(problem: Problem, prior: str = "dip", *, preset: str | None = None, steps: int | None = None,
+            lr: float | None = None, seed: int = 0, device: str = "auto", auto_stop: bool = True,
+            progress: bool = False) -> Restoration:
+    """Fit `prior` (its preset for the task unless `preset` names another) to `problem` and score the result.
+
+    Memory is estimated first; auto-stop ends denoising at the estimated noise level and every other task
+    near the output variance's minimum (`stop_residual`). Ctrl-C ends the fit with the best result so far.
+    """
+    preset = prior_registry.preset_for(prior, problem.task, preset)
+
+    def build() -> torch.nn.Module:
+        return prior_registry.create(prior, channels=problem.channels, size=problem.output_size, preset=preset,
+                                     seed=seed)
+
+    h, w = problem.output_size
+    memory.ensure_fit_fits(build, resolve_device(device), f"fitting {prior} to a {w}×{h} image",
+                           "crop or downscale it, or use a smaller prior")
+    fitted_prior = build()
+    config = FitConfig.build(fitted_prior.fit_defaults, steps=steps, lr=lr, seed=seed, device=device,
+                             progress=progress, auto_stop=auto_stop)
+    config.stop_residual = stop_residual(problem, config)
+    result = fit(fitted_prior, problem.energy, config, reference=problem.reference)
+    image = result.output
+    factor = problem.output_size[0] // problem.observation.shape[-2] if problem.task == "sr" else None
+    record = {
+        "task": problem.task,
+        "prior": prior,
+        "preset": fitted_prior.preset,
+        "params": fitted_prior.num_parameters(),
+        "size": list(problem.output_size),
+        "channels": problem.channels,
+        "seed": seed,
+        "device": str(resolve_device(device)),
+        **result.summary(),
+        **scores(problem, image, factor),
+    }
+    return Restoration(image, problem, result, record)

@@ -9,12 +9,11 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from invert.energies import TotalVariation
-
 from .base import GeneratorPrior, ceil_to, meshgrid_input, uniform_noise
 from .color import output_layer
 from .errors import PriorError, PriorSettingError
 from .registry import register
+from .regularizers import WeightedTotalVariation
 
 _PAPER_NET = {
     "channels_down": [128] * 5,
@@ -236,5 +235,5 @@ def dip(
     net = skip_net(input_depth, channels, channels_down, channels_up, channels_skip, **net_kw)
     if tv_weight < 0:
         raise PriorSettingError("tv_weight", f"must be at least 0, got {tv_weight}")
-    regularizer = TotalVariation() * tv_weight if tv_weight else None
+    regularizer = WeightedTotalVariation(tv_weight) if tv_weight else None
     return DeepImagePrior(channels, size, net, z, regularizer)

@@ -1,10 +1,11 @@
 """Total variation (Rudin, Osher & Fatemi 1992; Mahendran & Vedaldi 2015): the classic hand-made prior."""
 from __future__ import annotations
 
-from invert.energies import Energy, TotalVariation
+from torch import nn
 
 from .pixel import PixelPrior
 from .registry import register
+from .regularizers import WeightedTotalVariation
 
 
 class TVPrior(PixelPrior):
@@ -12,7 +13,7 @@ class TVPrior(PixelPrior):
 
     stops_early = False  # the minimizer of data + TV is the estimate: no noise to stop short of
 
-    def __init__(self, channels: int, size: tuple[int, int], tv: Energy, init_noise: float = 0.01):
+    def __init__(self, channels: int, size: tuple[int, int], tv: nn.Module, init_noise: float = 0.01):
         super().__init__(channels, size, init_noise, regularizer=tv)
 
 
@@ -39,4 +40,4 @@ def tv(
     init_noise: float = 0.01,
 ) -> TVPrior:
     """Total variation: pixels plus a penalty on their gradients (isotropic or anisotropic, exponent β)."""
-    return TVPrior(channels, size, TotalVariation(beta=beta, isotropic=isotropic) * weight, init_noise)
+    return TVPrior(channels, size, WeightedTotalVariation(weight, beta, isotropic), init_noise)

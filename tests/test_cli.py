@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from invert import cli, memory
-from invert.commands import restore as restore_cmd
+from invert import restore as restore_lib
 
 
 def run_cli(capsys, *argv):
@@ -144,11 +144,11 @@ def test_unknown_prior_and_preset(capsys, tmp_path, photo_file):
 def test_image_too_large_for_memory(capsys, tmp_path, photo_file, monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda device: 1 << 20)
     code, err = run_cli(capsys, "restore", "denoise", photo_file, "--out", str(tmp_path / "o"))
-    assert_one_line_error(code, err, "needs about", "GiB", "--crop")
+    assert_one_line_error(code, err, "needs about", "GiB", "crop")
 
 
 def test_memory_estimate_grows_with_size():
-    import priors
+    from invert import priors
 
     small = memory.estimate_fit_bytes(lambda: priors.create("dip", size=(64, 64)))
     large = memory.estimate_fit_bytes(lambda: priors.create("dip", size=(256, 256)))
@@ -176,7 +176,7 @@ def test_odd_image_modes_are_converted_and_said(capsys, tmp_path, photo, mode, m
 
 
 def test_ctrl_c_saves_the_result_so_far(capsys, tmp_path, photo_file, monkeypatch):
-    real_fit = restore_cmd.fit
+    real_fit = restore_lib.fit
 
     def interrupted_fit(prior, energy, config, **kw):
         def stop(step, loss, x):
@@ -185,7 +185,7 @@ def test_ctrl_c_saves_the_result_so_far(capsys, tmp_path, photo_file, monkeypatc
 
         return real_fit(prior, energy, config, callbacks=(stop,), **kw)
 
-    monkeypatch.setattr(restore_cmd, "fit", interrupted_fit)
+    monkeypatch.setattr(restore_lib, "fit", interrupted_fit)
     out = tmp_path / "o"
     code, err = run_cli(capsys, "restore", "denoise", photo_file, "--add-noise", "25", "--steps", "50",
                         "--out", str(out), "--quiet")

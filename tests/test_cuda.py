@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-import priors
+from invert import priors
 from invert import FitConfig, fit, reconstruction
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-import priors
+from invert import priors
 from invert import Energy, FitConfig, TotalVariation, fit, reconstruction
 
 

@@ -59,7 +59,7 @@ def files_at(tmp_path, photo):
 
 
 def _write_ddc(path, photo):
-    import priors
+    from invert import priors
 
     prior = priors.create("deep_decoder", channels=3, size=(64, 64), width=4, depth=3)
     path.write_bytes(codec.encode(prior, prior.architecture, 0, "float16"))
@@ -220,12 +220,12 @@ def test_downsampling_gives_exactly_the_size_over_the_factor(factor, size):
 
 
 def test_a_run_that_fails_after_claiming_its_folder_leaves_nothing(capsys, files_at, monkeypatch):
-    from invert.commands import restore as restore_cmd
+    from invert import restore as restore_lib
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(restore_cmd, "fit", broken)
+    monkeypatch.setattr(restore_lib, "fit", broken)
     code, err = run_cli(capsys, ["restore", "denoise", files_at["photo"], "--steps", "2", "--out", files_at["out"]])
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "internal error: RuntimeError: disk on fire" in err and "--debug" in err
@@ -346,17 +346,16 @@ def test_nan_weights_are_blamed_on_the_weights_file(capsys, tmp_path):
 def test_ctrl_c_between_cells_keeps_the_cells_done_and_before_any_goes_on():
     from types import SimpleNamespace
 
-    from invert.commands.preimage import run_cells
+    from invert.preimages import fit_cells
 
-    done = []
-
-    def fit_one(cell):
-        if cell == "c":
+    def fit_key(key):
+        if key == "c":
             raise KeyboardInterrupt  # e.g. while the judges score a cell, outside the fit
-        done.append(cell)
-        return SimpleNamespace(interrupted=False)
+        return torch.zeros(1), {"key": key}, SimpleNamespace(interrupted=False)
 
-    assert run_cells(["a", "b", "c", "d"], fit_one) is True and done == ["a", "b"]
-    assert run_cells(["a", "b"], fit_one) is False
+    cells, interrupted = fit_cells(["a", "b", "c", "d"], fit_key)
+    assert interrupted and [c.key for c in cells] == ["a", "b"]
+    cells, interrupted = fit_cells(["a", "b"], fit_key)
+    assert not interrupted and len(cells) == 2
     with pytest.raises(KeyboardInterrupt):
-        run_cells(["c", "a"], fit_one)
+        fit_cells(["c", "a"], fit_key)

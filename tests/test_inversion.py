@@ -5,10 +5,10 @@ import torch
 from PIL import Image
 from skimage import data
 
-import priors
-import zoo
+from invert import priors
+from invert import zoo
 from invert import FitConfig, cli, fit
-from invert.commands.attribution import attribution_map
+from invert.attribution import attribution_map
 from invert.errors import InvertError
 from invert.inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
 from invert.preimages import MAXIMIZE, RESTART_SEED_STEP, STALL_RATIO, Judges, invert_layer, is_coarse, recipe

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-import priors
-from priors.base import Prior
+from invert import priors
+from invert.priors.base import Prior
 
 
 BUILTIN = ["dip", "deep_decoder", "tv", "pixel", "fourier", "maco"]

@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-import priors
+from invert import priors
 from invert import FitConfig, fit, metrics, restore
 from invert.physics import Downsample, downsampling_kernel
 

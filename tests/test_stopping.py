@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-import priors
+from invert import priors
 from invert import FitConfig, denoising, fit
 from invert.engine import ema_decay
 from invert.stopping import DiscrepancyStop, VarianceStop, noise_sigma, residual_target

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 from skimage import data
 
-import zoo
+from invert import zoo
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_offline_without_weights_is_a_clear_error():
 
 
 def test_a_damaged_or_unwritable_weights_cache_costs_only_time(tmp_path, monkeypatch):
-    from zoo import efficientnet_lite
+    from invert.zoo import efficientnet_lite
 
     monkeypatch.setenv("INVERT_CACHE", str(tmp_path))
     reference = efficientnet_lite.load_lite(0).state_dict()

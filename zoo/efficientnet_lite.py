@@ -14,7 +14,7 @@ import timm
 import torch
 from torch import nn
 
-from zoo.errors import ZooError
+from .errors import ZooError
 
 VARIANTS = (0, 1, 2)
 

@@ -9,7 +9,7 @@ import difflib
 import functools
 import textwrap
 
-from zoo.errors import ZooError
+from .errors import ZooError
 
 NUM_CLASSES = 1000
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from zoo.errors import ZooError
+from .errors import ZooError
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from timm.data import resolve_data_config
 from torch import Tensor, nn
 from torchvision.transforms import v2
 
-from zoo.efficientnet_lite import load_lite
-from zoo.errors import ZooError
-from zoo.labels import NUM_CLASSES, class_name
+from .efficientnet_lite import load_lite
+from .errors import ZooError
+from .labels import NUM_CLASSES, class_name
 
 DEFAULT_MODEL = "efficientnet_lite0"
 # Names served by the offline package weights (see zoo.efficientnet_lite) when no weights file is given.

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 
-import zoo
+from invert import zoo
 
+from . import options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("layers", help="list a model's layers with their output shapes")
+    p = sub.add_parser("layers", help="list a model's layers with their output shapes",
+                       **options.example("invert layers", "invert layers tv:resnet50"))
     p.add_argument("model", nargs="?", default=zoo.DEFAULT_MODEL)
     p.set_defaults(run=run)
 

@@ -5,7 +5,7 @@ import argparse
 
 import torch
 
-import zoo
+from invert import zoo
 
 from ..preimages import prepare_target
 from .output import say
@@ -13,12 +13,10 @@ from .output import say
 DEFAULT_IMAGE = "skimage:chelsea"
 
 
-def add_model_args(p: argparse.ArgumentParser, image: bool = True) -> None:
+def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=zoo.DEFAULT_MODEL,
                    help=f"timm name, tv:NAME for torchvision (default {zoo.DEFAULT_MODEL}, works offline)")
     p.add_argument("--weights", default=None, help="local checkpoint file for the model")
-    if image:
-        p.add_argument("--image", default=DEFAULT_IMAGE, help="image file or skimage:NAME (default: a cat photo)")
 
 
 def transfer_model_name(model_name: str) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from typing import Callable, NoReturn
 
-import priors as prior_registry
+from invert import priors as prior_registry
 
 from ..engine import resolve_device
 from ..errors import SettingError
@@ -92,3 +93,44 @@ def device(text: str) -> str:
     except SettingError as error:
         raise argparse.ArgumentTypeError(error.problem) from None
     return text.strip().lower()
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), the default for --threads."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def shared(out: str | None = None, device_default: str = "auto") -> argparse.ArgumentParser:
+    """The options every fitting command has, defined once (a parent parser); `out` is the default --out."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("run")
+    if out is not None:
+        g.add_argument("--out", default=out, help=f"output folder (default {out}); must be new or empty unless --overwrite")
+    g.add_argument("--overwrite", action="store_true", help="write over existing outputs")
+    g.add_argument("--seed", type=SEED, default=0, help="seed of every random draw (default 0)")
+    g.add_argument("--device", type=device, default=device_default, help=f"auto, cpu, cuda[:N] or mps (default {device_default})")
+    g.add_argument("--threads", type=whole(1, 1024), default=None,
+                   help="CPU threads for torch (default: the cores this process may use); results can differ with it")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def add_images(p: argparse.ArgumentParser, several: bool, default: str | None) -> None:
+    """Input images as positional arguments (files or skimage:NAME); `--image`/`--images` remain as old spellings."""
+    what = "image files or skimage:NAME" if several else "image file or skimage:NAME"
+    p.add_argument("images", nargs="*" if several else "?", metavar="IMAGE",
+                   help=f"{what}" + (f" (default {default})" if default else ""))
+    p.add_argument("--image", "--images", dest="images_option", type=names, default=None, help=argparse.SUPPRESS)
+
+
+def images_of(args: argparse.Namespace, default: str | None) -> list[str]:
+    """The images given, positional or by the old option, else `default`."""
+    given = args.images if isinstance(args.images, list) else [args.images] if args.images else []
+    given += args.images_option or []
+    return given or ([default] if default else [])
+
+
+def example(*commands: str) -> dict:
+    """`epilog` and formatter for an `add_parser` call: --help ends with these example commands."""
+    return {"epilog": "examples:\n" + "\n".join(f"  {c}" for c in commands),
+            "formatter_class": argparse.RawDescriptionHelpFormatter}

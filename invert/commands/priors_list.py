@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 
-import priors as prior_registry
+from invert import priors as prior_registry
 
 from . import options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("priors", help="list the registered priors and their presets")
+    p = sub.add_parser("priors", help="list the registered priors and their presets",
+                       **options.example("invert priors --size 512 512"))
     p.add_argument("--size", type=options.whole(1, 2**16), nargs=2, default=[256, 256], metavar=("H", "W"))
     p.add_argument("--channels", type=int, default=3, choices=[1, 3])
     p.set_defaults(run=run)

@@ -6,9 +6,9 @@ import torch
 from captum.attr import IntegratedGradients
 from torch import nn
 
-from zoo import LoadedModel
+from invert.zoo import LoadedModel
 
-from ..inversion import top1
+from .inversion import top1
 
 
 class _Normalized(nn.Module):
