@@ -1,6 +1,6 @@
 """Auto-stop against the oracle, from long runs recorded by bench/trajectories.py.
 
-    python bench/autostop.py runs/traj-heldout.json.gz [--plot docs/autostop.png]
+    python -m bench autostop runs/traj-heldout.json.gz [--plot docs/autostop.png]
 
 Per job: the oracle (the best PSNR of the shown output over the whole long run, which needs the
 clean image), the PSNR of what auto-stop returns as `invert restore` runs it and the step it stopped
@@ -15,7 +15,17 @@ import argparse
 from pathlib import Path
 from statistics import mean
 
-from common import plot, read_trajectories, save_result
+from .common import plot, read_trajectories, save_result
+
+SMOKE = ["{tmp}/traj.json.gz", "--plot", "{tmp}/autostop.png"]
+
+
+def smoke_setup(tmp: Path) -> None:
+    """The recorded runs this benchmark reads, made tiny: bench.trajectories on one stand-in image."""
+    from . import trajectories
+
+    trajectories.main(["--configs", "denoise", "fast", "paper", "--tasks", "denoise", "--steps", "120", "--crop", "16",
+                       "--limit", "1", "--out", str(tmp / "traj.json.gz")])
 
 from invert import priors
 from invert import FitConfig
@@ -49,7 +59,7 @@ def rules(job: dict, extend: float | None = None) -> dict[str, list[int | None]]
     return {"auto_stop": discrepancy_pick(job, extend), "variance_rule": variance, "es_wmv": es_wmv}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", help="trajectory files (.json.gz)")
     ap.add_argument("--plot", default=None, help="PNG of the denoising curves with the stops marked")
@@ -57,7 +67,7 @@ def main() -> None:
     ap.add_argument("--extend", type=float, default=None,
                     help="replay the discrepancy rule running on to this multiple of its step (default: the preset's)")
     ap.add_argument("--name", default="autostop", help="result file name: bench/results/NAME-<device>-<date>.json")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     runs = [read_trajectories(f) for f in args.runs]
     rows = []
     for run in runs:

@@ -1,7 +1,7 @@
 """Deep Decoder as a codec against JPEG: PSNR against file size for several decoder widths k, with
 JPEG (PIL) at the closest file size on the same plot.
 
-    python bench/compression.py [--image deep_decoder/sf4_rgb.png] [--crop 256] [--widths 8,16,32,64]
+    python -m bench compression [--image deep_decoder/sf4_rgb.png] [--crop 256] [--widths 8,16,32,64]
 
 Writes bench/results/compression-<device>-<date>.json and .png; the PSNR is measured on the image that
 `invert decompress` re-renders from each file.
@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from invert import cli, metrics
+from invert import codec, metrics
 from invert.images import center_crop, load_image, save_image, to_uint8
 
-from common import DATA, plot, save_result
+from .common import DATA, SPLITS, plot, save_result
+
+SMOKE = ["--data", "{data}", "--crop", "32", "--widths", "4", "--steps", "3"]
 
 
 def jpeg_at_size(image: np.ndarray, target_bytes: int) -> tuple[int, bytes]:
@@ -33,14 +35,14 @@ def jpeg_at_size(image: np.ndarray, target_bytes: int) -> tuple[int, bytes]:
     return best
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--image", default="deep_decoder/sf4_rgb.png")
+    ap.add_argument("--image", default=SPLITS["compression"][0])
     ap.add_argument("--crop", type=int, default=256)
     ap.add_argument("--widths", default="8,16,32,64")
     ap.add_argument("--steps", type=int, default=1500)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     image, _ = load_image(args.data / args.image)
     image = center_crop(image, args.crop)
     pixels = to_uint8(image)
@@ -49,10 +51,9 @@ def main() -> None:
         src = Path(tmp) / "src.png"
         save_image(image, src)
         for k in args.widths.split(","):
-            packed, restored = Path(tmp) / f"k{k}.ddc", Path(tmp) / f"k{k}.png"
-            assert cli.main(["compress", str(src), str(packed), "--width", k, "--steps", str(args.steps), "--quiet"]) == 0
-            assert cli.main(["decompress", str(packed), str(restored)]) == 0
-            decoded = load_image(restored)[0]
+            packed = Path(tmp) / f"k{k}.ddc"
+            packed.write_bytes(codec.compress(image, width=int(k), steps=args.steps)[0])
+            decoded = codec.decompress(packed)  # what `invert decompress` re-renders from the file
             size = packed.stat().st_size
             quality, jpeg_file = jpeg_at_size(pixels, size)
             jpeg_path = Path(tmp) / f"k{k}.jpg"
@@ -70,6 +71,7 @@ def main() -> None:
         ax.plot([r["jpeg_bytes"] / 1024 for r in rows], [r["jpeg_psnr"] for r in rows], "s--", label="JPEG (PIL)")
         for r in rows:
             ax.annotate(f"k={r['width']}", (r["bytes"] / 1024, r["psnr"]), fontsize=7)
+
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,7 @@ if [ "${TESTS:-1}" = 1 ]; then
   tail -2 "$OUT/test.log"
 fi
 for i in $(seq 0 $((SHARDS - 1))); do
-  timeout "${SWEEP_SECONDS:-300}" python3 bench/trajectories.py --split "${SPLIT:-all}" --device cuda --threads 1 \
+  timeout "${SWEEP_SECONDS:-300}" python3 -m bench trajectories --split "${SPLIT:-all}" --device cuda --threads 1 \
     --shard "$i/$SHARDS" --steps "${STEPS:-3000}" --tasks ${TASKS:-denoise sr} --configs ${CONFIGS:-paper fast} \
     --out "/tmp/traj-$i.json.gz" > "/tmp/traj-$i.log" 2>&1 &
 done
@@ -29,13 +29,13 @@ print(f"sweep: {len(jobs)} jobs")
 PY
 cat /tmp/traj-*.log >> "$OUT/log.txt"
 if [ "${SPEED:-1}" = 1 ]; then
-  python3 bench/speed.py --device cuda --sizes 128 256 512 --steps 20 --only dip:paper-denoise dip:fast \
+  python3 -m bench speed --device cuda --sizes 128 256 512 --steps 20 --only dip:paper-denoise dip:fast \
     deep_decoder:default --variants fp32 channels_last amp amp+channels_last --whole-fit 3000 2>&1 | tee -a "$OUT/log.txt"
   cp bench/results/speed-cuda-*.json "$OUT/"
 fi
 if [ "${GRAPH:-1}" = 1 ]; then
   # the paper step captured in a CUDA graph against the eager step (prepared in a CPU-only session)
-  timeout 240 python3 bench/graph_step.py --device cuda --size 512 --steps 3000 2>&1 | tee -a "$OUT/log.txt"
+  timeout 240 python3 -m bench graph_step --device cuda --size 512 --steps 3000 2>&1 | tee -a "$OUT/log.txt"
   echo "graph_step exit status ${PIPESTATUS[0]}" | tee -a "$OUT/log.txt"
   cp bench/results/graph_step-cuda-*.json "$OUT/" || echo "graph_step wrote no JSON" | tee -a "$OUT/log.txt"
 fi

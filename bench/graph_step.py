@@ -1,7 +1,7 @@
 """How fast can one DIP step go on a GPU? The paper preset's step captured in a CUDA graph, timed beside
 the same step run eagerly, in one process.
 
-    python bench/graph_step.py [--size 512] [--steps 3000] [--preset paper-denoise] [--device cuda]
+    python -m bench graph_step [--size 512] [--steps 3000] [--preset paper-denoise] [--device cuda]
 
 On an H100 the eager step of the paper preset takes 15–16 ms at every size from 128² to 512²
 (bench/results/speed-cuda-*.json): it is bound by launching several hundred small kernels, not by
@@ -20,7 +20,10 @@ import argparse
 import time
 
 import torch
-from common import save_result
+from .common import save_result
+
+SMOKE = ["--size", "32", "--steps", "2", "--eager-steps", "2"]
+REQUIRES = ["cuda"]  # a CUDA graph needs a GPU
 
 from invert import priors
 from invert.engine import resolve_device
@@ -93,14 +96,14 @@ def timed(run, steps: int, read_every: int, step: Step, device: torch.device) ->
     return time.perf_counter() - start, loss
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="paper-denoise")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--steps", type=int, default=3000, help="steps per graph timing")
     ap.add_argument("--eager-steps", type=int, default=300)
     ap.add_argument("--device", default="auto")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     device = resolve_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True

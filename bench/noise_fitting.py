@@ -2,7 +2,7 @@
 fit a limited part of it. Fit i.i.d. uniform noise with decoders of growing width (and with DIP and
 pixels) and report the fraction of the noise energy fitted against parameters per image value.
 
-    python bench/noise_fitting.py [--size 64] [--steps 1500]
+    python -m bench noise_fitting [--size 64] [--steps 1500]
 
 Writes bench/results/noise_fitting-<device>-<date>.json and .png.
 """
@@ -15,7 +15,9 @@ import torch
 from invert import priors
 from invert import FitConfig, fit, reconstruction
 
-from common import plot, save_result
+from .common import plot, save_result
+
+SMOKE = ['--size', '16', '--steps', '3', '--widths', '4']
 
 
 def fitted_fraction(x: torch.Tensor, noise: torch.Tensor) -> float:
@@ -23,12 +25,12 @@ def fitted_fraction(x: torch.Tensor, noise: torch.Tensor) -> float:
     return float(1 - ((x - noise) ** 2).sum() / ((noise - noise.mean()) ** 2).sum())
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--widths", default="4,8,16,32,64,128")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     noise = torch.rand(1, 3, args.size, args.size, generator=torch.Generator().manual_seed(0))
     values = noise.numel()
     runs = [("deep_decoder", None, {"width": int(k)}) for k in args.widths.split(",")]

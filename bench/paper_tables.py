@@ -1,8 +1,8 @@
 """The DIP paper's restoration tables, re-run: DIP (paper presets), Deep Decoder, TV and the classical
 baseline side by side, with the paper's numbers.
 
-    python bench/paper_tables.py --quick [--data ../shared/data]   # CPU-sized subset, < 30 min on 2 cores
-    python bench/paper_tables.py --full                             # the paper protocol (meant for a GPU)
+    python -m bench paper_tables --quick [--data ../shared/data]   # CPU-sized subset, < 30 min on 2 cores
+    python -m bench paper_tables --full                             # the paper protocol (meant for a GPU)
 
 --quick uses centre crops, fewer images and fewer steps (all stated in the output); its numbers are not
 comparable one-to-one with the paper's full-image ones. Writes bench/results/paper_tables-<mode>-<device>-
@@ -22,7 +22,9 @@ from invert import FitConfig, fit, metrics, restore
 from invert.engine import resolve_device
 from invert.images import center_crop, load_image
 
-from common import DATA, save_result
+from .common import DATA, SPLITS, save_result
+
+SMOKE = ["--quick", "--data", "{data}", "--tables", "denoise", "--dip-steps", "2", "--crop", "32", "--images", "1"]
 
 # The paper's numbers (recomputed from the authors' released outputs, as quoted in the project's issue).
 PAPER = {
@@ -36,16 +38,8 @@ PAPER = {
                            "01.png": 29.80, "12.png": 32.48, "11.png": 32.17}},
 }
 
-FULL = {
-    "denoise": ["denoising/F16_GT.png", "sr/Set14/baboon.png", "sr/Set14/lenna.png", "sr/Set14/pepper.png",
-                "denoising/kodim01.png", "denoising/kodim02.png", "denoising/kodim03.png", "denoising/kodim12.png"],
-    "sr4-Set5": [f"sr/Set5/{n}.png" for n in ("baby", "bird", "butterfly", "head", "woman")],
-    "sr4-Set14": [f"sr/Set14/{n}.png" for n in ("baboon", "barbara", "bridge", "coastguard", "comic", "face",
-                                                 "flowers", "foreman", "lenna", "man", "monarch", "pepper",
-                                                 "ppt3", "zebra")],
-    "inpaint": [f"inpainting/Set12/{n:02d}.png" for n in (1, 2, 3, 8, 9, 10, 11, 12)],
-}
-FULL["sr8-Set5"], FULL["sr8-Set14"] = FULL["sr4-Set5"], FULL["sr4-Set14"]
+FULL = {"denoise": SPLITS["paper-denoise"], "sr4-Set5": SPLITS["Set5"], "sr4-Set14": SPLITS["Set14"],
+        "sr8-Set5": SPLITS["Set5"], "sr8-Set14": SPLITS["Set14"], "inpaint": SPLITS["Set12-inpaint"]}
 
 QUICK = {
     "denoise": {"images": ["denoising/F16_GT.png", "denoising/kodim01.png", "denoising/kodim03.png"], "crop": 96,
@@ -134,7 +128,7 @@ def markdown(tables: dict[str, list[dict]], mode: str, settings: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--quick", action="store_true")
@@ -142,11 +136,17 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--tables", default=None, help="comma-separated subset of " + ",".join(FULL))
-    args = ap.parse_args()
+    ap.add_argument("--dip-steps", type=int, default=None, help="override every table's DIP steps")
+    ap.add_argument("--crop", type=int, default=None, help="override every table's crop")
+    ap.add_argument("--images", type=int, default=None, help="only the first N images of each table")
+    args = ap.parse_args(argv)
     name = "quick" if args.quick else "full"
     settings = QUICK if args.quick else {t: {"images": imgs, "crop": None, "dip_steps": None} for t, imgs in FULL.items()}
     if args.tables:
         settings = {t: settings[t] for t in args.tables.split(",")}
+    overrides = {"dip_steps": args.dip_steps, "crop": args.crop}
+    settings = {t: {**s, **{k: v for k, v in overrides.items() if v is not None},
+                    "images": s["images"][: args.images]} for t, s in settings.items()}
     tables = {t: run_table(t, s["images"], s["crop"], s["dip_steps"], args.data, args.device)
               for t, s in settings.items()}
     device = str(resolve_device(args.device))

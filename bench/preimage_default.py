@@ -1,7 +1,7 @@
 """The promise of `invert preimage` with no arguments: real pre-images of a real ImageNet classifier,
 offline, in at most 5 minutes on 2 CPU cores. This runs the real command and times it.
 
-    python bench/preimage_default.py [--docs]    # --docs also writes a small copy of the grid to docs/preimage_default.png
+    python -m bench preimage_default [--docs]    # --docs also writes a small copy of the grid to docs/preimage_default.png
 
 Writes bench/results/preimage_default-<device>-<date>.json.
 """
@@ -17,27 +17,30 @@ from pathlib import Path
 
 from PIL import Image
 
-from common import save_result
+from .common import save_result
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+SMOKE = ["--", "--layer", "blocks.1", "--prior", "tv", "--steps", "2", "--no-transfer"]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", action="store_true")
-    args = ap.parse_args()
+    ap.add_argument("command_args", nargs=argparse.REMAINDER, help="after --: arguments added to the command")
+    args = ap.parse_args(argv)
+    extra = args.command_args[1:] if args.command_args[:1] == ["--"] else args.command_args
     invert = Path(sys.executable).with_name("invert")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        subprocess.run([str(invert), "preimage", "--out", f"{tmp}/out", "--quiet"], check=True)
+        subprocess.run([str(invert), "preimage", "--out", f"{tmp}/out", "--quiet", *extra], check=True)
         wall = time.perf_counter() - start
         result = json.loads(Path(f"{tmp}/out/result.json").read_text())
         if args.docs:  # a small copy for the README
             grid = Image.open(f"{tmp}/out/grid.png").convert("RGB")
             grid.thumbnail((560, 760))
             grid.save(DOCS / "preimage_default.png", optimize=True)
-    print(f"invert preimage (no arguments): {wall:.0f} s wall")
-    save_result("preimage_default", {"device": result["device"], "wall_seconds": round(wall, 1),
+    print(f"invert preimage {' '.join(extra) or '(no arguments)'}: {wall:.0f} s wall")
+    save_result("preimage_default", {"device": result["device"], "wall_seconds": round(wall, 1), "arguments": extra,
                                      "model": result["model"], "layers": result["layers"],
                                      "priors": result["priors"], "records": result["records"]})
 

@@ -1,7 +1,7 @@
 """How many steps do deep-layer pre-images need? Top-1 kept (inverted model) and recognized
 (independent model) against the step count, per prior, on natural photos the tests never use.
 
-    python bench/preimage_steps.py [--priors dip tv] [--layer classifier] [--steps 600] [--every 100]
+    python -m bench preimage_steps [--priors dip tv] [--layer classifier] [--steps 600] [--every 100]
                                    [--split heldout|design] [--fit lr=0.005] [--objective tv=0.05] [--average 0.99]
 
 One fit per (image, prior) at the prior's `preimage` preset with the step budget raised to --steps;
@@ -16,7 +16,10 @@ import argparse
 from pathlib import Path
 
 import torch
-from common import DATA, PREIMAGE_PHOTOS, save_result, settings
+from . import common
+from .common import PREIMAGE_PHOTOS, save_result, settings
+
+SMOKE = ["--priors", "tv", "--steps", "4", "--every", "2", "--images", "zebra"]
 
 
 def judged(step: int, loss: float, x: torch.Tensor, judges: Judges, original: tuple[int, int]) -> dict:
@@ -37,7 +40,7 @@ from invert.inversion import top1
 from invert.preimages import Judges, invert_layer, prepare_target
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--priors", nargs="+", default=["dip", "tv"])
     ap.add_argument("--layer", default="classifier")
@@ -49,14 +52,14 @@ def main() -> None:
     ap.add_argument("--fit", nargs="*", default=[], help="engine overrides, e.g. lr=0.005")
     ap.add_argument("--objective", nargs="*", default=[], help="recipe overrides, e.g. tv=0.05")
     ap.add_argument("--average", type=float, default=0.0, help="also judge the outputs' moving average (decay)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     fit_settings, objective = settings(args.fit), settings(args.objective)
     average_cfg = FitConfig(ema=args.average, ema_warmup=True)
     judges = Judges(zoo.load(zoo.DEFAULT_MODEL), zoo.load("tf_efficientnet_lite2"))
     rows = []
     paths = [p for p in PREIMAGE_PHOTOS[args.split] if args.images is None or Path(p).stem in args.images]
     for rel in paths:
-        target, _ = prepare_target(str(DATA / rel), judges.model)
+        target, _ = prepare_target(str(common.DATA / rel), judges.model)
         original = (top1(judges.model, target), top1(judges.transfer, target))
         for prior in args.priors:
             row: dict = {"image": rel, "prior": prior, "top1_original": original[0],

@@ -1,6 +1,6 @@
 """Seconds per optimization step for each prior and preset at 128², 256² and 512², per speed variant.
 
-    python bench/speed.py [--sizes 128 256 512] [--steps 3] [--device auto] [--only dip:paper-denoise]
+    python -m bench speed [--sizes 128 256 512] [--steps 3] [--device auto] [--only dip:paper-denoise]
                           [--variants fp32 channels_last amp amp+channels_last] [--whole-fit 3000]
 
 `--whole-fit N` also times one complete N-step fit of the paper denoising preset at the largest size,
@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import save_result
+from .common import save_result
+
+SMOKE = ['--sizes', '32', '--steps', '1', '--only', 'dip:fast', 'tv:denoise']
 
 from invert import priors
 from invert import FitConfig, fit, reconstruction
@@ -35,7 +37,7 @@ def seconds_per_step(name: str, preset: str, size: int, steps: int, device: str,
     return (history[-1]["seconds"] - history[warm - 1]["seconds"]) / steps
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512])
     ap.add_argument("--steps", type=int, default=3)
@@ -43,7 +45,7 @@ def main() -> None:
     ap.add_argument("--only", nargs="+", default=None, metavar="PRIOR:PRESET", help="default: every prior and preset")
     ap.add_argument("--variants", nargs="+", default=["fp32"], choices=list(VARIANTS))
     ap.add_argument("--whole-fit", type=int, default=0, metavar="N")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     pairs = [tuple(s.split(":")) for s in args.only] if args.only else [
         (name, preset) for name in priors.available() for preset in priors.entry(name).presets]
     rows = []

