@@ -15,21 +15,14 @@ import argparse
 from pathlib import Path
 from statistics import mean
 
+from invert import FitConfig, priors, restore
+from invert.stopping import DISCREPANCY, DiscrepancyStop
+
+from . import trajectories
 from .common import plot, read_trajectories, save_result
 
 SMOKE = ["{tmp}/traj.json.gz", "--plot", "{tmp}/autostop.png"]
-
-
-def smoke_setup(tmp: Path) -> None:
-    """The recorded runs this benchmark reads, made tiny: bench.trajectories on one stand-in image."""
-    from . import trajectories
-
-    trajectories.main(["--configs", "denoise", "fast", "paper", "--tasks", "denoise", "--steps", "120", "--crop", "16",
-                       "--limit", "1", "--out", str(tmp / "traj.json.gz")])
-
-from invert import priors
-from invert import FitConfig
-from invert.stopping import DISCREPANCY, DiscrepancyStop
+smoke_setup = trajectories.record_smoke_runs  # the recorded runs it reads, made tiny
 
 
 def score(job: dict, pick: list[int | None]) -> dict:
@@ -52,9 +45,10 @@ def discrepancy_pick(job: dict, extend: float | None = None) -> list[int | None]
 
 
 def rules(job: dict, extend: float | None = None) -> dict[str, list[int | None]]:
-    """What `invert restore` does for the task ("auto_stop"), and the alternatives on the same run."""
+    """What `invert restore` does for the task and config ("auto_stop": the library's choice of rule), and the
+    alternatives on the same run."""
     variance, es_wmv = job["picks"]["default"], job["picks"]["es-wmv"]
-    if job["task"] != "denoise":
+    if not restore.stops_at_noise_level(job["task"], trajectories.fit_config(job["task"], job["config"])):
         return {"auto_stop": variance, "variance_rule": variance, "es_wmv": es_wmv}
     return {"auto_stop": discrepancy_pick(job, extend), "variance_rule": variance, "es_wmv": es_wmv}
 

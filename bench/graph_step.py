@@ -20,13 +20,14 @@ import argparse
 import time
 
 import torch
+
+from invert import priors
+from invert.engine import resolve_device
+
 from .common import save_result
 
 SMOKE = ["--size", "32", "--steps", "2", "--eager-steps", "2"]
 REQUIRES = ["cuda"]  # a CUDA graph needs a GPU
-
-from invert import priors
-from invert.engine import resolve_device
 
 
 class Step:

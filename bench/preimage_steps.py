@@ -16,28 +16,25 @@ import argparse
 from pathlib import Path
 
 import torch
-from . import common
-from .common import PREIMAGE_PHOTOS, save_result, settings
-
-SMOKE = ["--priors", "tv", "--steps", "4", "--every", "2", "--images", "zebra"]
-
-
-def judged(step: int, loss: float, x: torch.Tensor, judges: Judges, original: tuple[int, int]) -> dict:
-    x = x.clamp(0, 1).cpu()
-    kept, recognized = top1(judges.model, x), top1(judges.transfer, x)
-    return {"step": step, "loss": round(loss, 4), "top1": kept, "top1_transfer": recognized,
-            "kept": kept == original[0], "recognized": recognized == original[1]}
-
-
-def tally(rows: list[dict], key: str) -> list[dict]:
-    return [{"step": c["step"], "kept": sum(r[key][i]["kept"] for r in rows),
-             "recognized": sum(r[key][i]["recognized"] for r in rows), "images": len(rows)}
-            for i, c in enumerate(rows[0][key])]
 
 from invert import zoo
 from invert.engine import FitConfig, resolve_device, update_ema
 from invert.inversion import top1
 from invert.preimages import Judges, invert_layer, prepare_target
+
+from . import common
+from .common import PREIMAGE_PHOTOS, save_result, settings
+
+SMOKE = ["--priors", "tv", "--steps", "4", "--every", "2", "--images", "zebra"]
+def judged(step: int, loss: float, x: torch.Tensor, judges: Judges, original: tuple[int, int]) -> dict:
+    x = x.clamp(0, 1).cpu()
+    kept, recognized = top1(judges.model, x), top1(judges.transfer, x)
+    return {"step": step, "loss": round(loss, 4), "top1": kept, "top1_transfer": recognized,
+            "kept": kept == original[0], "recognized": recognized == original[1]}
+def tally(rows: list[dict], key: str) -> list[dict]:
+    return [{"step": c["step"], "kept": sum(r[key][i]["kept"] for r in rows),
+             "recognized": sum(r[key][i]["recognized"] for r in rows), "images": len(rows)}
+            for i, c in enumerate(rows[0][key])]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 
 import torch
-from .common import save_result
-
-SMOKE = ['--sizes', '32', '--steps', '1', '--only', 'dip:fast', 'tv:denoise']
 
 from invert import priors
 from invert import FitConfig, fit, reconstruction
 from invert.engine import resolve_device
+
+from .common import save_result
+
+SMOKE = ['--sizes', '32', '--steps', '1', '--only', 'dip:fast', 'tv:denoise']
 
 VARIANTS = {"fp32": {}, "channels_last": {"channels_last": True}, "amp": {"amp": True},
             "amp+channels_last": {"amp": True, "channels_last": True}}

@@ -16,18 +16,11 @@ import argparse
 from pathlib import Path
 from statistics import mean
 
+from . import trajectories
 from .common import plot, read_trajectories, save_result
 
 SMOKE = ["{tmp}/traj.json.gz", "--plot", "{tmp}/ttt.png"]
-
-
-def smoke_setup(tmp: Path) -> None:
-    """The recorded runs this benchmark reads, made tiny: bench.trajectories on one stand-in image."""
-    from . import trajectories
-
-    trajectories.main(["--configs", "denoise", "fast", "paper", "--tasks", "denoise", "--steps", "120", "--crop", "16",
-                       "--limit", "1", "--out", str(tmp / "traj.json.gz")])
-
+smoke_setup = trajectories.record_smoke_runs  # the recorded runs it reads, made tiny
 MARGIN_DB = 0.3
 
 

@@ -20,16 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from . import common
-
-SMOKE = ["--configs", "fast", "--tasks", "denoise", "--steps", "3", "--crop", "32", "--limit", "1",
-         "--out", "{tmp}/traj.json.gz"]
 
 from invert import priors
 from invert import FitConfig, fit, images, restore
 from invert.engine import resolve_device, update_ema
 from invert.metrics import psnr
 from invert.stopping import VarianceStop, noise_sigma
+
+from . import common
+
+SMOKE = ["--configs", "fast", "--tasks", "denoise", "--steps", "3", "--crop", "32", "--limit", "1",
+         "--out", "{tmp}/traj.json.gz"]
 
 # the restoration splits of bench/common.py: dev (tuning), design (auto-stop), heldout (reported numbers)
 SPLITS = {name: common.SPLITS[f"restore-{name}"] for name in ("dev", "design", "heldout")}
@@ -59,14 +60,23 @@ def problem_for(path: str, task: str, crop: int, sigma: float = 25.0) -> restore
     return restore.super_resolve(image, 4, True, "lanczos2")
 
 
+def dip_preset(task: str, config: str) -> str:
+    """The DIP preset a config runs for a task ("paper": the paper's for the task)."""
+    preset = CONFIGS[config][0]
+    return priors.preset_for("dip", task, "paper-" + ("denoise" if task == "denoise" else "sr4")) if preset == "paper" else preset
+
+
+def fit_config(task: str, config: str, **settings: Any) -> FitConfig:
+    """The engine settings a config's fit runs with."""
+    return FitConfig.build(priors.preset("dip", dip_preset(task, config)).get("fit", {}), **CONFIGS[config][2],
+                           **settings)
+
+
 def run_job(path: str, task: str, config: str, steps: int, device: str, crop: int, sigma: float) -> dict[str, Any]:
-    preset, prior_kw, fit_kw = CONFIGS[config]
-    if preset == "paper":
-        preset = priors.preset_for("dip", task, "paper-" + ("denoise" if task == "denoise" else "sr4"))
     problem = problem_for(path, task, crop, sigma)
-    prior = priors.create("dip", channels=problem.channels, size=problem.output_size, preset=preset, seed=0,
-                          **prior_kw)
-    cfg = FitConfig.build(prior.fit_defaults, steps=steps, device=device, seed=0, **fit_kw)
+    prior = priors.create("dip", channels=problem.channels, size=problem.output_size, preset=dip_preset(task, config),
+                          seed=0, **CONFIGS[config][1])
+    cfg = fit_config(task, config, steps=steps, device=device, seed=0)
     ref = problem.reference.to(resolve_device(device))
     # variance monitors that only watch: of the raw outputs per window, and of the shown (EMA) outputs
     monitors = {f"raw{w}": VarianceStop(w, 10**9) for w in WINDOWS} | {"ema100": VarianceStop(100, 10**9)}
@@ -107,6 +117,12 @@ def run_job(path: str, task: str, config: str, steps: int, device: str, crop: in
         **curves,
         "picks": picks,
     }
+
+
+def record_smoke_runs(tmp: Path) -> None:
+    """Tiny recorded runs (one stand-in image, denoising under three configs) for the readers' smoke runs."""
+    main(["--configs", "denoise", "fast", "paper", "--tasks", "denoise", "--steps", "120", "--crop", "16", "--limit",
+          "1", "--out", str(tmp / "traj.json.gz")])
 
 
 def main(argv: list[str] | None = None) -> None:

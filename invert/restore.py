@@ -110,10 +110,15 @@ def stop_residual(problem: Problem, config: FitConfig) -> float | None:
     output keeps up with the fit. A moving average without warm-up (the paper preset) lags hundreds of
     steps behind it, so there, as for every other task, the output variance (ES-WMV) decides.
     """
-    if problem.task == "denoise" and (config.ema == 0 or config.ema_warmup):
+    if stops_at_noise_level(problem.task, config):
         # an input with no measurable noise (a flat image) has no level to stop at
         return stopping.residual_target(problem.observation) or None
     return None
+
+
+def stops_at_noise_level(task: str, config: FitConfig) -> bool:
+    """Whether auto-stop uses the discrepancy principle for this task and fit (see `stop_residual`)."""
+    return task == "denoise" and (config.ema == 0 or config.ema_warmup)
 
 
 @dataclass
