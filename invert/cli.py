@@ -14,7 +14,7 @@ DEBUG_VARIABLE = "INVERT_DEBUG"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import codec, compare, curves, layers_list, maximize, preimage, priors_list, restore
+    from .commands import codec, compare, curves, layers_list, maximize, preimage, priors_list, restore, study
     from .commands.options import Parser
 
     parser = Parser(
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help=f"show tracebacks (or set {DEBUG_VARIABLE}=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (preimage, maximize, compare, layers_list, restore, curves, codec, priors_list):
+    for command in (preimage, maximize, compare, study, layers_list, restore, curves, codec, priors_list):
         command.add_parser(sub)
     return parser
 
@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace, debug: bool) -> int:
     if hasattr(args, "threads"):  # the same seed and thread count give the same numbers
         import torch
 
-        from .commands.options import available_cores
+        from .engine import available_cores
 
         torch.set_num_threads(args.threads or available_cores())
     try:

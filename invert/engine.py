@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -146,6 +147,11 @@ def update_ema(average: torch.Tensor | None, output: torch.Tensor, cfg: FitConfi
         return output.clone()
     decay = ema_decay(cfg, step)
     return average.mul_(decay).add_(output, alpha=1 - decay)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity): the default thread count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def resolve_device(name: str) -> torch.device:

@@ -1,6 +1,8 @@
 """Image quality: PSNR, SSIM (scikit-image's) and the super-resolution protocol of the DIP paper."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from skimage.metrics import structural_similarity
@@ -42,3 +44,18 @@ def psnr_y(x: torch.Tensor, reference: torch.Tensor, border: int) -> float:
         return t[..., border : t.shape[-2] - border, border : t.shape[-1] - border] if border else t
 
     return psnr(crop(luminance(x)), crop(luminance(reference)))
+
+
+# two-sided 95 % quantiles of Student's t by degrees of freedom (1.96 beyond 30)
+_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def mean_ci(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95 % confidence interval (Student's t; 0 for a single value)."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, 0.0
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, (_T95[n - 2] if n - 1 <= len(_T95) else 1.96) * sd / math.sqrt(n)

@@ -45,6 +45,11 @@ class Judges:
     transfer: LoadedModel | None = None
 
 
+def transfer_model_name(model_name: str) -> str:
+    """The independent judge of naturalness: EfficientNet-Lite2, or Lite0 when Lite2 is the one inverted."""
+    return "tf_efficientnet_lite0" if "lite2" in model_name else "tf_efficientnet_lite2"
+
+
 def prepare_target(spec: str, loaded: LoadedModel) -> tuple[torch.Tensor, list[str]]:
     """Read an image (file or `skimage:NAME`) and resize/crop it as the model's preprocessing says.
 

@@ -230,3 +230,114 @@ def comparison(cells: Sequence["Cell"], model: "LoadedModel", targets: Sequence[
                             f"{labelled(rec['top1'], rec['top1_name'])}", cell.image))
     grid_rows(list(rows.values()), out / "grid.png")
     files.write_text(out / "table.md", markdown_table(table))
+
+
+# --- studies ------------------------------------------------------------------------------------------------
+
+STUDY_METRICS = {  # per task: column → how it is read from a cell's settings and record
+    "preimage": {"class kept": lambda s, r: float(r["top1"] == r["top1_original"]),
+                 "recognized": lambda s, r: float(r["transfer_agrees"]) if "transfer_agrees" in r else None,
+                 "feature loss": lambda s, r: r["feature_loss"], "SSIM": lambda s, r: r["ssim_to_original"],
+                 "seconds": lambda s, r: r["seconds"]},
+    "maximize": {"activation": lambda s, r: r["activation"],
+                 "class kept": lambda s, r: float(r["top1"] == s["unit"]) if r.get("class_name") else None,
+                 "recognized": lambda s, r: float(r.get("top1_transfer") == s["unit"]) if r.get("class_name") else None,
+                 "seconds": lambda s, r: r["seconds"]},
+    "restore": {"PSNR": lambda s, r: r.get("psnr"), "SSIM": lambda s, r: r.get("ssim"),
+                "stop step": lambda s, r: r["output_step"], "seconds": lambda s, r: r["seconds"]},
+}
+
+
+def _row_of(settings: dict[str, Any]) -> str:
+    """What a table row and a grid row stand for besides the prior: the layer, the unit or the restoration."""
+    if settings["task"] == "preimage":
+        return settings["layer"]
+    if settings["task"] == "maximize":
+        return f"{settings['layer']}[{settings['unit']}]"
+    return settings["restore"]
+
+
+def study_table(cells: Sequence[tuple[dict, dict]]) -> list[dict[str, Any]]:
+    """Per (prior, layer / unit / restoration): each metric's mean and 95 % CI over images and seeds."""
+    from .metrics import mean_ci
+
+    metrics = STUDY_METRICS[cells[0][0]["task"]]
+    groups: dict[tuple[str, str], list[tuple[dict, dict]]] = {}
+    for settings, record in cells:
+        groups.setdefault((settings["prior"], _row_of(settings)), []).append((settings, record))
+    rows = []
+    for (prior, what), members in sorted(groups.items()):
+        row: dict[str, Any] = {"prior": prior, "row": what, "cells": len(members)}
+        for name, read in metrics.items():
+            values = [v for v in (read(s, r) for s, r in members) if v is not None]
+            row[name] = mean_ci(values) if values else None
+        rows.append(row)
+    return rows
+
+
+def _mean_ci_text(value: tuple[float, float] | None) -> str:
+    return "—" if value is None else f"{value[0]:.3g} ± {value[1]:.2g}"
+
+
+def _table_markdown(rows: list[dict[str, Any]]) -> str:
+    columns = [c for c in rows[0] if c not in ("prior", "row", "cells")]
+    lines = ["| prior | layer / unit / task | cells | " + " | ".join(columns) + " |",
+             "|---|---|---|" + "---|" * len(columns)]
+    for r in rows:
+        lines.append(f"| {r['prior']} | {r['row']} | {r['cells']} | " + " | ".join(_mean_ci_text(r[c]) for c in columns)
+                     + " |")
+    return "\n".join(lines) + "\n"
+
+
+def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[Path, Path]:
+    """report.md and a self-contained report.html (images inlined) for a study's finished cells (settings,
+    record, image path): per image a grid (rows: layers, units or the restoration; columns: priors; the first
+    seed), the table per prior × row with 95 % confidence intervals, and the loss curves."""
+    import base64
+
+    from .images import load_image
+
+    task = cells[0][0]["task"]
+    priors = list(dict.fromkeys(s["prior"] for s, _, _ in cells))
+    first_seed = min(s["seed"] for s, _, _ in cells)
+    figures: list[tuple[str, Path]] = []
+    by_image: dict[str, list] = {}
+    for settings, record, image in cells:
+        if settings["seed"] == first_seed:
+            by_image.setdefault(settings.get("image", "units"), []).append((settings, record, image))
+    for index, (name, members) in enumerate(by_image.items()):
+        rows: dict[str, list] = {}
+        for settings, record, image in members:
+            rows.setdefault(_row_of(settings), {})[settings["prior"]] = (record, image)
+        grid_png = out / f"report_grid_{index}.png"
+        grid_rows([[(f"{what} · {p}", load_image(row[p][1])[0]) for p in priors if p in row]
+                   for what, row in rows.items()], grid_png, panel_inches=2.0)
+        figures.append((f"{Path(name).name}: rows {', '.join(rows)}; columns {', '.join(priors)} (seed {first_seed})",
+                        grid_png))
+    curves_png = out / "report_curves.png"
+    curves_by_run({f"{_row_of(s)} · {s['prior']} · {Path(str(s.get('image', ''))).stem} · seed {s['seed']}":
+                   [{"step": i, "loss": v} for i, v in enumerate(r["losses"])] for s, r, _ in cells},
+                  curves_png, f"{task} study: loss per cell")
+    figures.append(("loss curves, every cell", curves_png))
+    table = _table_markdown(study_table([(s, r) for s, r, _ in cells]))
+    title = f"# {task} study: {len(cells)} cells, priors {', '.join(priors)}\n\n"
+    note = "Each entry: the mean over images and seeds ± the half-width of its 95 % confidence interval (Student's t).\n\n"
+    md = title + note + table + "\n" + "".join(f"![{caption}]({path.name})\n\n{caption}\n\n" for caption, path in figures)
+    files.write_text(out / "report.md", md)
+    inline = "".join(f'<figure><img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
+                     f"<figcaption>{caption}</figcaption></figure>" for caption, p in figures)
+    html_table = _table_html(study_table([(s, r) for s, r, _ in cells]))
+    html = (f"<!doctype html><html><head><meta charset='utf-8'><title>{task} study</title><style>"
+            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+            "padding:4px 8px}img{max-width:100%}</style></head><body>"
+            f"<h1>{task} study: {len(cells)} cells</h1><p>{note.strip()}</p>{html_table}{inline}</body></html>")
+    files.write_text(out / "report.html", html)
+    return out / "report.md", out / "report.html"
+
+
+def _table_html(rows: list[dict[str, Any]]) -> str:
+    columns = [c for c in rows[0] if c not in ("prior", "row", "cells")]
+    head = "".join(f"<th>{c}</th>" for c in ["prior", "layer / unit / task", "cells", *columns])
+    body = "".join("<tr>" + "".join(f"<td>{v}</td>" for v in [r["prior"], r["row"], r["cells"]] + [
+        _mean_ci_text(r[c]) for c in columns]) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"

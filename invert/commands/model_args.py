@@ -19,11 +19,6 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default=None, help="local checkpoint file for the model")
 
 
-def transfer_model_name(model_name: str) -> str:
-    """The independent judge of naturalness: EfficientNet-Lite2, or Lite0 when Lite2 is the one inverted."""
-    return "tf_efficientnet_lite0" if "lite2" in model_name else "tf_efficientnet_lite2"
-
-
 def load_target(spec: str, loaded: zoo.LoadedModel) -> torch.Tensor:
     """The image as the model sees it; what was converted or resized is said on stderr."""
     target, notes = prepare_target(spec, loaded)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from typing import Callable, NoReturn
 
@@ -93,11 +92,6 @@ def device(text: str) -> str:
     except SettingError as error:
         raise argparse.ArgumentTypeError(error.problem) from None
     return text.strip().lower()
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity), the default for --threads."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def shared(out: str | None = None, device_default: str = "auto") -> argparse.ArgumentParser:

@@ -8,9 +8,9 @@ from invert import zoo
 from .. import files, preimages, report
 from ..engine import resolve_device
 from ..images import save_image
-from ..preimages import RESTARTS, STALL_RATIO, Judges
+from ..preimages import RESTARTS, STALL_RATIO, Judges, transfer_model_name
 from . import options
-from .model_args import DEFAULT_IMAGE, add_model_args, load_target, transfer_model_name
+from .model_args import DEFAULT_IMAGE, add_model_args, load_target
 from .output import prepare_output_dir, say
 
 DEFAULT_PRIORS = "dip,tv"

@@ -1,0 +1,68 @@
+"""`invert study run SPEC --out DIR` and `invert study report DIR`: many cells as one resumable job."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .. import files, studies
+from ..errors import InvertError
+from . import options
+from .output import prepare_output_dir, say
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("study", help="images × layers × priors × seeds as one resumable job, with a report",
+                       **options.example("invert study run study.toml --out runs/study",
+                                         "invert study report runs/study"))
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run_p = actions.add_parser("run", help="run the cells of a spec not yet done, then write the report",
+                               **options.example("invert study run study.toml --out runs/study --workers 2"))
+    run_p.add_argument("spec", help="the study's TOML file")
+    run_p.add_argument("--out", required=True, help="the study's folder; rerun into it to resume")
+    run_p.add_argument("--workers", type=options.whole(1, 64), default=1,
+                       help="worker processes (default 1); the cores are shared out among them")
+    run_p.add_argument("--threads", type=options.whole(1, 1024), default=None,
+                       help="torch threads per worker (default: the cores shared out among the workers)")
+    run_p.add_argument("--quiet", action="store_true", help="no progress bar")
+    run_p.set_defaults(run=run)
+    report_p = actions.add_parser("report", help="re-make report.md and report.html from the manifest",
+                                  **options.example("invert study report runs/study"))
+    report_p.add_argument("out", help="the study's folder")
+    report_p.set_defaults(run=report)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = studies.load_spec(args.spec)  # every name in the spec is checked before any cell runs
+    folder = Path(args.out)
+    resuming = (folder / studies.MANIFEST).is_file()
+    out = prepare_output_dir(args.out, overwrite=resuming)  # a study's own folder is resumed, not refused
+    cells = spec.cells()
+    bar = tqdm(total=len(cells), unit="cell", disable=None if not args.quiet else True, dynamic_ncols=True)
+
+    def progress(done: int, total: int) -> None:
+        bar.n = done
+        bar.refresh()
+
+    ran, total, interrupted = studies.run_study(spec, out, workers=args.workers, threads=args.threads,
+                                                progress=progress)
+    bar.close()
+    finished = len(studies.read_manifest(out))
+    if finished:
+        with files.interrupts_held(deliver=False) as held:
+            studies.write_report(out)
+    else:
+        held = []
+    say(f"{ran} cells run now, {finished} of {total} done; report in {out}/report.html"
+        + (" (interrupted: run the same command again to go on)" if interrupted or held else ""))
+    return 130 if interrupted or held else 0
+
+
+def report(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if not (out / studies.MANIFEST).is_file():
+        raise InvertError(f"{out} is not a study folder (no {studies.MANIFEST}); give the --out of `invert study run`")
+    md, html = studies.write_report(out)
+    say(f"wrote {md} and {html}")
+    return 0

@@ -1,0 +1,334 @@
+"""Studies: images × layers × priors × seeds (or classes, or restorations) as one resumable job.
+
+A spec (TOML) names the cells. Each cell is a plain function of its settings (`run_cell`), keyed by a hash of
+them, so a rerun skips the cells already done and a changed spec runs only the new ones. A cell's files land
+in DIR/cells/KEY/ and one JSON line per finished cell in DIR/manifest.jsonl, which is all the report needs.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import time
+import tomllib
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+
+from . import files, images, restore
+from .engine import available_cores
+from . import priors as prior_registry
+from . import zoo
+from .errors import InvertError
+
+TASKS = ("preimage", "maximize", "restore")
+RESTORATIONS = {"denoise": "sigma", "sr": "factor", "inpaint": "drop"}  # each restoration's degradation setting
+DEFAULTS = {"sigma": 25.0, "factor": 4, "drop": 0.5}
+KEYS = {"task", "model", "images", "layers", "priors", "seeds", "steps", "classes", "channels", "restore",
+        "sigma", "factor", "drop", "crop", "device", "transfer"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+MANIFEST = "manifest.jsonl"
+
+
+class StudyError(InvertError):
+    """A spec that cannot run: the message names the place in the spec."""
+
+
+@dataclass
+class Spec:
+    """A study: which task, on what, under which priors and seeds. Built by `load_spec`."""
+
+    task: str
+    priors: list[str]
+    seeds: list[int] = field(default_factory=lambda: [0])
+    model: str = zoo.DEFAULT_MODEL
+    images: list[str] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)
+    units: list[int] = field(default_factory=list)  # maximize: class indices or channels of layers[0]
+    steps: int | None = None
+    restore: str = "denoise"
+    degradation: float | None = None  # restore: σ, factor or drop fraction
+    crop: int | None = None
+    device: str = "auto"
+    transfer: bool = True
+
+    def cells(self) -> list[dict[str, Any]]:
+        """Every cell's settings, in a fixed order (images, then layers or units, then priors, then seeds)."""
+        base = {"task": self.task, "steps": self.steps, "device": self.device}
+        if self.task == "restore":
+            grid = [{"image": i, "restore": self.restore, RESTORATIONS[self.restore]: self.degradation,
+                     "crop": self.crop} for i in self.images]
+        elif self.task == "preimage":
+            grid = [{"model": self.model, "transfer": self.transfer, "image": i, "layer": layer}
+                    for i in self.images for layer in self.layers]
+        else:
+            grid = [{"model": self.model, "transfer": self.transfer, "layer": self.layers[0], "unit": u}
+                    for u in self.units]
+        return [{**base, **g, "prior": p, "seed": s} for g in grid for p in self.priors for s in self.seeds]
+
+
+def cell_key(settings: dict[str, Any]) -> str:
+    """12 hex digits of a hash of the settings: the same settings, the same key, on any machine."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _list(raw: dict, key: str, kind: type, where: str) -> list:
+    value = raw.get(key, [])
+    value = value if isinstance(value, list) else [value]
+    for i, v in enumerate(value):
+        if not isinstance(v, kind) or isinstance(v, bool):
+            raise StudyError(f"{where}: {key}[{i}] = {v!r} is not a {kind.__name__}")
+    return value
+
+
+def _images(patterns: list[str], base: Path, where: str) -> list[str]:
+    """Paths and globs relative to the spec's folder, folders (their images), skimage:NAME; each must match."""
+    found: list[str] = []
+    for i, pattern in enumerate(patterns):
+        if pattern.startswith(images.SAMPLE_PREFIX):
+            found.append(pattern)
+            continue
+        path = base / pattern
+        if path.is_dir():
+            matches = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            matches = sorted(glob.glob(str(path))) if glob.has_magic(pattern) else [str(path)] * path.is_file()
+        if not matches:
+            raise StudyError(f"{where}: images[{i}] = {pattern!r} matches no image file (relative to {base})")
+        found += matches
+    return list(dict.fromkeys(found))
+
+
+def load_spec(path: str | os.PathLike) -> Spec:
+    """Read and check a spec: unknown keys, priors, layers, classes, models and images are refused here, in one
+    line that names the place, before any cell runs. Loads the model once to check its layers."""
+    path = Path(path)
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except OSError as error:
+        raise StudyError(f"cannot read the spec {path}: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise StudyError(f"{where}: not valid TOML ({error})") from None
+    unknown = sorted(set(raw) - KEYS)
+    if unknown:
+        raise StudyError(f"{where}: unknown key {unknown[0]!r}; a spec has {', '.join(sorted(KEYS))}")
+    task = raw.get("task")
+    if task not in TASKS:
+        raise StudyError(f"{where}: task = {task!r}; use one of {', '.join(TASKS)}")
+    priors = _list(raw, "priors", str, where)
+    if not priors:
+        raise StudyError(f"{where}: priors is missing; name one or more, e.g. priors = [\"dip\", \"tv\"]")
+    for i, name in enumerate(priors):
+        try:
+            prior_registry.entry(name)
+        except prior_registry.UnknownPriorError as error:
+            raise StudyError(f"{where}: priors[{i}]: {error}") from None
+    seeds = _list(raw, "seeds", int, where) or [0]
+    steps = raw.get("steps")
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+        raise StudyError(f"{where}: steps = {steps!r}; give a whole number, at least 1")
+    spec = Spec(task, priors, seeds, steps=steps, device=str(raw.get("device", "auto")),
+                transfer=bool(raw.get("transfer", True)), crop=raw.get("crop"))
+    if task in ("preimage", "restore"):
+        spec.images = _images(_list(raw, "images", str, where), path.parent, where)
+        if not spec.images:
+            raise StudyError(f"{where}: images is missing; give paths, globs or skimage:NAME")
+        for i, image in enumerate(spec.images):  # unreadable files fail here, not in the middle of the study
+            try:
+                images.load_image(image)
+            except InvertError as error:
+                raise StudyError(f"{where}: images: {error}") from None
+    if task == "restore":
+        spec.restore = str(raw.get("restore", "denoise"))
+        if spec.restore not in RESTORATIONS:
+            raise StudyError(f"{where}: restore = {spec.restore!r}; use one of {', '.join(RESTORATIONS)}")
+        setting = RESTORATIONS[spec.restore]
+        spec.degradation = raw.get(setting, DEFAULTS[setting])
+        return spec
+    spec.model = str(raw.get("model", zoo.DEFAULT_MODEL))
+    try:
+        loaded = zoo.load(spec.model)
+    except zoo.ZooError as error:
+        raise StudyError(f"{where}: model = {spec.model!r}: {error}") from None
+    spec.layers = _list(raw, "layers", str, where) or ([] if task == "preimage" else [zoo.default_layers(
+        loaded.model, loaded.input_size)[-1]])
+    if not spec.layers:
+        raise StudyError(f"{where}: layers is missing; name them (see `invert layers {spec.model}`)")
+    for i, layer in enumerate(spec.layers):
+        try:
+            zoo.find_layers(loaded.model, [layer], spec.model)
+        except zoo.ZooError as error:
+            raise StudyError(f"{where}: layers[{i}]: {error}") from None
+    if task == "maximize":
+        classes, channels = raw.get("classes"), raw.get("channels")
+        if (classes is None) == (channels is None):
+            raise StudyError(f"{where}: a maximize study needs exactly one of classes and channels")
+        if classes is not None:
+            for i, c in enumerate(classes if isinstance(classes, list) else [classes]):
+                try:
+                    spec.units.append(zoo.class_index(str(c)))
+                except zoo.ZooError as error:
+                    raise StudyError(f"{where}: classes[{i}]: {error}") from None
+        else:
+            spec.units = _list(raw, "channels", int, where)
+    return spec
+
+
+# --- running cells --------------------------------------------------------------------------------------------
+
+_models: dict[str, zoo.LoadedModel] = {}  # per process: each model loads once
+
+
+def _judges(settings: dict[str, Any]):
+    from .preimages import Judges, transfer_model_name
+
+    name = settings["model"]
+    if name not in _models:
+        _models[name] = zoo.load(name)
+    transfer = None
+    if settings["transfer"]:
+        judge = transfer_model_name(_models[name].name)
+        if judge not in _models:
+            _models[judge] = zoo.load(judge)
+        transfer = _models[judge]
+    return Judges(_models[name], transfer)
+
+
+def run_cell(settings: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Fit one cell, write its image and record.json into `folder`, and return its record. A plain function of
+    its settings: any executor can run it."""
+    from . import preimages
+
+    start = time.perf_counter()
+    common = dict(steps=settings["steps"], seed=settings["seed"], device=settings["device"])
+    if settings["task"] == "restore":
+        image, _ = images.load_image(settings["image"])
+        if settings["crop"]:
+            image = images.center_crop(image, settings["crop"])
+        problem = {"denoise": lambda: restore.denoise(image, settings["sigma"], settings["seed"]),
+                   "sr": lambda: restore.super_resolve(image, settings["factor"], True),
+                   "inpaint": lambda: restore.inpaint(image, None, settings["drop"], settings["seed"])}[settings["restore"]]()
+        done = restore.restore(problem, settings["prior"], **common)
+        picture, record, fit = done.image, done.record, done.fit
+    elif settings["task"] == "preimage":
+        judges = _judges(settings)
+        target, _ = preimages.prepare_target(settings["image"], judges.model)
+        picture, record, fit = preimages.invert_layer(judges, target, settings["layer"], settings["prior"], **common)
+    else:
+        judges = _judges(settings)
+        picture, record, fit = preimages.maximize(judges, settings["layer"], settings["unit"], settings["prior"],
+                                                  **common)
+    folder.mkdir(parents=True, exist_ok=True)
+    images.save_image(picture, folder / "image.png")
+    record = {**record, "losses": [h["loss"] for h in fit.history], "threads": torch.get_num_threads(),
+              "wall_seconds": round(time.perf_counter() - start, 2)}
+    from .report import write_json
+
+    write_json({"settings": settings, "record": record}, folder / "record.json")
+    return record
+
+
+def _init_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _worker(settings: dict[str, Any], folder: str) -> dict[str, Any]:
+    return run_cell(settings, Path(folder))
+
+
+def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
+    """Finished cells by key; a line cut short by a kill is skipped (its cell runs again)."""
+    done: dict[str, dict[str, Any]] = {}
+    path = out / MANIFEST
+    if not path.is_file():
+        return done
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if entry.get("status") == "done" and (out / "cells" / entry["key"] / "record.json").is_file():
+            done[entry["key"]] = entry
+    return done
+
+
+def _append(out: Path, entry: dict[str, Any]) -> None:
+    """One manifest line, flushed to disk before the next cell starts."""
+    line = json.dumps(files.finite_json(entry), allow_nan=False) + "\n"
+    path = out / MANIFEST
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb") as f:  # a kill mid-line: start on a fresh line, so only the cut entry is lost
+            f.seek(-1, os.SEEK_END)
+            line = line if f.read(1) == b"\n" else "\n" + line
+    with open(path, "a") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = None,
+              progress: Callable[[int, int], None] | None = None,
+              cells: Iterable[dict[str, Any]] | None = None) -> tuple[int, int, bool]:
+    """Run the spec's cells not yet in the manifest, `workers` at a time (each with `threads` torch threads;
+    default: the cores shared out). Returns (cells run now, cells in all, whether Ctrl-C cut it short);
+    `progress(done, total)` is called after each cell."""
+    todo_all = list(cells if cells is not None else spec.cells())
+    done = read_manifest(out)
+    todo = [s for s in todo_all if cell_key(s) not in done]
+    total, finished = len(todo_all), len(todo_all) - len(todo)
+    threads = threads or max(1, available_cores() // max(1, workers))
+    ran = 0
+
+    def record_done(settings: dict[str, Any], record: dict[str, Any]) -> None:
+        nonlocal ran
+        _append(out, {"key": cell_key(settings), "status": "done", "settings": settings,
+                      "metrics": {k: v for k, v in record.items() if k != "losses" and not isinstance(v, (dict, list))},
+                      "threads": threads, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        ran += 1
+        if progress is not None:
+            progress(finished + ran, total)
+
+    try:
+        if workers <= 1:
+            previous = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                for settings in todo:
+                    record_done(settings, run_cell(settings, out / "cells" / cell_key(settings)))
+            finally:
+                torch.set_num_threads(previous)
+        else:
+            context = get_context("spawn")  # fresh interpreters: no torch thread pools inherited through fork
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                     initargs=(threads,)) as pool:
+                futures = {pool.submit(_worker, s, str(out / "cells" / cell_key(s))): s for s in todo}
+                for future in as_completed(futures):
+                    record_done(futures[future], future.result())
+    except KeyboardInterrupt:
+        return ran, total, True
+    return ran, total, False
+
+
+def finished_cells(out: Path) -> list[tuple[dict[str, Any], dict[str, Any], Path]]:
+    """(settings, record, image path) of every finished cell, from the manifest and the cells' own files."""
+    cells = []
+    for key, entry in read_manifest(out).items():
+        stored = json.loads((out / "cells" / key / "record.json").read_text())
+        cells.append((entry["settings"], stored["record"], out / "cells" / key / "image.png"))
+    return cells
+
+
+def write_report(out: Path) -> tuple[Path, Path]:
+    """report.md and report.html from the manifest alone (and the cells it points to)."""
+    from .report import study_report
+
+    cells = finished_cells(out)
+    if not cells:
+        raise StudyError(f"{out} has no finished cells yet; run the study first")
+    return study_report(out, cells)

@@ -1,0 +1,97 @@
+"""Studies: a spec's cells run once, resume after an interruption, and a bad spec fails before any cell."""
+import json
+
+import pytest
+
+from invert import cli, studies
+
+SPEC = """
+task = "preimage"
+images = ["skimage:chelsea", "skimage:coffee"]
+layers = ["blocks.1", "blocks.2"]
+priors = ["tv", "pixel"]
+seeds = [0, 1]
+steps = 2
+transfer = false
+"""
+
+
+def write(tmp_path, text, name="study.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_study_resumes_where_it_was_cut_and_reports(tmp_path):
+    spec = studies.load_spec(write(tmp_path, SPEC))
+    out = tmp_path / "study"
+    out.mkdir()
+    assert len(spec.cells()) == 16 and len({studies.cell_key(c) for c in spec.cells()}) == 16
+
+    def cut(done, total):
+        if done == 5:
+            raise KeyboardInterrupt
+
+    ran, total, interrupted = studies.run_study(spec, out, progress=cut)
+    assert (ran, total, interrupted) == (5, 16, True)
+    first = {key: (out / "cells" / key / "record.json").stat().st_mtime_ns for key in studies.read_manifest(out)}
+    with open(out / studies.MANIFEST, "a") as f:
+        f.write('{"key": "cut short by a kil')  # a line a killed run left half-written
+    ran, total, interrupted = studies.run_study(spec, out)
+    assert (ran, total, interrupted) == (11, 16, False)
+    done = studies.read_manifest(out)
+    assert len(done) == 16
+    assert all((out / "cells" / key / "record.json").stat().st_mtime_ns == t for key, t in first.items())
+    assert {e["settings"]["seed"] for e in done.values()} == {0, 1}
+    md, html = studies.write_report(out)
+    text = md.read_text()
+    assert "| tv | blocks.1 | 4 |" in text and "| pixel | blocks.2 | 4 |" in text
+    assert html.read_text().count("data:image/png;base64,") == 3  # two image grids and the curves, inlined
+    # the table's numbers are the manifest's: the mean feature loss of tv at blocks.1
+    losses = [e["metrics"]["feature_loss"] for e in done.values()
+              if e["settings"]["prior"] == "tv" and e["settings"]["layer"] == "blocks.1"]
+    assert f"{sum(losses) / 4:.3g} ±" in text.split("| tv | blocks.1 | 4 |")[1].split("\n")[0]
+
+
+def test_a_changed_spec_runs_only_its_new_cells(tmp_path, capsys):
+    out = tmp_path / "study"
+    small = SPEC.replace('seeds = [0, 1]', 'seeds = [0]').replace('"tv", "pixel"', '"tv"')
+    assert cli.main(["study", "run", str(write(tmp_path, small)), "--out", str(out), "--quiet"]) == 0
+    assert "4 cells run now, 4 of 4 done" in capsys.readouterr().err
+    grown = small.replace('priors = ["tv"]', 'priors = ["tv", "pixel"]')
+    assert cli.main(["study", "run", str(write(tmp_path, grown, "grown.toml")), "--out", str(out), "--quiet"]) == 0
+    assert "4 cells run now, 8 of 8 done" in capsys.readouterr().err
+    assert cli.main(["study", "report", str(out)]) == 0
+    assert (out / "report.html").is_file() and (out / "report.md").is_file()
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (("steps = 2", "stepz = 2"), "unknown key 'stepz'"),
+    (('"tv", "pixel"', '"tv", "dep"'), "priors[1]: unknown prior 'dep'"),
+    (('"blocks.1", "blocks.2"', '"blocks.1", "blokcs.2"'), "layers[1]: unknown layer 'blokcs.2'"),
+    (('task = "preimage"', 'task = "preimage"\nmodel = "resnt50"'), "model = 'resnt50'"),
+    (('"skimage:chelsea", "skimage:coffee"', '"skimage:chelsea", "photos/*.jpg"'), "images[1] = 'photos/*.jpg' matches no"),
+    (('task = "preimage"', 'task = "prelmage"'), "task = 'prelmage'"),
+    (("steps = 2", "steps = 0"), "steps = 0"),
+])
+def test_a_bad_spec_fails_before_any_cell_in_one_line(tmp_path, capsys, change, fragment):
+    spec = write(tmp_path, SPEC.replace(*change))
+    out = tmp_path / "study"
+    assert cli.main(["study", "run", str(spec), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(spec) in err[0] and fragment in err[0], err
+    assert not out.exists()
+
+
+def test_maximize_and_restore_studies(tmp_path):
+    maximize = studies.load_spec(write(tmp_path, 'task = "maximize"\nclasses = [1, "flamingo"]\npriors = ["tv"]\n'
+                                                 'steps = 2\ntransfer = false\n'))
+    assert [c["unit"] for c in maximize.cells()] == [1, 130] and maximize.layers == ["classifier"]
+    restoring = studies.load_spec(write(tmp_path, 'task = "restore"\nrestore = "sr"\nimages = ["skimage:camera"]\n'
+                                                  'priors = ["tv", "pixel"]\nsteps = 2\ncrop = 32\n', "r.toml"))
+    out = tmp_path / "r"
+    out.mkdir()
+    assert studies.run_study(restoring, out)[:2] == (2, 2)
+    record = json.loads(next((out / "cells").glob("*/record.json")).read_text())
+    assert record["settings"]["factor"] == 4 and "psnr" in record["record"]
+    assert "| tv | sr | 1 |" in studies.write_report(out)[0].read_text()
