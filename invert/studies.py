@@ -86,8 +86,9 @@ def _list(raw: dict, key: str, kind: type, where: str) -> list:
     return value
 
 
-def _images(patterns: list[str], base: Path, where: str) -> list[str]:
-    """Paths and globs relative to the spec's folder, folders (their images), skimage:NAME; each must match."""
+def expand_images(patterns: list[str], base: Path, where: str) -> list[str]:
+    """Paths and globs relative to `base`, folders (their images), skimage:NAME; each must match, and each image
+    must read, so that a bad one fails before any cell runs."""
     found: list[str] = []
     for i, pattern in enumerate(patterns):
         if pattern.startswith(images.SAMPLE_PREFIX):
@@ -101,6 +102,11 @@ def _images(patterns: list[str], base: Path, where: str) -> list[str]:
         if not matches:
             raise StudyError(f"{where}: images[{i}] = {pattern!r} matches no image file (relative to {base})")
         found += matches
+    for image in found:
+        try:
+            images.load_image(image)
+        except InvertError as error:
+            raise StudyError(f"{where}: images: {error}") from None
     return list(dict.fromkeys(found))
 
 
@@ -136,14 +142,9 @@ def load_spec(path: str | os.PathLike) -> Spec:
     spec = Spec(task, priors, seeds, steps=steps, device=str(raw.get("device", "auto")),
                 transfer=bool(raw.get("transfer", True)), crop=raw.get("crop"))
     if task in ("preimage", "restore"):
-        spec.images = _images(_list(raw, "images", str, where), path.parent, where)
+        spec.images = expand_images(_list(raw, "images", str, where), path.parent, where)
         if not spec.images:
             raise StudyError(f"{where}: images is missing; give paths, globs or skimage:NAME")
-        for i, image in enumerate(spec.images):  # unreadable files fail here, not in the middle of the study
-            try:
-                images.load_image(image)
-            except InvertError as error:
-                raise StudyError(f"{where}: images: {error}") from None
     if task == "restore":
         spec.restore = str(raw.get("restore", "denoise"))
         if spec.restore not in RESTORATIONS:

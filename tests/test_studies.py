@@ -95,3 +95,30 @@ def test_maximize_and_restore_studies(tmp_path):
     record = json.loads(next((out / "cells").glob("*/record.json")).read_text())
     assert record["settings"]["factor"] == 4 and "psnr" in record["record"]
     assert "| tv | sr | 1 |" in studies.write_report(out)[0].read_text()
+
+
+def test_several_images_or_seeds_make_the_everyday_commands_a_study(tmp_path, capsys):
+    out = tmp_path / "denoise"
+    argv = ["restore", "denoise", "skimage:camera", "skimage:astronaut", "--add-noise", "25", "--crop", "32",
+            "--steps", "3", "--prior", "tv", "--seeds", "0,1", "--quiet", "--out", str(out)]
+    assert cli.main(argv) == 0
+    done = studies.read_manifest(out)
+    assert len(done) == 4 and {(e["settings"]["image"], e["settings"]["seed"]) for e in done.values()} == {
+        ("skimage:camera", 0), ("skimage:camera", 1), ("skimage:astronaut", 0), ("skimage:astronaut", 1)}
+    assert all(e["settings"]["sigma"] == 25 for e in done.values())
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    from invert.images import load_image, save_image
+
+    for name in ("chelsea", "coffee"):
+        save_image(load_image(f"skimage:{name}")[0], folder / f"{name}.png")
+    pre = tmp_path / "pre"
+    assert cli.main(["preimage", str(folder), "--layer", "blocks.1", "--prior", "tv", "--steps", "2",
+                     "--no-transfer", "--quiet", "--out", str(pre)]) == 0
+    assert sorted(e["settings"]["image"].rsplit("/", 1)[1] for e in studies.read_manifest(pre).values()) == [
+        "chelsea.png", "coffee.png"]
+    capsys.readouterr()
+    assert cli.main(["restore", "denoise", "skimage:camera", "skimage:astronaut", "--out", str(tmp_path / "x")]) == 2
+    assert "give --add-noise SIGMA" in capsys.readouterr().err
+    assert cli.main(["preimage", "skimage:camera", "skimage:astronaut", "--tv", "1", "--out", str(tmp_path / "y")]) == 2
+    assert "--tv works on one image" in capsys.readouterr().err

@@ -74,6 +74,11 @@ def names(text: str) -> list[str]:
     return items
 
 
+def seeds(text: str) -> list[int]:
+    """--seeds: a comma list of seeds (whole numbers, 0 or more)."""
+    return [SEED(item) for item in names(text)]
+
+
 def prior_names(text: str) -> list[str]:
     """`names` of registered priors; an unknown one is refused with the close names."""
     items = names(text)

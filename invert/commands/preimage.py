@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import glob
+from pathlib import Path
 
 from invert import zoo
 
-from .. import files, preimages, report
+from .. import files, preimages, report, studies
+from ..errors import InvertError
 from ..engine import resolve_device
 from ..images import save_image
 from ..preimages import RESTARTS, STALL_RATIO, Judges, transfer_model_name
@@ -65,7 +68,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        parents=[options.shared("runs/preimage")],
                        **options.example("invert preimage", "invert preimage photo.jpg --layer blocks.4,classifier "
                                          "--prior dip,deep_decoder --steps 600"))
-    options.add_images(p, several=False, default=DEFAULT_IMAGE)
+    options.add_images(p, several=True, default=DEFAULT_IMAGE)
+    p.add_argument("--seeds", type=options.seeds, default=None, metavar="S,S,...",
+                   help="several seeds; with several images, globs or folders the run is a study (see `invert study`)")
     add_common(p)
     p.add_argument("--layer", "--layers", dest="layers", type=options.names, default=None,
                    help="a layer or a comma list (default: 3 stages and the logits; see `invert layers MODEL`)")
@@ -97,7 +102,10 @@ def check_layers(judges: Judges, layers: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    image = options.images_of(args, DEFAULT_IMAGE)[0]
+    given = options.images_of(args, DEFAULT_IMAGE)
+    if len(given) > 1 or args.seeds or any(Path(g).is_dir() or glob.has_magic(g) for g in given):
+        return run_batch(args, given)
+    image = given[0]
     judges = load_judges(args)
     target = load_target(image, judges.model)
     layers = args.layers or zoo.default_layers(judges.model.model, judges.model.input_size)
@@ -121,6 +129,27 @@ def run(args: argparse.Namespace) -> int:
         report.preimage_grid(cells, judges.model, target, layers, args.priors, out, attribution=args.attribution)
         write_result(args, judges, cells, interrupted, out, image=image, layers=layers, priors=args.priors)
     return 130 if interrupted or held else 0
+
+
+ONE_IMAGE_ONLY = ("weights", "tv", "alpha_norm", "statistics", "no_transforms", "attribution")
+
+
+def run_batch(args: argparse.Namespace, given: list[str]) -> int:
+    """Several images or seeds: the cells run as a study into --out (resumable, with a report)."""
+    from .study import run_spec
+
+    for name in ONE_IMAGE_ONLY:
+        if getattr(args, name):
+            raise InvertError(f"--{name.replace('_', '-')} works on one image and seed; for several, leave it out")
+    images = studies.expand_images(given, Path.cwd(), "the images given")
+    loaded = zoo.load(args.model)
+    layers = args.layers or zoo.default_layers(loaded.model, loaded.input_size)
+    check_layers(Judges(loaded), layers)
+    steps = args.steps or (OVERVIEW_STEPS if args.layers is None else None)
+    spec = studies.Spec("preimage", args.priors, args.seeds or [args.seed], model=args.model, images=images,
+                        layers=layers, steps=steps, device=args.device, transfer=not args.no_transfer)
+    return run_spec(spec, args.out, overwrite=args.overwrite or (Path(args.out) / studies.MANIFEST).is_file(),
+                    quiet=args.quiet)
 
 
 def write_result(args: argparse.Namespace, judges: Judges, cells: list[preimages.Cell], interrupted: bool, out,

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import glob
+from pathlib import Path
 
 from invert import priors as prior_registry
 
-from .. import files, images, report, restore
+from .. import files, images, report, restore, studies
 from ..errors import InvertError
 from . import options
 from .output import prepare_output_dir, say
@@ -23,8 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                          "--prior deep_decoder", "invert restore sr photo.png --factor 4 --from-hr",
                                          "invert restore inpaint photo.png --mask mask.png"))
     p.add_argument("task", choices=["denoise", "sr", "inpaint"])
-    p.add_argument("image", nargs="?", help="image file or skimage:NAME; left out: a sample image "
-                   f"({SAMPLE['image']}, {SAMPLE['crop']}² crop) with a synthetic degradation")
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="image file or skimage:NAME; left out: a sample image "
+                   f"({SAMPLE['image']}, {SAMPLE['crop']}² crop) with a synthetic degradation; several images, a "
+                   "glob or a folder run as a study (see `invert study`)")
+    p.add_argument("--seeds", type=options.seeds, default=None, metavar="S,S,...",
+                   help="several seeds (the run is then a study)")
     p.add_argument("--prior", default="dip", help="prior name (see `invert priors`)")
     p.add_argument("--preset", default=None, help="prior preset; default: the prior's preset for the task, if any")
     p.add_argument("--steps", type=options.COUNT, default=None, help="optimization steps (default: the preset's)")
@@ -83,6 +88,9 @@ def build_problem(args: argparse.Namespace) -> tuple[restore.Problem, list[str]]
 
 
 def run(args: argparse.Namespace) -> int:
+    if len(args.images) > 1 or args.seeds or any(Path(i).is_dir() or glob.has_magic(i) for i in args.images):
+        return run_batch(args)
+    args.image = args.images[0] if args.images else None
     notes = _apply_sample_defaults(args)
     preset = prior_registry.preset_for(args.prior, args.task, args.preset)
     prior_registry.preset(args.prior, preset)  # unknown prior/preset: fail before reading anything
@@ -102,3 +110,28 @@ def run(args: argparse.Namespace) -> int:
     summary = f"{scores['psnr_input']:.2f} → {scores['psnr']:.2f} dB, " if "psnr" in scores else ""
     say(f"{args.task} done in {result.seconds:.1f} s ({result.steps_run} steps), {summary}results in {out}/")
     return 130 if result.interrupted or held else 0
+
+
+BATCH_DEGRADATION = {"denoise": "add_noise", "sr": "factor", "inpaint": "drop"}  # what each task's study needs
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    """Several images or seeds: one study (a clean reference per image, the degradation synthesized)."""
+    from .study import run_spec
+
+    given = studies.expand_images(args.images or [SAMPLE["image"]], Path.cwd(), "the images given")
+    degradation = getattr(args, BATCH_DEGRADATION[args.task])
+    if degradation is None or (args.task == "sr" and not args.from_hr):
+        need = {"denoise": "--add-noise SIGMA", "sr": "--factor N --from-hr", "inpaint": "--drop FRACTION"}[args.task]
+        raise InvertError(f"several images or seeds are scored against clean references: give {need}")
+    for flag, value in (("--mask", args.mask), ("--preset", args.preset), ("--lr", args.lr),
+                        ("--no-auto-stop", not args.auto_stop)):
+        if value:
+            raise InvertError(f"{flag} works on one image and seed; for several, leave it out")
+    spec = studies.Spec("restore", [args.prior], args.seeds or [args.seed],
+                        images=given,
+                        steps=args.steps, restore=args.task, degradation=degradation, crop=args.crop,
+                        device=args.device)
+    folder = args.out.replace("<task>", args.task)
+    return run_spec(spec, folder, overwrite=args.overwrite or (Path(folder) / studies.MANIFEST).is_file(),
+                    quiet=args.quiet)

@@ -35,18 +35,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = studies.load_spec(args.spec)  # every name in the spec is checked before any cell runs
-    folder = Path(args.out)
-    resuming = (folder / studies.MANIFEST).is_file()
-    out = prepare_output_dir(args.out, overwrite=resuming)  # a study's own folder is resumed, not refused
+    resuming = (Path(args.out) / studies.MANIFEST).is_file()
+    return run_spec(spec, args.out, overwrite=resuming, workers=args.workers, threads=args.threads,
+                    quiet=args.quiet)
+
+
+def run_spec(spec: studies.Spec, folder: str, *, overwrite: bool, workers: int = 1, threads: int | None = None,
+             quiet: bool = False) -> int:
+    """Run a checked spec into `folder` (claimed first; a study's own folder is resumed, not refused) with one
+    progress bar, then write its report. Also the batch form of `preimage` and `restore`."""
+    out = prepare_output_dir(folder, overwrite=overwrite)
     cells = spec.cells()
-    bar = tqdm(total=len(cells), unit="cell", disable=None if not args.quiet else True, dynamic_ncols=True)
+    bar = tqdm(total=len(cells), unit="cell", disable=None if not quiet else True, dynamic_ncols=True)
 
     def progress(done: int, total: int) -> None:
         bar.n = done
         bar.refresh()
 
-    ran, total, interrupted = studies.run_study(spec, out, workers=args.workers, threads=args.threads,
-                                                progress=progress)
+    ran, total, interrupted = studies.run_study(spec, out, workers=workers, threads=threads, progress=progress)
     bar.close()
     finished = len(studies.read_manifest(out))
     if finished:
