@@ -289,6 +289,19 @@ def _table_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _original_like(name: str, cell_image: torch.Tensor) -> torch.Tensor:
+    """The study's input image, centre-cropped square and resized to a cell image's size, to show beside it."""
+    import torch.nn.functional as F
+
+    from .images import center_crop, load_image
+
+    image = load_image(name)[0]
+    image = center_crop(image, min(image.shape[-2:]))
+    image = F.interpolate(image, size=tuple(cell_image.shape[-2:]), mode="bilinear", antialias=True,
+                          align_corners=False).clamp(0, 1)
+    return image.expand(-1, cell_image.shape[1], -1, -1) if image.shape[1] == 1 else image
+
+
 def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[Path, Path]:
     """report.md and a self-contained report.html (images inlined) for a study's finished cells (settings,
     record, image path): per image a grid (rows: layers, units or the restoration; columns: priors; the first
@@ -310,7 +323,8 @@ def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[P
         for settings, record, image in members:
             rows.setdefault(_row_of(settings), {})[settings["prior"]] = (record, image)
         grid_png = out / f"report_grid_{index}.png"
-        grid_rows([[(f"{what} · {p}", load_image(row[p][1])[0]) for p in priors if p in row]
+        first = [("original", _original_like(name, load_image(members[0][2])[0]))] if task == "preimage" else []
+        grid_rows([first + [(f"{what} · {p}", load_image(row[p][1])[0]) for p in priors if p in row]
                    for what, row in rows.items()], grid_png, panel_inches=2.0)
         figures.append((f"{Path(name).name}: rows {', '.join(rows)}; columns {', '.join(priors)} (seed {first_seed})",
                         grid_png))
