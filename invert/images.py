@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 from . import files
 from .errors import InvertError
@@ -73,6 +75,17 @@ def _upright(img: Image.Image, notes: list[str]) -> Image.Image:
     return ImageOps.exif_transpose(img)
 
 
+@contextmanager
+def _truncated_refused() -> Iterator[None]:
+    """A cut-off file is an error, whatever PIL's process-wide setting (other libraries turn it on)."""
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
 def load_image(spec: str | os.PathLike) -> tuple[torch.Tensor, list[str]]:
     """Read a file (or `skimage:NAME`, a sample image shipped with scikit-image).
 
@@ -91,7 +104,7 @@ def load_image(spec: str | os.PathLike) -> tuple[torch.Tensor, list[str]]:
     if path.is_dir():
         raise InvertError(f"{path} is a folder, not an image file")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _truncated_refused():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 img.load()

@@ -243,6 +243,46 @@ def _worker(settings: dict[str, Any], folder: str) -> dict[str, Any]:
     return run_cell(settings, Path(folder))
 
 
+def _remote_cell(settings: dict[str, Any], threads: int) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """A cell run where the study's folder may not be: its files come back as bytes for the driver to write."""
+    import tempfile
+
+    torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        record = run_cell(settings, Path(tmp))
+        return record, {p.name: p.read_bytes() for p in Path(tmp).iterdir()}
+
+
+def _run_on_ray(todo: list[dict[str, Any]], out: Path, threads: int, address: str | None,
+                record_done: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+    """The cells as Ray tasks (a local cluster when `address` is None, else the one there; "auto" joins a running
+    one). Each task asks for `threads` CPUs, and a GPU when its device is CUDA; a worker process keeps the
+    models it loaded for the tasks after. The driver writes every cell's files and the manifest."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, num_cpus=None if address else available_cores(), include_dashboard=False,
+                 log_to_driver=False)
+    pending = {}
+    for settings in todo:
+        gpu = 1 if str(settings["device"]).startswith("cuda") else 0
+        task = ray.remote(num_cpus=threads, num_gpus=gpu, max_retries=1)(_remote_cell)
+        pending[task.remote(settings, threads)] = settings
+    try:
+        while pending:
+            [ready], _ = ray.wait(list(pending), num_returns=1)
+            settings = pending.pop(ready)
+            record, payload = ray.get(ready)
+            folder = out / "cells" / cell_key(settings)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, data in payload.items():
+                files.write_bytes(folder / name, data)
+            record_done(settings, record)
+    finally:
+        for ref in pending:  # cut short: the tasks not yet returned are dropped (they rerun next time)
+            ray.cancel(ref, force=True)
+
+
 def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
     """Finished cells by key; a line cut short by a kill is skipped (its cell runs again)."""
     done: dict[str, dict[str, Any]] = {}
@@ -273,12 +313,19 @@ def _append(out: Path, entry: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
+EXECUTORS = ("local", "ray")
+
+
 def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = None,
               progress: Callable[[int, int], None] | None = None,
-              cells: Iterable[dict[str, Any]] | None = None) -> tuple[int, int, bool]:
+              cells: Iterable[dict[str, Any]] | None = None, executor: str = "local",
+              address: str | None = None) -> tuple[int, int, bool]:
     """Run the spec's cells not yet in the manifest, `workers` at a time (each with `threads` torch threads;
-    default: the cores shared out). Returns (cells run now, cells in all, whether Ctrl-C cut it short);
+    default: the cores shared out), here ("local") or as Ray tasks ("ray", on the cluster at `address`, a
+    local one without). Returns (cells run now, cells in all, whether Ctrl-C cut it short);
     `progress(done, total)` is called after each cell."""
+    if executor not in EXECUTORS:
+        raise InvertError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     todo_all = list(cells if cells is not None else spec.cells())
     done = read_manifest(out)
     todo = [s for s in todo_all if cell_key(s) not in done]
@@ -296,7 +343,9 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
             progress(finished + ran, total)
 
     try:
-        if workers <= 1:
+        if executor == "ray":
+            _run_on_ray(todo, out, threads, address, record_done)
+        elif workers <= 1:
             previous = torch.get_num_threads()
             torch.set_num_threads(threads)
             try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -25,6 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="worker processes (default 1); the cores are shared out among them")
     run_p.add_argument("--threads", type=options.whole(1, 1024), default=None,
                        help="torch threads per worker (default: the cores shared out among the workers)")
+    run_p.add_argument("--executor", choices=studies.EXECUTORS, default="local",
+                       help="local worker processes, or Ray tasks (pip install 'invert[ray]')")
+    run_p.add_argument("--address", default=None,
+                       help="with --executor ray: a cluster to join (auto, or HOST:PORT); none starts a local one")
     run_p.add_argument("--quiet", action="store_true", help="no progress bar")
     run_p.set_defaults(run=run)
     report_p = actions.add_parser("report", help="re-make report.md and report.html from the manifest",
@@ -36,12 +41,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     spec = studies.load_spec(args.spec)  # every name in the spec is checked before any cell runs
     resuming = (Path(args.out) / studies.MANIFEST).is_file()
+    if args.executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise InvertError("--executor ray needs Ray: pip install 'invert[ray]'")
     return run_spec(spec, args.out, overwrite=resuming, workers=args.workers, threads=args.threads,
-                    quiet=args.quiet)
+                    quiet=args.quiet, executor=args.executor, address=args.address)
 
 
 def run_spec(spec: studies.Spec, folder: str, *, overwrite: bool, workers: int = 1, threads: int | None = None,
-             quiet: bool = False) -> int:
+             quiet: bool = False, executor: str = "local", address: str | None = None) -> int:
     """Run a checked spec into `folder` (claimed first; a study's own folder is resumed, not refused) with one
     progress bar, then write its report. Also the batch form of `preimage` and `restore`."""
     out = prepare_output_dir(folder, overwrite=overwrite)
@@ -52,7 +59,8 @@ def run_spec(spec: studies.Spec, folder: str, *, overwrite: bool, workers: int =
         bar.n = done
         bar.refresh()
 
-    ran, total, interrupted = studies.run_study(spec, out, workers=workers, threads=threads, progress=progress)
+    ran, total, interrupted = studies.run_study(spec, out, workers=workers, threads=threads, progress=progress,
+                                                executor=executor, address=address)
     bar.close()
     finished = len(studies.read_manifest(out))
     if finished:

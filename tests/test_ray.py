@@ -1,0 +1,65 @@
+"""The Ray executor: the same cells on a local Ray cluster give the same records as the local executor, and a
+killed driver resumes like a local study. Skipped where Ray is not installed (CI installs it: `.[test,ray]`)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from invert import studies  # noqa: E402
+
+from test_studies import SPEC, write  # noqa: E402
+
+TIMINGS = {"seconds", "wall_seconds"}
+
+
+@pytest.fixture
+def local_cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def records(out):
+    return {key: {k: v for k, v in json.loads((out / "cells" / key / "record.json").read_text())["record"].items()
+                  if k not in TIMINGS}
+            for key in studies.read_manifest(out)}
+
+
+def test_ray_gives_the_local_executors_records_cell_by_cell(tmp_path, local_cluster):
+    spec = studies.load_spec(write(tmp_path, SPEC))
+    here, there = tmp_path / "local", tmp_path / "ray"
+    here.mkdir()
+    there.mkdir()
+    assert studies.run_study(spec, here, threads=1)[:2] == (16, 16)
+    assert studies.run_study(spec, there, threads=1, executor="ray")[:2] == (16, 16)
+    local, remote = records(here), records(there)
+    assert local.keys() == remote.keys() and len(local) == 16
+    assert all(local[k] == remote[k] for k in local), [k for k in local if local[k] != remote[k]]
+    assert all(r["threads"] == 1 for r in remote.values())
+
+
+def test_a_killed_ray_driver_resumes(tmp_path):
+    spec = write(tmp_path, SPEC.replace("steps = 2", "steps = 40"))
+    out = tmp_path / "study"
+    command = [sys.executable, "-m", "invert.cli", "study", "run", str(spec), "--out", str(out), "--executor", "ray",
+               "--threads", "1", "--quiet"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    driver = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while len(studies.read_manifest(out)) < 3 and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.5)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local cluster it started
+    driver.wait()
+    before = {key: (out / "cells" / key / "record.json").stat().st_mtime_ns for key in studies.read_manifest(out)}
+    assert 3 <= len(before) < 16
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    after = studies.read_manifest(out)
+    assert len(after) == 16
+    assert all((out / "cells" / key / "record.json").stat().st_mtime_ns == t for key, t in before.items())
