@@ -6,7 +6,7 @@ Each builder keeps the measurement (physics) separate from the prior that will b
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -82,7 +82,9 @@ def super_resolve(image: torch.Tensor, factor: int, from_hr: bool = False, kerne
 
 
 def inpaint(image: torch.Tensor, mask: torch.Tensor | None = None, drop: float | None = None, seed: int = 0) -> Problem:
-    """Fill the pixels where `mask` is 0, or a random `drop` fraction of them (drawn with `seed`)."""
+    """Fill the pixels where `mask` is 0, or a random `drop` fraction of them (drawn with `seed`). Only a drop
+    synthesized here has a known clean reference (`image`); with a mask the missing pixels are unknown, and
+    scores need `with_reference`."""
     _check_size(image)
     if (mask is None) == (drop is None):
         raise InvertError("inpainting needs exactly one of mask and drop")
@@ -100,7 +102,17 @@ def inpaint(image: torch.Tensor, mask: torch.Tensor | None = None, drop: float |
                                    "black marks the pixels to fill")
     masked = image * mask
     return Problem("inpaint", masked, energies.inpainting(image, mask), tuple(image.shape[-2:]), image.shape[1],
-                   image, masked, notes)
+                   image if drop is not None else None, masked, notes)
+
+
+def with_reference(problem: Problem, reference: torch.Tensor) -> Problem:
+    """`problem` scored against `reference`, a clean image of the output's size and channels."""
+    h, w = problem.output_size
+    if tuple(reference.shape[-2:]) != (h, w) or reference.shape[1] != problem.channels:
+        raise SettingError("reference", f"is {reference.shape[-1]}×{reference.shape[-2]} with {reference.shape[1]} "
+                                        f"channel(s), but the result is {w}×{h} with {problem.channels}; give the "
+                                        "clean image of the same size")
+    return replace(problem, reference=reference)
 
 
 def stop_residual(problem: Problem, config: FitConfig) -> float | None:

@@ -224,3 +224,29 @@ def test_class_names_and_restarts_are_checked_while_parsing(capsys, tmp_path, ar
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_scores_only_against_a_reference(capsys, tmp_path, photo_file, photo):
+    mask = np.full((64, 64), 255, np.uint8)
+    mask[20:40, 20:40] = 0
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    out = tmp_path / "masked"
+    code, err = run_cli(capsys, "restore", "inpaint", photo_file, "--mask", str(tmp_path / "mask.png"), "--steps", "3",
+                        "--prior", "tv", "--out", str(out), "--quiet")
+    assert code == 0, err
+    assert "no clean reference" in err and "psnr" not in json.loads((out / "result.json").read_text())
+    out = tmp_path / "referenced"
+    code, err = run_cli(capsys, "restore", "inpaint", photo_file, "--mask", str(tmp_path / "mask.png"), "--steps", "3",
+                        "--prior", "tv", "--reference", photo_file, "--out", str(out), "--quiet")
+    assert code == 0, err
+    assert json.loads((out / "result.json").read_text())["psnr"] > 0
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "small.png")
+    code, err = run_cli(capsys, "restore", "denoise", photo_file, "--reference", str(tmp_path / "small.png"),
+                        "--out", str(tmp_path / "x"))
+    assert_one_line_error(code, err, "--reference is 32×32", "64×64")
+
+
+def test_the_summary_says_when_auto_stop_did_not_fire(capsys, tmp_path, photo_file):
+    code, err = run_cli(capsys, "restore", "denoise", photo_file, "--add-noise", "25", "--steps", "3",
+                        "--out", str(tmp_path / "o"), "--quiet")
+    assert code == 0 and "auto-stop did not fire in 3 steps: the residual never fell to the noise variance" in err

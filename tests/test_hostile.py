@@ -226,7 +226,8 @@ def test_a_run_that_fails_after_claiming_its_folder_leaves_nothing(capsys, files
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(restore_lib, "fit", broken)
-    code, err = run_cli(capsys, ["restore", "denoise", files_at["photo"], "--steps", "2", "--out", files_at["out"]])
+    code, err = run_cli(capsys, ["restore", "denoise", files_at["photo"], "--add-noise", "20", "--steps", "2",
+                                 "--out", files_at["out"]])
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "internal error: RuntimeError: disk on fire" in err and "--debug" in err
     assert not Path(files_at["out"]).exists()

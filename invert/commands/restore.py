@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="run every step instead of stopping by itself (denoising: once the residual reaches the "
                         "noise level estimated from the input; otherwise: near the output-variance minimum)")
     p.add_argument("--crop", type=options.COUNT, default=None, help="centre-crop the image to N×N first")
+    p.add_argument("--reference", default=None, metavar="FILE",
+                   help="the clean image to score against (cropped as IMAGE is); without it, scores only when the "
+                        "degradation was synthesized (--add-noise, --from-hr, --drop)")
     g = p.add_argument_group("denoise")
     g.add_argument("--add-noise", type=options.SIGMA, default=None, metavar="SIGMA",
                    help="IMAGE is clean: add Gaussian noise of this σ (0–255 scale) and report metrics against it")
@@ -84,6 +87,11 @@ def build_problem(args: argparse.Namespace) -> tuple[restore.Problem, list[str]]
             raise InvertError("inpaint needs exactly one of --mask FILE and --drop FRACTION")
         mask = images.load_mask(args.mask, tuple(image.shape[-2:])) if args.mask else None
         problem = restore.inpaint(image, mask, args.drop, args.seed)
+    if args.reference:
+        reference, _ = images.load_image(args.reference)
+        problem = restore.with_reference(problem, images.center_crop(reference, args.crop) if args.crop else reference)
+    elif problem.reference is None:
+        notes.append("no clean reference: no PSNR or SSIM (give --reference FILE to score against one)")
     return problem, notes + problem.notes
 
 
@@ -104,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
         say(f"interrupted at step {result.steps_run}; saving the result so far")
     elif result.stopped_by == "auto":
         say(f"auto-stop after {result.steps_run} steps: {result.stop_reason} (--no-auto-stop runs them all)")
+    elif args.auto_stop:  # the budget ran out first: say so, and why
+        level = result.config.stop_residual
+        why = (f"the residual never fell to the noise variance estimated from the input ({level:.4g})"
+               if level is not None and result.noise_level_step is None else result.stop_reason)
+        say(f"auto-stop did not fire in {result.steps_run} steps: {why}")
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.write_restoration(done, out, {"image": args.image, "notes": notes + more})
     scores = done.record
