@@ -333,14 +333,15 @@ def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[P
                    [{"step": i, "loss": v} for i, v in enumerate(r["losses"])] for s, r, _ in cells},
                   curves_png, f"{task} study: loss per cell")
     figures.append(("loss curves, every cell", curves_png))
-    table = _table_markdown(study_table([(s, r) for s, r, _ in cells]))
+    rows = study_table([(s, r) for s, r, _ in cells])
+    table = _table_markdown(rows)
     title = f"# {task} study: {len(cells)} cells, priors {', '.join(priors)}\n\n"
     note = "Each entry: the mean over images and seeds ± the half-width of its 95 % confidence interval (Student's t).\n\n"
     md = title + note + table + "\n" + "".join(f"![{caption}]({path.name})\n\n{caption}\n\n" for caption, path in figures)
     files.write_text(out / "report.md", md)
     inline = "".join(f'<figure><img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
                      f"<figcaption>{caption}</figcaption></figure>" for caption, p in figures)
-    html_table = _table_html(study_table([(s, r) for s, r, _ in cells]))
+    html_table = _table_html(rows)
     html = (f"<!doctype html><html><head><meta charset='utf-8'><title>{task} study</title><style>"
             "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
             "padding:4px 8px}img{max-width:100%}</style></head><body>"

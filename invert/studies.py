@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import torch
 
@@ -263,11 +263,8 @@ def _run_on_ray(todo: list[dict[str, Any]], out: Path, threads: int, address: st
     if not ray.is_initialized():
         ray.init(address=address, num_cpus=None if address else available_cores(), include_dashboard=False,
                  log_to_driver=False)
-    pending = {}
-    for settings in todo:
-        gpu = 1 if str(settings["device"]).startswith("cuda") else 0
-        task = ray.remote(num_cpus=threads, num_gpus=gpu, max_retries=1)(_remote_cell)
-        pending[task.remote(settings, threads)] = settings
+    tasks = {gpus: ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=1)(_remote_cell) for gpus in (0, 1)}
+    pending = {tasks[int(str(s["device"]).startswith("cuda"))].remote(s, threads): s for s in todo}
     try:
         while pending:
             [ready], _ = ray.wait(list(pending), num_returns=1)
@@ -317,8 +314,7 @@ EXECUTORS = ("local", "ray")
 
 
 def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = None,
-              progress: Callable[[int, int], None] | None = None,
-              cells: Iterable[dict[str, Any]] | None = None, executor: str = "local",
+              progress: Callable[[int, int], None] | None = None, executor: str = "local",
               address: str | None = None) -> tuple[int, int, bool]:
     """Run the spec's cells not yet in the manifest, `workers` at a time (each with `threads` torch threads;
     default: the cores shared out), here ("local") or as Ray tasks ("ray", on the cluster at `address`, a
@@ -326,7 +322,7 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
     `progress(done, total)` is called after each cell."""
     if executor not in EXECUTORS:
         raise InvertError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    todo_all = list(cells if cells is not None else spec.cells())
+    todo_all = spec.cells()
     done = read_manifest(out)
     todo = [s for s in todo_all if cell_key(s) not in done]
     total, finished = len(todo_all), len(todo_all) - len(todo)
