@@ -1,13 +1,17 @@
 """Auto-stop against the oracle, from long runs recorded by bench/trajectories.py.
 
-    python -m bench autostop runs/traj-heldout.json.gz [--plot docs/autostop.png]
+    python -m bench autostop runs/traj-heldout.json.gz [--plot docs/autostop.png] [--steps 2000]
 
 Per job: the oracle (the best PSNR of the shown output over the whole long run, which needs the
 clean image), the PSNR of what auto-stop returns as `invert restore` runs it and the step it stopped
 at: for denoising the discrepancy rule, replayed on the recorded residuals and noise estimate; for
-the other tasks the variance rule, recorded by a monitor that only watched the run. The variance rule
+the other tasks the variance rule, recorded by a monitor that only watched the run. The noise level is
+estimated again from the run's noisy input, so that the replay follows the library as it is now. The variance rule
 and ES-WMV's exact-minimum rule are scored on the same runs beside it.
-Writes bench/results/NAME-<device>-<date>.json (NAME: `--name`, default autostop).
+`--steps N` scores the first N steps of each run, as a run with that budget would have gone (the oracle
+too). Runs are grouped by config, task and noise (Gaussian σ or camera level); "fired" counts the runs where
+auto-stop ended the fit before the budget. Writes bench/results/NAME-<device>-<date>.json (NAME: `--name`,
+default autostop).
 """
 from __future__ import annotations
 
@@ -29,8 +33,18 @@ def score(job: dict, pick: list[int | None]) -> dict:
     """`pick` = [step it fired at or None, step of the output returned]."""
     shown = job["psnr_ema"]
     fired, chosen = pick
-    return {"stopped_at": fired if fired is not None else len(shown), "output_step": chosen,
-            "psnr": shown[chosen], "gap_db": round(shown[chosen] - max(shown), 3)}
+    return {"fired": fired is not None, "stopped_at": fired if fired is not None else len(shown),
+            "output_step": chosen, "psnr": shown[chosen], "gap_db": round(shown[chosen] - max(shown), 3)}
+
+
+def truncated(job: dict, steps: int) -> dict:
+    """`job` as a run with a budget of `steps` would have recorded it: its per-step curves cut there. A variance
+    rule that fired later returns the budget's last step (approximately: the rule would return its last
+    output near the minimum so far)."""
+    cut = {k: v[:steps] if isinstance(v, list) and len(v) == len(job["psnr_ema"]) else v for k, v in job.items()}
+    cut["picks"] = {name: pick if pick[0] is not None and pick[0] < steps else [None, min(pick[1], steps - 1)]
+                    for name, pick in job["picks"].items()}
+    return cut
 
 
 def discrepancy_pick(job: dict, extend: float | None = None) -> list[int | None]:
@@ -60,30 +74,39 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--plot-config", default="denoise", help="the trajectories' config the plot shows")
     ap.add_argument("--extend", type=float, default=None,
                     help="replay the discrepancy rule running on to this multiple of its step (default: the preset's)")
+    ap.add_argument("--steps", type=int, default=None, help="score only the first N steps of each run (a budget of N)")
     ap.add_argument("--name", default="autostop", help="result file name: bench/results/NAME-<device>-<date>.json")
     args = ap.parse_args(argv)
     runs = [read_trajectories(f) for f in args.runs]
     rows = []
     for run in runs:
+        noise = f"camera {run['camera']:g}" if run.get("camera") else f"σ {run['sigma']:g}"
         for job in run["jobs"]:
+            job = truncated(job, args.steps) if args.steps else job
+            if job["task"] == "denoise":  # the noise level as the library estimates it now, from the same input
+                problem = trajectories.problem_for(job["image"], "denoise", run["crop"], run["sigma"], run.get("camera"))
+                job["sigma_estimate"] = restore.noise_level(problem)[0]
             oracle = max(job["psnr_ema"])
-            rows.append({"image": job["image"], "task": job["task"], "config": job["config"], "device": run["device"],
+            rows.append({"image": job["image"], "task": job["task"], "config": job["config"], "noise": noise,
+                         "device": run["device"],
                          "steps": len(job["psnr_ema"]), "oracle_psnr": oracle,
                          "oracle_step": job["psnr_ema"].index(oracle), "psnr_input": job["psnr_input"],
                          **{name: score(job, pick) for name, pick in rules(job, args.extend).items()}})
     summary = {}
-    for config, task in sorted({(r["config"], r["task"]) for r in rows}):
+    for group in sorted({(r["config"], r["task"], r["noise"]) for r in rows}):
         for rule in ("auto_stop", "variance_rule", "es_wmv"):
-            gaps = [r[rule]["gap_db"] for r in rows if (r["config"], r["task"]) == (config, task)]
-            summary[f"{config}/{task}/{rule}"] = {"jobs": len(gaps), "mean_gap_db": round(mean(gaps), 3),
-                                                  "worst_gap_db": min(gaps)}
+            picked = [r[rule] for r in rows if (r["config"], r["task"], r["noise"]) == group]
+            gaps = [p["gap_db"] for p in picked]
+            summary["/".join([*group, rule])] = {"jobs": len(gaps), "fired": sum(p["fired"] for p in picked),
+                                                 "mean_gap_db": round(mean(gaps), 3), "worst_gap_db": min(gaps)}
     for r in rows:
         a, v, e = r["auto_stop"], r["variance_rule"], r["es_wmv"]
         print(f"{Path(r['image']).stem:<10} {r['task']:<8} {r['config']:<6} oracle {r['oracle_psnr']:.2f} @ {r['oracle_step']:>4}  "
               f"auto-stop {a['psnr']:.2f} ({a['gap_db']:+.2f}) stopped {a['stopped_at']:>4}  "
               f"variance rule {v['gap_db']:+.2f}  es-wmv {e['gap_db']:+.2f}")
     for key, s in summary.items():
-        print(f"{key:<26} mean gap {s['mean_gap_db']:+.2f} dB, worst {s['worst_gap_db']:+.2f} dB over {s['jobs']} runs")
+        print(f"{key:<40} mean gap {s['mean_gap_db']:+.2f} dB, worst {s['worst_gap_db']:+.2f} dB, fired in "
+              f"{s['fired']} of {s['jobs']} runs")
     if args.plot:
         denoise = [job for run in runs for job in run["jobs"] if job["task"] == "denoise" and job["config"] == args.plot_config]
         with plot(Path(args.plot), "step", "PSNR of the shown output (dB)",
@@ -92,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
                 line, = ax.plot(job["psnr_ema"], lw=1, label=Path(job["image"]).stem)
                 s = score(job, rules(job, args.extend)["auto_stop"])
                 ax.plot([s["output_step"]], [s["psnr"]], "o", color=line.get_color(), ms=5)
-    save_result(args.name, {"device": runs[0]["device"], "inputs": args.runs, "extend": args.extend, "summary": summary,
+    save_result(args.name, {"device": runs[0]["device"], "inputs": args.runs, "extend": args.extend,
+                            "steps": args.steps, "summary": summary,
                             "rows": rows})
 
 

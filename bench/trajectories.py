@@ -52,11 +52,12 @@ CONFIGS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
 WINDOWS = (50, 100)
 
 
-def problem_for(path: str, task: str, crop: int, sigma: float = 25.0) -> restore.Problem:
+def problem_for(path: str, task: str, crop: int, sigma: float = 25.0, camera: float | None = None) -> restore.Problem:
+    """The problem a job fits: denoising Gaussian noise of σ `sigma`, or camera noise of level `camera` if given."""
     image, _ = images.load_image(str(common.DATA / path))
     image = images.center_crop(image, crop)
     if task == "denoise":
-        return restore.denoise(image, sigma, seed=0)
+        return restore.denoise(image, None if camera else sigma, seed=0, camera=camera)
     return restore.super_resolve(image, 4, True, "lanczos2")
 
 
@@ -72,8 +73,9 @@ def fit_config(task: str, config: str, **settings: Any) -> FitConfig:
                            **settings)
 
 
-def run_job(path: str, task: str, config: str, steps: int, device: str, crop: int, sigma: float) -> dict[str, Any]:
-    problem = problem_for(path, task, crop, sigma)
+def run_job(path: str, task: str, config: str, steps: int, device: str, crop: int, sigma: float,
+            camera: float | None = None) -> dict[str, Any]:
+    problem = problem_for(path, task, crop, sigma, camera)
     prior = priors.create("dip", channels=problem.channels, size=problem.output_size, preset=dip_preset(task, config),
                           seed=0, **CONFIGS[config][1])
     cfg = fit_config(task, config, steps=steps, device=device, seed=0)
@@ -114,6 +116,8 @@ def run_job(path: str, task: str, config: str, steps: int, device: str, crop: in
         # the data term alone (the residual the discrepancy rule watches), where a regularizer adds to it
         **({"data": [float(f"{r['data']:.5g}") for r in h]} if "data" in h[0] else {}),
         "sigma_estimate": noise_sigma(problem.observation),
+        # the noise actually added (root mean square, 0–1 scale): what an estimate should find
+        "noise_rms": float((problem.observation - problem.reference).pow(2).mean().sqrt()),
         **curves,
         "picks": picks,
     }
@@ -133,6 +137,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--crop", type=int, default=128, help="centre crop N×N (the ×4 SR input is N/4)")
     ap.add_argument("--sigma", type=float, default=25.0, help="denoising: noise σ on the 0–255 scale")
+    ap.add_argument("--camera", type=float, default=None, metavar="LEVEL",
+                    help="denoising: camera noise of this shot-noise level instead of Gaussian noise")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--shard", default="0/1", help="i/n: run every n-th job starting at i")
     ap.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
@@ -152,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     records = []
     for path, task, config in jobs[i::n]:
         steps = args.paper_steps if config == "paper" and args.paper_steps else args.steps
-        rec = run_job(path, task, config, steps, args.device, args.crop, args.sigma)
+        rec = run_job(path, task, config, steps, args.device, args.crop, args.sigma, args.camera)
         best = max(rec["psnr_ema"])
         print(f"{Path(path).stem:<10} {task:<8} {config:<10} best {best:.2f} dB at step "
               f"{rec['psnr_ema'].index(best)}, {rec['seconds'][-1]:.1f} s", flush=True)
@@ -160,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         partial = Path(args.out + ".part")  # after every job, so a run cut short keeps what it did
         with gzip.open(partial, "wt") as f:
             json.dump({"device": args.device, "steps": args.steps, "crop": args.crop, "sigma": args.sigma,
+                       "camera": args.camera,
                        "jobs": records}, f)
         partial.replace(args.out)
 

@@ -13,11 +13,13 @@ import torch.nn.functional as F
 
 from typing import Any
 
+from . import camera as camera_pipeline
 from . import energies, memory, metrics, stopping
 from . import priors as prior_registry
 from .energies import Energy
 from .engine import FitConfig, FitResult, fit, resolve_device
 from .errors import InvertError, SettingError
+from .noises import CAMERA_LEVELS
 from .physics import Downsample, add_gaussian_noise, random_mask
 
 
@@ -31,6 +33,7 @@ class Problem:
     reference: torch.Tensor | None = None  # the clean image, when known
     baseline: torch.Tensor | None = None  # the classical answer at output size (noisy / bicubic / masked)
     notes: list[str] = field(default_factory=list)
+    noise_level: float | None = None  # denoising: the noise σ (0–1 scale) given by hand, else estimated
 
 
 MIN_SIDE = 8  # smaller images have no neighbourhoods for the noise estimate, TV or SSIM to work in
@@ -42,18 +45,40 @@ def _check_size(image: torch.Tensor, what: str = "image") -> None:
         raise InvertError(f"the {what} is {w}×{h}; restoration needs at least {MIN_SIDE} pixels a side")
 
 
-def denoise(image: torch.Tensor, sigma: float | None = None, seed: int = 0) -> Problem:
-    """`sigma` given (0–255 scale): `image` is clean, noise is added with `seed`. Else `image` is noisy."""
+def denoise(image: torch.Tensor, sigma: float | None = None, seed: int = 0, *, camera: float | None = None,
+            jpeg_quality: int | None = None, noise_level: float | None = None) -> Problem:
+    """`image` is noisy, unless noise is synthesized (drawn with `seed`; `image` is then the clean one):
+    white Gaussian noise of σ `sigma`, or camera noise of shot-noise level `camera` (see `invert.camera`),
+    stored as JPEG of `jpeg_quality` if given. `noise_level` (σ, 0–255 scale) replaces the estimated noise
+    level that auto-stop stops at."""
     _check_size(image)
+    notes = []
+    if sigma is not None and camera is not None:
+        raise SettingError("camera", "and sigma both name a synthetic noise; give one of them")
+    if jpeg_quality is not None and camera is None:
+        raise SettingError("jpeg_quality", "applies to synthetic camera noise only")
+    if noise_level is not None and not 0 < noise_level < math.inf:
+        raise SettingError("noise_level", f"must be a positive, finite σ on the 0–255 scale, got {noise_level}")
     if sigma is not None:
         if not 0 < sigma < math.inf:
             raise SettingError("sigma", f"must be a positive, finite noise level on the 0–255 scale, got {sigma}")
-        noisy = add_gaussian_noise(image, sigma / 255, seed)
-        reference = image
+        noisy, reference = add_gaussian_noise(image, sigma / 255, seed), image
+    elif camera is not None:
+        if image.shape[1] != 3:
+            raise SettingError("camera", "needs a colour image; this one has one channel (give a σ instead)")
+        lo, hi = CAMERA_LEVELS
+        if not lo <= camera <= hi:
+            raise SettingError("camera", f"level must be a shot-noise level from {lo:g} to {hi:g}, got {camera:g}")
+        if jpeg_quality is not None and not 1 <= jpeg_quality <= 100:
+            raise SettingError("jpeg_quality", f"must be from 1 to 100, got {jpeg_quality}")
+        noisy, reference = camera_pipeline.camera_noise(image, camera, seed, jpeg_quality)
+        notes.append(f"camera noise at shot-noise level {camera:g} (seed {seed})"
+                     + (f", stored as JPEG of quality {jpeg_quality}" if jpeg_quality is not None else "")
+                     + "; scored against the same pipeline without noise")
     else:
         noisy, reference = image, None
     return Problem("denoise", noisy, energies.denoising(noisy), tuple(image.shape[-2:]), image.shape[1],
-                   reference, noisy)
+                   reference, noisy, notes, None if noise_level is None else noise_level / 255)
 
 
 def super_resolve(image: torch.Tensor, factor: int, from_hr: bool = False, kernel: str = "lanczos2") -> Problem:
@@ -124,8 +149,17 @@ def stop_residual(problem: Problem, config: FitConfig) -> float | None:
     """
     if stops_at_noise_level(problem.task, config):
         # an input with no measurable noise (a flat image) has no level to stop at
-        return stopping.residual_target(problem.observation) or None
+        return stopping.DISCREPANCY * noise_level(problem)[0] ** 2 or None
     return None
+
+
+def noise_level(problem: Problem) -> tuple[float, str]:
+    """The input's noise σ (0–1 scale) and where it comes from: given by hand, or estimated as white or as
+    correlated (camera) noise."""
+    if problem.noise_level is not None:
+        return problem.noise_level, "given"
+    estimate = stopping.estimate_noise(problem.observation)
+    return estimate.sigma, "estimated, correlated (camera-like)" if estimate.correlated else "estimated, white"
 
 
 def stops_at_noise_level(task: str, config: FitConfig) -> bool:
@@ -183,6 +217,10 @@ def restore(problem: Problem, prior: str = "dip", *, preset: str | None = None, 
     result = fit(fitted_prior, problem.energy, config, reference=problem.reference)
     image = result.output
     factor = problem.output_size[0] // problem.observation.shape[-2] if problem.task == "sr" else None
+    noise_record = {}
+    if problem.task == "denoise":  # the level auto-stop stops at (0–255 scale), and where it came from
+        sigma, source = noise_level(problem)
+        noise_record = {"noise_sigma": round(sigma * 255, 3), "noise_sigma_source": source}
     record = {
         "task": problem.task,
         "prior": prior,
@@ -194,5 +232,6 @@ def restore(problem: Problem, prior: str = "dip", *, preset: str | None = None, 
         "device": str(resolve_device(device)),
         **result.summary(),
         **scores(problem, image, factor),
+        **noise_record,
     }
     return Restoration(image, problem, result, record)

@@ -20,17 +20,17 @@ from typing import Any, Callable
 
 import torch
 
-from . import files, images, restore
+from . import files, images, noises, restore
 from .engine import available_cores
 from . import priors as prior_registry
 from . import zoo
 from .errors import InvertError
 
 TASKS = ("preimage", "maximize", "restore")
-RESTORATIONS = {"denoise": "sigma", "sr": "factor", "inpaint": "drop"}  # each restoration's degradation setting
-DEFAULTS = {"sigma": 25.0, "factor": 4, "drop": 0.5}
+RESTORATIONS = {"denoise": "noise", "sr": "factor", "inpaint": "drop"}  # each restoration's degradation setting
+DEFAULTS = {"noise": "25", "factor": 4, "drop": 0.5}
 KEYS = {"task", "model", "images", "layers", "priors", "seeds", "steps", "classes", "channels", "restore",
-        "sigma", "factor", "drop", "crop", "device", "transfer"}
+        "noise", "sigma", "factor", "drop", "crop", "device", "transfer"}  # sigma: noise's older spelling
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 MANIFEST = "manifest.jsonl"
 
@@ -52,7 +52,7 @@ class Spec:
     units: list[int] = field(default_factory=list)  # maximize: class indices or channels of layers[0]
     steps: int | None = None
     restore: str = "denoise"
-    degradation: float | None = None  # restore: σ, factor or drop fraction
+    degradation: float | str | None = None  # restore: the noise (σ or camera:LEVEL), factor or drop fraction
     crop: int | None = None
     device: str = "auto"
     transfer: bool = True
@@ -110,6 +110,23 @@ def expand_images(patterns: list[str], base: Path, where: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _check_restoration(spec: Spec, where: str) -> None:
+    """The degradation and crop of a restore spec, checked as the cells would use them."""
+    value, setting = spec.degradation, RESTORATIONS[spec.restore]
+    if setting == "noise":
+        try:
+            noises.parse_noise(value)
+        except InvertError as error:
+            raise StudyError(f"{where}: noise = {value!r}: {error.problem}") from None
+    elif setting == "factor" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 2):
+        raise StudyError(f"{where}: factor = {value!r}; give a whole number, at least 2")
+    elif setting == "drop" and not (isinstance(value, (int, float)) and 0 < value < 1):
+        raise StudyError(f"{where}: drop = {value!r}; give a fraction between 0 and 1")
+    crop = spec.crop
+    if crop is not None and not (isinstance(crop, int) and not isinstance(crop, bool) and crop >= 1):
+        raise StudyError(f"{where}: crop = {crop!r}; give a whole number of pixels, at least 1")
+
+
 def load_spec(path: str | os.PathLike) -> Spec:
     """Read and check a spec: unknown keys, priors, layers, classes, models and images are refused here, in one
     line that names the place, before any cell runs. Loads the model once to check its layers."""
@@ -150,7 +167,10 @@ def load_spec(path: str | os.PathLike) -> Spec:
         if spec.restore not in RESTORATIONS:
             raise StudyError(f"{where}: restore = {spec.restore!r}; use one of {', '.join(RESTORATIONS)}")
         setting = RESTORATIONS[spec.restore]
-        spec.degradation = raw.get(setting, DEFAULTS[setting])
+        spec.degradation = raw.get(setting, raw.get("sigma") if setting == "noise" else None)
+        if spec.degradation is None:
+            spec.degradation = DEFAULTS[setting]
+        _check_restoration(spec, where)
         return spec
     spec.model = str(raw.get("model", zoo.DEFAULT_MODEL))
     try:
@@ -212,7 +232,8 @@ def run_cell(settings: dict[str, Any], folder: Path) -> dict[str, Any]:
         image, _ = images.load_image(settings["image"])
         if settings["crop"]:
             image = images.center_crop(image, settings["crop"])
-        problem = {"denoise": lambda: restore.denoise(image, settings["sigma"], settings["seed"]),
+        problem = {"denoise": lambda: restore.denoise(image, seed=settings["seed"],
+                                                      **noises.parse_noise(settings["noise"])),
                    "sr": lambda: restore.super_resolve(image, settings["factor"], True),
                    "inpaint": lambda: restore.inpaint(image, None, settings["drop"], settings["seed"])}[settings["restore"]]()
         done = restore.restore(problem, settings["prior"], **common)

@@ -73,6 +73,11 @@ def test_a_changed_spec_runs_only_its_new_cells(tmp_path, capsys):
     (('"skimage:chelsea", "skimage:coffee"', '"skimage:chelsea", "photos/*.jpg"'), "images[1] = 'photos/*.jpg' matches no"),
     (('task = "preimage"', 'task = "prelmage"'), "task = 'prelmage'"),
     (("steps = 2", "steps = 0"), "steps = 0"),
+    (('task = "preimage"', 'task = "restore"\nnoise = "camera:9"'), "noise = 'camera:9': camera level must be"),
+    (('task = "preimage"', 'task = "restore"\nsigma = -4'), "noise = -4"),
+    (('task = "preimage"', 'task = "restore"\nrestore = "sr"\nfactor = 1.5'), "factor = 1.5"),
+    (('task = "preimage"', 'task = "restore"\nrestore = "inpaint"\ndrop = 2'), "drop = 2"),
+    (('task = "preimage"', 'task = "restore"\ncrop = -3'), "crop = -3"),
 ])
 def test_a_bad_spec_fails_before_any_cell_in_one_line(tmp_path, capsys, change, fragment):
     spec = write(tmp_path, SPEC.replace(*change))
@@ -95,6 +100,14 @@ def test_maximize_and_restore_studies(tmp_path):
     record = json.loads(next((out / "cells").glob("*/record.json")).read_text())
     assert record["settings"]["factor"] == 4 and "psnr" in record["record"]
     assert "| tv | sr | 1 |" in studies.write_report(out)[0].read_text()
+    camera = studies.load_spec(write(tmp_path, 'task = "restore"\nimages = ["skimage:astronaut"]\npriors = ["tv"]\n'
+                                               'steps = 2\ncrop = 32\nnoise = "camera:0.01:jpeg90"\n', "c.toml"))
+    out = tmp_path / "c"
+    out.mkdir()
+    assert studies.run_study(camera, out)[:2] == (1, 1)
+    record = json.loads(next((out / "cells").glob("*/record.json")).read_text())
+    assert record["settings"]["noise"] == "camera:0.01:jpeg90" and "psnr" in record["record"]
+    assert "correlated" in record["record"]["noise_sigma_source"]
 
 
 def test_several_images_or_seeds_make_the_everyday_commands_a_study(tmp_path, capsys):
@@ -105,7 +118,7 @@ def test_several_images_or_seeds_make_the_everyday_commands_a_study(tmp_path, ca
     done = studies.read_manifest(out)
     assert len(done) == 4 and {(e["settings"]["image"], e["settings"]["seed"]) for e in done.values()} == {
         ("skimage:camera", 0), ("skimage:camera", 1), ("skimage:astronaut", 0), ("skimage:astronaut", 1)}
-    assert all(e["settings"]["sigma"] == 25 for e in done.values())
+    assert all(e["settings"]["noise"] == "25" for e in done.values())
     folder = tmp_path / "photos"
     folder.mkdir()
     from invert.images import load_image, save_image

@@ -11,6 +11,7 @@ from invert import priors as prior_registry
 
 from ..engine import resolve_device
 from ..errors import SettingError
+from ..noises import parse_noise
 
 
 class Parser(argparse.ArgumentParser):
@@ -64,6 +65,15 @@ LEARNING_RATE = number(0, 10, above=True)
 WEIGHT = number(0)  # an energy term's weight; a negative one would reward the term
 FRACTION = number(0, 1, above=True, below=True)
 SIGMA = number(0, 255, above=True)  # a noise level on the 0–255 scale
+
+
+def noise(text: str) -> str:
+    """--add-noise: a σ (0–255) or camera[:LEVEL][:jpegQ], checked here and parsed by the library."""
+    try:
+        parse_noise(text)
+    except SettingError as error:
+        raise argparse.ArgumentTypeError(error.problem) from None
+    return text
 
 
 def names(text: str) -> list[str]:

@@ -7,14 +7,16 @@ from pathlib import Path
 
 from invert import priors as prior_registry
 
-from .. import files, images, report, restore, studies
+from .. import files, images, noises, report, restore, studies
 from ..errors import InvertError
 from . import options
 from .output import prepare_output_dir, say
 
 # Used when IMAGE is left out: a sample photo shipped with scikit-image, and a degradation to undo.
-SAMPLE = {"image": "skimage:chelsea", "crop": 128, "add_noise": 25.0, "factor": 4, "drop": 0.5}
-FLAGS = {"sigma": "--add-noise"}  # the library's settings that this command names otherwise
+SAMPLE = {"image": "skimage:chelsea", "crop": 128, "add_noise": "25", "factor": 4, "drop": 0.5}
+# the library's settings that this command names otherwise
+FLAGS = {"sigma": "--add-noise", "camera": "--add-noise", "jpeg_quality": "--add-noise", "noise": "--add-noise",
+         "noise_level": "--noise-level"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Restore an image by fitting a prior to it (no training data).",
                        parents=[options.shared("runs/<task>")],
                        **options.example("invert restore denoise", "invert restore denoise photo.png --add-noise 25 "
-                                         "--prior deep_decoder", "invert restore sr photo.png --factor 4 --from-hr",
+                                         "--prior deep_decoder", "invert restore denoise photo.png --add-noise camera:0.0025",
+                                         "invert restore sr photo.png --factor 4 --from-hr",
                                          "invert restore inpaint photo.png --mask mask.png"))
     p.add_argument("task", choices=["denoise", "sr", "inpaint"])
     p.add_argument("images", nargs="*", metavar="IMAGE", help="image file or skimage:NAME; left out: a sample image "
@@ -42,8 +45,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="the clean image to score against (cropped as IMAGE is); without it, scores only when the "
                         "degradation was synthesized (--add-noise, --from-hr, --drop)")
     g = p.add_argument_group("denoise")
-    g.add_argument("--add-noise", type=options.SIGMA, default=None, metavar="SIGMA",
-                   help="IMAGE is clean: add Gaussian noise of this σ (0–255 scale) and report metrics against it")
+    g.add_argument("--add-noise", type=options.noise, default=None, metavar="SIGMA|camera[:LEVEL][:jpegQ]",
+                   help="IMAGE is clean: add white Gaussian noise of σ SIGMA (0–255 scale), or camera noise "
+                        "(Poisson–Gaussian on the sensor's mosaic, then demosaicked and gamma-corrected; LEVEL: "
+                        "shot noise from 0.0001 to 0.012, default 0.0025; jpegQ: store as JPEG of quality Q), "
+                        "and report metrics against the clean image")
+    g.add_argument("--noise-level", type=options.SIGMA, default=None, metavar="SIGMA",
+                   help="the input's noise σ (0–255 scale) for auto-stop, instead of estimating it")
     g = p.add_argument_group("sr")
     g.add_argument("--factor", type=options.whole(2), default=None, help="upscaling factor (e.g. 4 or 8)")
     g.add_argument("--from-hr", action="store_true", help="IMAGE is the high-resolution reference: downscale it first")
@@ -76,8 +84,11 @@ def build_problem(args: argparse.Namespace) -> tuple[restore.Problem, list[str]]
     image, notes = images.load_image(args.image)
     if args.crop:
         image = images.center_crop(image, args.crop)
+    if args.task != "denoise" and (args.add_noise or args.noise_level):
+        raise InvertError("--add-noise and --noise-level are for denoising; leave them out for sr and inpaint")
     if args.task == "denoise":
-        problem = restore.denoise(image, args.add_noise, args.seed)
+        noise = noises.parse_noise(args.add_noise) if args.add_noise else {}
+        problem = restore.denoise(image, seed=args.seed, noise_level=args.noise_level, **noise)
     elif args.task == "sr":
         if args.factor is None:
             raise InvertError("sr needs --factor N (e.g. --factor 4)")
@@ -108,14 +119,16 @@ def run(args: argparse.Namespace) -> int:
     done = restore.restore(problem, args.prior, preset=args.preset, steps=args.steps, lr=args.lr, seed=args.seed,
                            device=args.device, auto_stop=args.auto_stop, progress=not args.quiet)
     result = done.fit
+    if result.config.stop_residual is not None:  # the discrepancy rule: say which noise level it stopped at
+        say(f"noise level σ {done.record['noise_sigma']:.3g}/255 ({done.record['noise_sigma_source']})"
+            + ("" if done.record["noise_sigma_source"] == "given" else "; --noise-level S gives it by hand"))
     if result.interrupted:
         say(f"interrupted at step {result.steps_run}; saving the result so far")
     elif result.stopped_by == "auto":
         say(f"auto-stop after {result.steps_run} steps: {result.stop_reason} (--no-auto-stop runs them all)")
     elif args.auto_stop:  # the budget ran out first: say so, and why
-        level = result.config.stop_residual
-        why = (f"the residual never fell to the noise variance estimated from the input ({level:.4g})"
-               if level is not None and result.noise_level_step is None else result.stop_reason)
+        why = ("the residual never fell to that noise level; give --noise-level or more --steps"
+               if result.config.stop_residual is not None and result.noise_level_step is None else result.stop_reason)
         say(f"auto-stop did not fire in {result.steps_run} steps: {why}")
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.write_restoration(done, out, {"image": args.image, "notes": notes + more})
@@ -138,7 +151,8 @@ def run_batch(args: argparse.Namespace) -> int:
         need = {"denoise": "--add-noise SIGMA", "sr": "--factor N --from-hr", "inpaint": "--drop FRACTION"}[args.task]
         raise InvertError(f"several images or seeds are scored against clean references: give {need}")
     for flag, value in (("--mask", args.mask), ("--preset", args.preset), ("--lr", args.lr),
-                        ("--no-auto-stop", not args.auto_stop)):
+                        ("--no-auto-stop", not args.auto_stop), ("--noise-level", args.noise_level),
+                        ("--reference", args.reference)):
         if value:
             raise InvertError(f"{flag} works on one image and seed; for several, leave it out")
     spec = studies.Spec("restore", [args.prior], args.seeds or [args.seed],
