@@ -19,8 +19,8 @@ import argparse
 from pathlib import Path
 from statistics import mean
 
-from invert import FitConfig, priors, restore
-from invert.stopping import DISCREPANCY, DiscrepancyStop
+from invert import restore
+from invert.stopping import DiscrepancyStop
 
 from . import trajectories
 from .common import plot, read_trajectories, save_result
@@ -47,24 +47,30 @@ def truncated(job: dict, steps: int) -> dict:
     return cut
 
 
-def discrepancy_pick(job: dict, extend: float | None = None) -> list[int | None]:
-    """The discrepancy rule replayed on the recorded residuals with the recorded noise estimate, run on as
-    far as `extend` or else the job's preset says."""
-    if extend is None:
-        extend = FitConfig.build(priors.preset("dip", job["preset"])["fit"]).stop_extend
-    stop = DiscrepancyStop(DISCREPANCY * job["sigma_estimate"] ** 2, extend)
-    residuals = job.get("data", job["loss"])
+def discrepancy_pick(job: dict, threshold: float, extend: float | None = None) -> list[int | None]:
+    """The discrepancy rule replayed on the recorded residuals (the luminance's where the config stops on it)
+    at `threshold`, run on as far as `extend` or else the job's preset says."""
+    cfg = trajectories.fit_config(job["task"], job["config"])
+    stop = DiscrepancyStop(threshold, cfg.stop_extend if extend is None else extend)
+    residuals = job["data_luminance"] if cfg.stop_luminance else job.get("data", job["loss"])
     fired = next((step for step, residual in enumerate(residuals) if stop.update(step, residual)), None)
     return [fired, fired if fired is not None else len(residuals) - 1]
 
 
-def rules(job: dict, extend: float | None = None) -> dict[str, list[int | None]]:
-    """What `invert restore` does for the task and config ("auto_stop": the library's choice of rule), and the
-    alternatives on the same run."""
+def rules(job: dict, threshold: float | None, extend: float | None = None) -> dict[str, list[int | None]]:
+    """What `invert restore` does for the task and config ("auto_stop": the library's choice of rule, with the
+    discrepancy rule's `threshold`), and the alternatives on the same run."""
     variance, es_wmv = job["picks"]["default"], job["picks"]["es-wmv"]
-    if not restore.stops_at_noise_level(job["task"], trajectories.fit_config(job["task"], job["config"])):
+    if threshold is None:
         return {"auto_stop": variance, "variance_rule": variance, "es_wmv": es_wmv}
-    return {"auto_stop": discrepancy_pick(job, extend), "variance_rule": variance, "es_wmv": es_wmv}
+    return {"auto_stop": discrepancy_pick(job, threshold, extend), "variance_rule": variance, "es_wmv": es_wmv}
+
+
+def library_threshold(job: dict, run: dict) -> float | None:
+    """The residual at which the library stops this job's fit (None: by the variance rule), from the noise
+    level it estimates now on the same noisy input."""
+    problem = trajectories.problem_for(job["image"], job["task"], run["crop"], run["sigma"], run.get("camera"))
+    return restore.stop_residual(problem, trajectories.fit_config(job["task"], job["config"]))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -83,15 +89,13 @@ def main(argv: list[str] | None = None) -> None:
         noise = f"camera {run['camera']:g}" if run.get("camera") else f"σ {run['sigma']:g}"
         for job in run["jobs"]:
             job = truncated(job, args.steps) if args.steps else job
-            if job["task"] == "denoise":  # the noise level as the library estimates it now, from the same input
-                problem = trajectories.problem_for(job["image"], "denoise", run["crop"], run["sigma"], run.get("camera"))
-                job["sigma_estimate"] = restore.noise_level(problem)[0]
+            job["threshold"] = library_threshold(job, run)
             oracle = max(job["psnr_ema"])
             rows.append({"image": job["image"], "task": job["task"], "config": job["config"], "noise": noise,
                          "device": run["device"],
                          "steps": len(job["psnr_ema"]), "oracle_psnr": oracle,
                          "oracle_step": job["psnr_ema"].index(oracle), "psnr_input": job["psnr_input"],
-                         **{name: score(job, pick) for name, pick in rules(job, args.extend).items()}})
+                         **{name: score(job, pick) for name, pick in rules(job, job["threshold"], args.extend).items()}})
     summary = {}
     for group in sorted({(r["config"], r["task"], r["noise"]) for r in rows}):
         for rule in ("auto_stop", "variance_rule", "es_wmv"):
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"DIP ({args.plot_config}), denoising σ=25: where auto-stop took the output (●)") as ax:
             for job in denoise:
                 line, = ax.plot(job["psnr_ema"], lw=1, label=Path(job["image"]).stem)
-                s = score(job, rules(job, args.extend)["auto_stop"])
+                s = score(job, rules(job, job["threshold"], args.extend)["auto_stop"])
                 ax.plot([s["output_step"]], [s["psnr"]], "o", color=line.get_color(), ms=5)
     save_result(args.name, {"device": runs[0]["device"], "inputs": args.runs, "extend": args.extend,
                             "steps": args.steps, "summary": summary,

@@ -25,7 +25,7 @@ from invert import priors
 from invert import FitConfig, fit, images, restore
 from invert.engine import resolve_device, update_ema
 from invert.metrics import psnr
-from invert.stopping import VarianceStop, noise_sigma
+from invert.stopping import VarianceStop, luminance, noise_sigma
 
 from . import common
 
@@ -48,6 +48,10 @@ CONFIGS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "fast-lean": ("fast", {"upsample": "nearest", "need_1x1_up": False}, {}),
     # bfloat16 autocast: CPUs with AMX (Sapphire Rapids and later) run it on their matrix units
     "fast-bf16": ("fast", {}, {"amp": True}),
+    # what `invert restore denoise` runs on camera noise, and the design run it was chosen on (denoise plus
+    # total variation of the colour channels, with the denoise preset's stop)
+    "denoise-camera": ("denoise-camera", {}, {}),
+    **{f"denoise-chroma{w:g}": ("denoise", {"chroma_tv_weight": w}, {}) for w in (0.07, 0.15, 0.3)},
 }
 WINDOWS = (50, 100)
 
@@ -76,13 +80,19 @@ def fit_config(task: str, config: str, **settings: Any) -> FitConfig:
 def run_job(path: str, task: str, config: str, steps: int, device: str, crop: int, sigma: float,
             camera: float | None = None) -> dict[str, Any]:
     problem = problem_for(path, task, crop, sigma, camera)
-    prior = priors.create("dip", channels=problem.channels, size=problem.output_size, preset=dip_preset(task, config),
-                          seed=0, **CONFIGS[config][1])
+    preset = dip_preset(task, config)
+    # as `invert restore` builds it: a camera preset's colour TV scaled to the input's noise, unless the config sets it
+    settings = {**restore.noise_scaled_settings(problem, "dip", preset), **CONFIGS[config][1]}
+    prior = priors.create("dip", channels=problem.channels, size=problem.output_size, preset=preset, seed=0,
+                          **settings)
     cfg = fit_config(task, config, steps=steps, device=device, seed=0)
     ref = problem.reference.to(resolve_device(device))
     # variance monitors that only watch: of the raw outputs per window, and of the shown (EMA) outputs
     monitors = {f"raw{w}": VarianceStop(w, 10**9) for w in WINDOWS} | {"ema100": VarianceStop(100, 10**9)}
     curves: dict[str, list[float]] = {name: [] for name in [*monitors, "psnr_window100"]}
+    if task == "denoise" and problem.channels == 3:  # the residual of the luminance alone (camera noise's stop)
+        curves["data_luminance"] = []
+        observed_luminance = luminance(problem.observation).to(resolve_device(device))
     # auto-stop as the engine runs it ("default") and with ES-WMV's exact-minimum rule:
     # name → [step it fired at or None, step of the output it returns]
     rules = {"default": VarianceStop(cfg.stop_window, cfg.stop_patience, cfg.stop_tolerance),
@@ -97,6 +107,9 @@ def run_job(path: str, task: str, config: str, steps: int, device: str, crop: in
             monitor.update(step, shown if name.startswith("ema") else raw, shown)
             curves[name].append(float(f"{monitor.variance:.4g}"))
         curves["psnr_window100"].append(round(psnr(monitors["raw100"].window_mean, ref), 3))
+        if "data_luminance" in curves:
+            residual = float((luminance(raw.detach()) - observed_luminance).pow(2).mean())
+            curves["data_luminance"].append(float(f"{residual:.5g}"))
         for name, rule in rules.items():
             if name not in picks and rule.update(step, raw, shown):
                 picks[name] = [step, rule.chosen_step]
@@ -107,6 +120,7 @@ def run_job(path: str, task: str, config: str, steps: int, device: str, crop: in
     h = result.history
     return {
         "image": path, "task": task, "config": config, "preset": prior.preset, "params": prior.num_parameters(),
+        "prior_settings": settings,
         "fit": {k: v for k, v in (result.config.__dict__.items()) if k in ("lr", "reg_noise_std", "ema")},
         "psnr_input": round(psnr(problem.baseline, problem.reference), 3),
         "seconds": [round(r["seconds"], 3) for r in h],

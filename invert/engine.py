@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .energies import Energy
 from .errors import InvertError, SettingError
 from .metrics import psnr
-from .stopping import DiscrepancyStop, VarianceStop
+from .stopping import DiscrepancyStop, LuminanceDiscrepancyStop, VarianceStop
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "nadam": torch.optim.NAdam}
 
@@ -51,6 +51,7 @@ class FitConfig:
     stop_tolerance: float = 0.03  # "near": within this fraction of the minimum
     stop_residual: float | None = None  # denoising: stop when the data term falls to this (discrepancy principle)
     stop_extend: float = 1.0  # ... or run on to this many times the step it fell there (the average lags the fit)
+    stop_luminance: bool = False  # the discrepancy rule measures the luminance residual alone (camera noise)
 
     def __post_init__(self) -> None:
         if int(self.steps) != self.steps or self.steps < 1:
@@ -108,8 +109,10 @@ class FitResult:
         elif cfg.stop_residual is not None:
             run_on = (f", and the fit ran on to {cfg.stop_extend:g}× that step as the shown average lags it"
                       if cfg.stop_extend > 1 else "")
-            return (f"the mean squared residual fell to {cfg.stop_residual:.4g}, just under the noise variance "
-                    f"estimated from the input (discrepancy principle){run_on}; the output is from step {self.chosen_step}")
+            of, its = ("of the luminance ", "the luminance's") if cfg.stop_luminance else ("", "the")
+            return (f"the mean squared residual {of}fell to {cfg.stop_residual:.4g}, just under {its} noise variance "
+                    f"estimated from the input (discrepancy principle){run_on}; the output is from step "
+                    f"{self.chosen_step}")
         else:
             why = (f"the variance of the last {cfg.stop_window} outputs stayed above its minimum"
                    + (f" (+{cfg.stop_tolerance:.0%})" if cfg.stop_tolerance else "") + f" for {cfg.stop_patience} steps")
@@ -203,9 +206,11 @@ class _Guard:
         return loss - self.loss > (self.cfg.guard_ratio - 1) * abs(self.loss)
 
 
-def _stopper(cfg: FitConfig) -> DiscrepancyStop | VarianceStop | None:
+def _stopper(cfg: FitConfig, energy: Energy) -> DiscrepancyStop | VarianceStop | None:
     if not cfg.auto_stop:
         return None
+    if cfg.stop_residual is not None and cfg.stop_luminance:
+        return LuminanceDiscrepancyStop(energy.observation, cfg.stop_residual, cfg.stop_extend)
     if cfg.stop_residual is not None:
         return DiscrepancyStop(cfg.stop_residual, cfg.stop_extend)
     return VarianceStop(cfg.stop_window, cfg.stop_patience, cfg.stop_tolerance)
@@ -252,7 +257,7 @@ def fit(
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     guard = _Guard(prior, optimizer, cfg) if cfg.guard else None
     ref = reference.to(device) if reference is not None else None
-    stopper = _stopper(cfg) if getattr(prior, "stops_early", True) else None
+    stopper = _stopper(cfg, energy) if getattr(prior, "stops_early", True) else None
 
     history: list[dict[str, float]] = []
     best_loss, best, best_step = math.inf, None, 0

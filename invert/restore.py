@@ -36,6 +36,9 @@ class Problem:
     noise_level: float | None = None  # denoising: the noise σ (0–1 scale) given by hand, else estimated
 
 
+CAMERA_PRESET = "denoise-camera"  # a prior's preset for camera noise, where it has one
+CHROMA_TV_SIGMA = 30 / 255  # the noise level at which a preset's colour TV weight applies as it stands
+CHROMA_TV_POWER = 2.0
 MIN_SIDE = 8  # smaller images have no neighbourhoods for the noise estimate, TV or SSIM to work in
 
 
@@ -145,11 +148,18 @@ def stop_residual(problem: Problem, config: FitConfig) -> float | None:
 
     Denoising stops by the discrepancy principle (noise level estimated from the input) when the shown
     output keeps up with the fit. A moving average without warm-up (the paper preset) lags hundreds of
-    steps behind it, so there, as for every other task, the output variance (ES-WMV) decides.
+    steps behind it, so there, as for every other task, the output variance (ES-WMV) decides. A preset that
+    keeps coloured noise out of the fit (`stop_luminance`) stops on the luminance's residual and noise.
     """
     if stops_at_noise_level(problem.task, config):
+        sigma = noise_level(problem)[0]
+        if config.stop_luminance:
+            # the luminance's share of the noise, as estimated, applied to the level (given or estimated)
+            whole = stopping.noise_sigma(problem.observation)
+            sigma *= stopping.noise_sigma(stopping.luminance(problem.observation)) / whole if whole else 0
+            return stopping.LUMINANCE_DISCREPANCY * sigma**2 or None
         # an input with no measurable noise (a flat image) has no level to stop at
-        return stopping.DISCREPANCY * noise_level(problem)[0] ** 2 or None
+        return stopping.DISCREPANCY * sigma**2 or None
     return None
 
 
@@ -160,6 +170,25 @@ def noise_level(problem: Problem) -> tuple[float, str]:
         return problem.noise_level, "given"
     estimate = stopping.estimate_noise(problem.observation)
     return estimate.sigma, "estimated, correlated (camera-like)" if estimate.correlated else "estimated, white"
+
+
+def noise_scaled_settings(problem: Problem, prior: str, preset: str) -> dict[str, float]:
+    """A preset's colour TV weight is its weight at noise σ `CHROMA_TV_SIGMA`; for this input it is scaled by
+    (σ / CHROMA_TV_SIGMA)^CHROMA_TV_POWER, as a MAP weight follows the noise: strong enough against heavy
+    noise's blotches, light enough to keep a cleaner photo's colour detail."""
+    weight = prior_registry.preset(prior, preset).get("prior", {}).get("chroma_tv_weight")
+    if not weight or problem.task != "denoise":
+        return {}
+    return {"chroma_tv_weight": round(weight * (noise_level(problem)[0] / CHROMA_TV_SIGMA) ** CHROMA_TV_POWER, 4)}
+
+
+def preset_task(problem: Problem, prior: str) -> str:
+    """The task whose preset `prior` fits `problem` with: a camera's noise (correlated between pixels, coloured)
+    gets the prior's camera-denoising preset where it has one."""
+    if (problem.task == "denoise" and CAMERA_PRESET in prior_registry.entry(prior).presets
+            and stopping.estimate_noise(problem.observation).correlated):
+        return CAMERA_PRESET
+    return problem.task
 
 
 def stops_at_noise_level(task: str, config: FitConfig) -> bool:
@@ -201,11 +230,12 @@ def restore(problem: Problem, prior: str = "dip", *, preset: str | None = None, 
     Memory is estimated first; auto-stop ends denoising at the estimated noise level and every other task
     near the output variance's minimum (`stop_residual`). Ctrl-C ends the fit with the best result so far.
     """
-    preset = prior_registry.preset_for(prior, problem.task, preset)
+    preset = prior_registry.preset_for(prior, preset_task(problem, prior), preset)
+    settings = noise_scaled_settings(problem, prior, preset)
 
     def build() -> torch.nn.Module:
         return prior_registry.create(prior, channels=problem.channels, size=problem.output_size, preset=preset,
-                                     seed=seed)
+                                     seed=seed, **settings)
 
     h, w = problem.output_size
     memory.ensure_fit_fits(build, resolve_device(device), f"fitting {prior} to a {w}×{h} image",
@@ -220,7 +250,7 @@ def restore(problem: Problem, prior: str = "dip", *, preset: str | None = None, 
     noise_record = {}
     if problem.task == "denoise":  # the level auto-stop stops at (0–255 scale), and where it came from
         sigma, source = noise_level(problem)
-        noise_record = {"noise_sigma": round(sigma * 255, 3), "noise_sigma_source": source}
+        noise_record = {"noise_sigma": round(sigma * 255, 3), "noise_sigma_source": source, **settings}
     record = {
         "task": problem.task,
         "prior": prior,

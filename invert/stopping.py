@@ -22,6 +22,8 @@ import torch.nn.functional as F
 # the residual, as a fraction of the estimated noise variance, at which denoising stops: chosen among
 # 0.85 / 0.90 / 0.95 on 13 design images (bench/trajectories.py, splits dev + design)
 DISCREPANCY = 0.95
+# the same on the luminance residual, for presets that keep colour noise out of the fit (`stop_luminance`)
+LUMINANCE_DISCREPANCY = 0.8
 
 
 # A photo's noise is correlated over a few pixels (demosaicking, the camera's own filtering, JPEG), so a
@@ -68,12 +70,21 @@ def estimate_noise(image: torch.Tensor) -> NoiseEstimate:
         return NoiseEstimate(white, False)
     if _robust_sigma(_response(image, 2)) <= WHITE_RATIO * _robust_sigma(fine):
         return NoiseEstimate(white, False)
+    return NoiseEstimate(float(block_sigmas(image).quantile(BLOCK_QUANTILE, dim=1).pow(2).mean().sqrt()), True)
+
+
+def block_sigmas(image: torch.Tensor) -> torch.Tensor:
+    """C×L: a robust σ per channel and block of the response with taps `CORRELATED_DILATION` pixels apart."""
     coarse = _response(image, CORRELATED_DILATION).abs()[0]  # C×h×w
     c, h, w = coarse.shape
     block = min(BLOCK, h, w)
     per_block = F.unfold(coarse.unsqueeze(1), block, stride=block)  # C×block²×L
-    sigmas = per_block.median(1).values / 0.6745  # C×L
-    return NoiseEstimate(float(sigmas.quantile(BLOCK_QUANTILE, dim=1).pow(2).mean().sqrt()), True)
+    return per_block.median(1).values / 0.6745
+
+
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    """N×1×H×W: the mean of an image's channels."""
+    return image.mean(1, keepdim=True)
 
 
 def noise_sigma(image: torch.Tensor) -> float:
@@ -117,6 +128,20 @@ class DiscrepancyStop:
 
     def __call__(self, step: int, data_term: float, raw: torch.Tensor, shown: torch.Tensor) -> bool:
         return self.update(step, data_term, shown)
+
+
+class LuminanceDiscrepancyStop(DiscrepancyStop):
+    """The discrepancy rule on the luminance alone. A prior that keeps a camera's coloured noise out of the
+    fit (total variation of the colour channels) leaves that noise in the residual for good, so the whole
+    residual never falls to the noise level; its luminance does, once the fit starts copying grain."""
+
+    def __init__(self, observation: torch.Tensor, threshold: float, extend: float = 1.0):
+        super().__init__(threshold, extend)
+        self.target = luminance(observation)
+
+    def __call__(self, step: int, data_term: float, raw: torch.Tensor, shown: torch.Tensor) -> bool:
+        residual = float((luminance(raw.detach()) - self.target.to(raw.device)).pow(2).mean())
+        return self.update(step, residual, shown)
 
 
 class VarianceStop:

@@ -102,3 +102,36 @@ def test_denoise_with_camera_noise_scores_against_the_noise_free_pipeline(photo)
         restore.denoise(photo, sigma=25, camera=0.001)
     with pytest.raises(SettingError):
         restore.denoise(photo, noise_level=math.inf)
+
+
+def test_chroma_total_variation_sees_colour_edges_only():
+    from invert.priors.regularizers import WeightedTotalVariation
+
+    grey = torch.rand(1, 1, 16, 16).expand(1, 3, 16, 16)
+    tv = WeightedTotalVariation(0.0, chroma_weight=1.0)
+    assert float(tv(grey)) < 1e-3  # the square root's epsilon
+    coloured = grey.clone()
+    coloured[:, 0, :, 8:] += 0.3
+    assert float(tv(coloured)) > 10 * float(tv(grey))  # one colour edge across 16 rows
+
+
+def test_the_luminance_discrepancy_ignores_colour_left_in_the_residual():
+    from invert.stopping import LuminanceDiscrepancyStop
+
+    observed = torch.rand(1, 3, 16, 16)
+    colour_only = observed + torch.tensor([0.2, -0.2, 0.0]).view(1, 3, 1, 1)  # same mean over channels
+    stop = LuminanceDiscrepancyStop(observed, threshold=1e-6)
+    assert stop(0, 1.0, colour_only, colour_only)
+    assert not LuminanceDiscrepancyStop(observed, 1e-6)(0, 1.0, observed + 0.1, observed)
+
+
+def test_camera_noise_gets_the_camera_preset_and_stops_on_the_luminance(photo):
+    camera_problem = restore.denoise(photo, camera=0.01, seed=0)
+    white_problem = restore.denoise(photo, sigma=25, seed=0)
+    assert restore.preset_task(camera_problem, "dip") == restore.CAMERA_PRESET
+    assert restore.preset_task(white_problem, "dip") == "denoise"
+    assert restore.preset_task(camera_problem, "tv") == "denoise"  # a prior without a camera preset
+    done = restore.restore(camera_problem, "dip", steps=3)
+    assert done.record["preset"] == restore.CAMERA_PRESET and done.fit.config.stop_luminance
+    # the luminance's noise is a part of the whole: its threshold lies under the whole residual's
+    assert 0 < done.fit.config.stop_residual < done.record["noise_sigma"] ** 2 / 255**2
