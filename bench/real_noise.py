@@ -23,7 +23,7 @@ from invert.stopping import BLOCK_QUANTILE, block_sigmas
 
 from .common import DATA, save_result
 
-SMOKE = ["--crop", "32", "--steps", "3", "--out", "{tmp}/real_noise.png", "--photo", "sr/Set5/baby.png",
+SMOKE = ["--data", "{data}", "--crop", "32", "--steps", "3", "--out", "{tmp}/real_noise.png", "--photo", "sr/Set5/baby.png",
          "--flash", "sr/Set5/bird.png"]
 def chroma_noise(image: torch.Tensor) -> float:
     """Colour noise on the 0–255 scale: the correlated-noise estimate on the chroma channels."""
@@ -32,6 +32,7 @@ def chroma_noise(image: torch.Tensor) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA, help="folder of the papers' test images (env INVERT_DATA)")
     ap.add_argument("--photo", default="flash_no_flash/cave01_01_noflash.jpg")
     ap.add_argument("--flash", default="flash_no_flash/cave01_00_flash.jpg")
     ap.add_argument("--crop", type=int, default=192)
@@ -42,8 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    noisy = images.center_crop(images.load_image(str(DATA / args.photo))[0], args.crop)
-    flash = images.center_crop(images.load_image(str(DATA / args.flash))[0], args.crop)
+    noisy = images.center_crop(images.load_image(str(args.data / args.photo))[0], args.crop)
+    flash = images.center_crop(images.load_image(str(args.data / args.flash))[0], args.crop)
     problem = restore.denoise(noisy)
     sigma, source = restore.noise_level(problem)
     rows, panels = [], [noisy]
