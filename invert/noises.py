@@ -36,12 +36,22 @@ def parse_noise(text: str) -> dict[str, float | int]:
             settings["camera"] = float(level)
         except ValueError:
             raise SettingError("noise", f"camera level {level!r} is not a number; {USAGE}") from None
-    lo, hi = CAMERA_LEVELS
-    if not (math.isfinite(settings["camera"]) and lo <= settings["camera"] <= hi):
-        raise SettingError("noise", f"camera level must be a shot-noise level from {lo:g} to {hi:g}, got {level}")
     if quality is not None:
-        if not (quality.startswith("jpeg") and quality[4:].isdigit() and 1 <= int(quality[4:]) <= 100):
+        if not (quality.startswith("jpeg") and quality[4:].isdigit()):
             raise SettingError("noise", f"{quality!r}: the JPEG quality is written jpegQ, Q from 1 to 100 "
                                         "(e.g. jpeg90)")
         settings["jpeg_quality"] = int(quality[4:])
+    try:
+        check_camera(settings["camera"], settings.get("jpeg_quality"))
+    except SettingError as error:
+        raise SettingError("noise", str(error)) from None
     return settings
+
+
+def check_camera(level: float, jpeg_quality: int | None = None) -> None:
+    """A camera noise's shot-noise level within the paper's range, and a JPEG quality from 1 to 100."""
+    lo, hi = CAMERA_LEVELS
+    if not (math.isfinite(level) and lo <= level <= hi):
+        raise SettingError("camera", f"level must be a shot-noise level from {lo:g} to {hi:g}, got {level:g}")
+    if jpeg_quality is not None and not 1 <= jpeg_quality <= 100:
+        raise SettingError("jpeg_quality", f"must be from 1 to 100, got {jpeg_quality}")

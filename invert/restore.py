@@ -19,7 +19,7 @@ from . import priors as prior_registry
 from .energies import Energy
 from .engine import FitConfig, FitResult, fit, resolve_device
 from .errors import InvertError, SettingError
-from .noises import CAMERA_LEVELS
+from .noises import check_camera
 from .physics import Downsample, add_gaussian_noise, random_mask
 
 
@@ -34,6 +34,7 @@ class Problem:
     baseline: torch.Tensor | None = None  # the classical answer at output size (noisy / bicubic / masked)
     notes: list[str] = field(default_factory=list)
     noise_level: float | None = None  # denoising: the noise σ (0–1 scale) given by hand, else estimated
+    noise_estimate: stopping.NoiseEstimate | None = None  # denoising: estimated once, from the observation
 
 
 CAMERA_PRESET = "denoise-camera"  # a prior's preset for camera noise, where it has one
@@ -69,11 +70,7 @@ def denoise(image: torch.Tensor, sigma: float | None = None, seed: int = 0, *, c
     elif camera is not None:
         if image.shape[1] != 3:
             raise SettingError("camera", "needs a colour image; this one has one channel (give a σ instead)")
-        lo, hi = CAMERA_LEVELS
-        if not lo <= camera <= hi:
-            raise SettingError("camera", f"level must be a shot-noise level from {lo:g} to {hi:g}, got {camera:g}")
-        if jpeg_quality is not None and not 1 <= jpeg_quality <= 100:
-            raise SettingError("jpeg_quality", f"must be from 1 to 100, got {jpeg_quality}")
+        check_camera(camera, jpeg_quality)
         noisy, reference = camera_pipeline.camera_noise(image, camera, seed, jpeg_quality)
         notes.append(f"camera noise at shot-noise level {camera:g} (seed {seed})"
                      + (f", stored as JPEG of quality {jpeg_quality}" if jpeg_quality is not None else "")
@@ -81,7 +78,8 @@ def denoise(image: torch.Tensor, sigma: float | None = None, seed: int = 0, *, c
     else:
         noisy, reference = image, None
     return Problem("denoise", noisy, energies.denoising(noisy), tuple(image.shape[-2:]), image.shape[1],
-                   reference, noisy, notes, None if noise_level is None else noise_level / 255)
+                   reference, noisy, notes, None if noise_level is None else noise_level / 255,
+                   stopping.estimate_noise(noisy))
 
 
 def super_resolve(image: torch.Tensor, factor: int, from_hr: bool = False, kernel: str = "lanczos2") -> Problem:
@@ -155,7 +153,7 @@ def stop_residual(problem: Problem, config: FitConfig) -> float | None:
         sigma = noise_level(problem)[0]
         if config.stop_luminance:
             # the luminance's share of the noise, as estimated, applied to the level (given or estimated)
-            whole = stopping.noise_sigma(problem.observation)
+            whole = problem.noise_estimate.sigma
             sigma *= stopping.noise_sigma(stopping.luminance(problem.observation)) / whole if whole else 0
             return stopping.LUMINANCE_DISCREPANCY * sigma**2 or None
         # an input with no measurable noise (a flat image) has no level to stop at
@@ -168,7 +166,7 @@ def noise_level(problem: Problem) -> tuple[float, str]:
     correlated (camera) noise."""
     if problem.noise_level is not None:
         return problem.noise_level, "given"
-    estimate = stopping.estimate_noise(problem.observation)
+    estimate = problem.noise_estimate
     return estimate.sigma, "estimated, correlated (camera-like)" if estimate.correlated else "estimated, white"
 
 
@@ -186,7 +184,7 @@ def preset_task(problem: Problem, prior: str) -> str:
     """The task whose preset `prior` fits `problem` with: a camera's noise (correlated between pixels, coloured)
     gets the prior's camera-denoising preset where it has one."""
     if (problem.task == "denoise" and CAMERA_PRESET in prior_registry.entry(prior).presets
-            and stopping.estimate_noise(problem.observation).correlated):
+            and problem.noise_estimate.correlated):
         return CAMERA_PRESET
     return problem.task
 

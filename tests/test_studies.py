@@ -88,24 +88,27 @@ def test_a_bad_spec_fails_before_any_cell_in_one_line(tmp_path, capsys, change, 
     assert not out.exists()
 
 
+def run_restore_spec(tmp_path, name, settings):
+    """Run a 2-step restore study on 32² crops into tmp_path/name: (folder, (ran, total), a cell's record)."""
+    spec = studies.load_spec(write(tmp_path, f'task = "restore"\n{settings}steps = 2\ncrop = 32\n', f"{name}.toml"))
+    out = tmp_path / name
+    out.mkdir()
+    counts = studies.run_study(spec, out)[:2]
+    return out, counts, json.loads(next((out / "cells").glob("*/record.json")).read_text())
+
+
 def test_maximize_and_restore_studies(tmp_path):
     maximize = studies.load_spec(write(tmp_path, 'task = "maximize"\nclasses = [1, "flamingo"]\npriors = ["tv"]\n'
                                                  'steps = 2\ntransfer = false\n'))
     assert [c["unit"] for c in maximize.cells()] == [1, 130] and maximize.layers == ["classifier"]
-    restoring = studies.load_spec(write(tmp_path, 'task = "restore"\nrestore = "sr"\nimages = ["skimage:camera"]\n'
-                                                  'priors = ["tv", "pixel"]\nsteps = 2\ncrop = 32\n', "r.toml"))
-    out = tmp_path / "r"
-    out.mkdir()
-    assert studies.run_study(restoring, out)[:2] == (2, 2)
-    record = json.loads(next((out / "cells").glob("*/record.json")).read_text())
+    out, counts, record = run_restore_spec(tmp_path, "r", 'restore = "sr"\nimages = ["skimage:camera"]\n'
+                                                         'priors = ["tv", "pixel"]\n')
+    assert counts == (2, 2)
     assert record["settings"]["factor"] == 4 and "psnr" in record["record"]
     assert "| tv | sr | 1 |" in studies.write_report(out)[0].read_text()
-    camera = studies.load_spec(write(tmp_path, 'task = "restore"\nimages = ["skimage:astronaut"]\npriors = ["tv"]\n'
-                                               'steps = 2\ncrop = 32\nnoise = "camera:0.01:jpeg90"\n', "c.toml"))
-    out = tmp_path / "c"
-    out.mkdir()
-    assert studies.run_study(camera, out)[:2] == (1, 1)
-    record = json.loads(next((out / "cells").glob("*/record.json")).read_text())
+    _, counts, record = run_restore_spec(tmp_path, "c", 'images = ["skimage:astronaut"]\npriors = ["tv"]\n'
+                                                        'noise = "camera:0.01:jpeg90"\n')
+    assert counts == (1, 1)
     assert record["settings"]["noise"] == "camera:0.01:jpeg90" and "psnr" in record["record"]
     assert "correlated" in record["record"]["noise_sigma_source"]
 
