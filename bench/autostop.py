@@ -9,8 +9,10 @@ the other tasks the variance rule, recorded by a monitor that only watched the r
 estimated again from the run's noisy input, so that the replay follows the library as it is now. The variance rule
 and ES-WMV's exact-minimum rule are scored on the same runs beside it.
 `--steps N` scores the first N steps of each run, as a run with that budget would have gone (the oracle
-too). Runs are grouped by config, task and noise (Gaussian σ or camera level); "fired" counts the runs where
-auto-stop ended the fit before the budget. Writes bench/results/NAME-<device>-<date>.json (NAME: `--name`,
+too). `--true-noise` replays the discrepancy rule at the noise level measured against the clean image instead
+of the estimated one (`--factor F`: at F times that variance instead of the library's factor), to tell the
+estimate's error from the rule's. Runs are grouped by config, task and noise (Gaussian σ or camera level);
+"fired" counts the runs where auto-stop ended the fit before the budget. Writes bench/results/NAME-<device>-<date>.json (NAME: `--name`,
 default autostop).
 """
 from __future__ import annotations
@@ -20,12 +22,12 @@ from pathlib import Path
 from statistics import mean
 
 from invert import restore
-from invert.stopping import DiscrepancyStop
+from invert.stopping import DISCREPANCY, LUMINANCE_DISCREPANCY, DiscrepancyStop, luminance
 
 from . import trajectories
 from .common import plot, read_trajectories, save_result
 
-SMOKE = ["{tmp}/traj.json.gz", "--plot", "{tmp}/autostop.png"]
+SMOKE = ["{tmp}/traj.json.gz", "--plot", "{tmp}/autostop.png", "--true-noise"]
 smoke_setup = trajectories.record_smoke_runs  # the recorded runs it reads, made tiny
 
 
@@ -66,11 +68,22 @@ def rules(job: dict, threshold: float | None, extend: float | None = None) -> di
     return {"auto_stop": discrepancy_pick(job, threshold, extend), "variance_rule": variance, "es_wmv": es_wmv}
 
 
-def library_threshold(job: dict, run: dict) -> float | None:
+def library_threshold(job: dict, run: dict, true_noise: bool = False, factor: float | None = None) -> float | None:
     """The residual at which the library stops this job's fit (None: by the variance rule), from the noise
-    level it estimates now on the same noisy input."""
+    level it estimates now on the same noisy input, or (`true_noise`) from the noise's true variance, measured
+    against the clean image; `factor` replaces the library's fraction of that variance."""
     problem = trajectories.problem_for(job["image"], job["task"], run["crop"], run["sigma"], run.get("camera"))
-    return restore.stop_residual(problem, trajectories.fit_config(job["task"], job["config"]))
+    config = trajectories.fit_config(job["task"], job["config"])
+    threshold = restore.stop_residual(problem, config)
+    if threshold is None or not (true_noise or factor):
+        return threshold
+    library_factor = LUMINANCE_DISCREPANCY if config.stop_luminance else DISCREPANCY
+    if true_noise:
+        seen = luminance if config.stop_luminance else (lambda image: image)
+        variance = float((seen(problem.observation) - seen(problem.reference)).pow(2).mean())
+    else:
+        variance = threshold / library_factor
+    return (factor or library_factor) * variance
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,6 +94,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--extend", type=float, default=None,
                     help="replay the discrepancy rule running on to this multiple of its step (default: the preset's)")
     ap.add_argument("--steps", type=int, default=None, help="score only the first N steps of each run (a budget of N)")
+    ap.add_argument("--true-noise", action="store_true",
+                    help="stop at the true noise level (measured against the clean image) instead of the estimate")
+    ap.add_argument("--factor", type=float, default=None,
+                    help="stop at this fraction of the noise variance instead of the library's")
     ap.add_argument("--name", default="autostop", help="result file name: bench/results/NAME-<device>-<date>.json")
     args = ap.parse_args(argv)
     runs = [read_trajectories(f) for f in args.runs]
@@ -89,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         noise = f"camera {run['camera']:g}" if run.get("camera") else f"σ {run['sigma']:g}"
         for job in run["jobs"]:
             job = truncated(job, args.steps) if args.steps else job
-            job["threshold"] = library_threshold(job, run)
+            job["threshold"] = library_threshold(job, run, args.true_noise, args.factor)
             oracle = max(job["psnr_ema"])
             rows.append({"image": job["image"], "task": job["task"], "config": job["config"], "noise": noise,
                          "device": run["device"],
@@ -120,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
                 s = score(job, rules(job, job["threshold"], args.extend)["auto_stop"])
                 ax.plot([s["output_step"]], [s["psnr"]], "o", color=line.get_color(), ms=5)
     save_result(args.name, {"device": runs[0]["device"], "inputs": args.runs, "extend": args.extend,
-                            "steps": args.steps, "summary": summary,
+                            "steps": args.steps, "true_noise": args.true_noise, "factor": args.factor, "summary": summary,
                             "rows": rows})
 
 

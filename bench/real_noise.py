@@ -2,13 +2,17 @@
 (`flash_no_flash/cave01_01_noflash.jpg`), a centre crop, restored as `invert restore denoise` does it.
 
     python -m bench real_noise [--crop 192] [--priors dip tv] [--out docs/real_noise.png] [--threads N]
+        [--strip 250 500 1000 1500]
 
 There is no clean reference, so no PSNR: per prior the run records the noise level auto-stop used (and
 whether it was estimated as correlated noise), whether auto-stop fired, the steps and seconds, and the
 colour noise left — the robust σ of the two chroma channels (R − G, R + G − 2B, orthonormal) at taps 3 px
 apart in the flattest blocks, the measure of coloured blotches — beside the input's. The grid shows the
 noisy crop, each prior's output and the flash photo of the same scene (a guide to what is there; its
-lighting differs). Writes bench/results/real_noise-<device>-<date>.json and the grid.
+lighting differs). `--strip STEP …` also runs DIP as `invert restore` sets it up with auto-stop off and saves
+its shown output at those steps (OUT with `_steps` added), with each step's luminance residual and colour
+noise in the JSON: where along the fit the noise comes back. Writes bench/results/real_noise-<device>-<date>.json
+and the grid.
 """
 from __future__ import annotations
 
@@ -17,17 +21,38 @@ from pathlib import Path
 
 import torch
 
-from invert import images, restore
+from invert import FitConfig, images, priors, restore
+from invert.engine import update_ema
 from invert.priors.regularizers import chroma
-from invert.stopping import BLOCK_QUANTILE, block_sigmas
+from invert.stopping import BLOCK_QUANTILE, block_sigmas, luminance
 
 from .common import DATA, save_result
 
 SMOKE = ["--data", "{data}", "--crop", "32", "--steps", "3", "--out", "{tmp}/real_noise.png", "--photo", "sr/Set5/baby.png",
-         "--flash", "sr/Set5/bird.png"]
+         "--flash", "sr/Set5/bird.png", "--strip", "1", "3"]
 def chroma_noise(image: torch.Tensor) -> float:
     """Colour noise on the 0–255 scale: the correlated-noise estimate on the chroma channels."""
     return 255 * float(block_sigmas(chroma(image)).quantile(BLOCK_QUANTILE, dim=1).pow(2).mean().sqrt())
+
+
+def strip(problem: restore.Problem, steps: list[int]) -> tuple[list[torch.Tensor], list[dict]]:
+    """DIP's shown output at `steps` of one fit with auto-stop off, with the luminance residual and colour noise."""
+    shots, rows, shown = [], [], None
+    # the moving average the engine shows, from the settings of the preset `restore` will pick
+    config = FitConfig.build(priors.preset("dip", priors.preset_for("dip", restore.preset_task(problem, "dip"))).get("fit", {}))
+
+    def watch(step: int, loss: float, raw: torch.Tensor) -> None:
+        nonlocal shown
+        shown = update_ema(shown, raw, config, step)
+        if step + 1 in steps:
+            residual = float((luminance(raw) - luminance(problem.observation)).pow(2).mean())
+            shots.append(shown.clone())
+            rows.append({"step": step + 1, "luminance_residual": round(residual, 6),
+                         "chroma_noise": round(chroma_noise(shown), 2)})
+            print(rows[-1], flush=True)
+
+    restore.restore(problem, "dip", steps=max(steps), auto_stop=False, callbacks=(watch,))
+    return shots, rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,10 +61,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--photo", default="flash_no_flash/cave01_01_noflash.jpg")
     ap.add_argument("--flash", default="flash_no_flash/cave01_00_flash.jpg")
     ap.add_argument("--crop", type=int, default=192)
-    ap.add_argument("--priors", nargs="+", default=["dip", "tv"])
+    ap.add_argument("--priors", nargs="*", default=["dip", "tv"], help="priors to restore with (none: --strip only)")
     ap.add_argument("--steps", type=int, default=None, help="a step budget (default: each preset's)")
     ap.add_argument("--out", type=Path, default=Path("docs/real_noise.png"))
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--strip", nargs="+", type=int, default=[], metavar="STEP",
+                    help="DIP's output at these steps of a fit with auto-stop off (OUT_steps.png)")
+    ap.add_argument("--name", default="real_noise", help="result file name: bench/results/NAME-<device>-<date>.json")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -58,11 +86,17 @@ def main(argv: list[str] | None = None) -> None:
         print(rows[-1], flush=True)
     panels.append(flash)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    images.save_image(torch.cat([p.clamp(0, 1) for p in panels], dim=-1), args.out)
-    save_result("real_noise", {"device": "cpu", "photo": args.photo, "crop": args.crop,
+    if args.priors:
+        images.save_image(torch.cat([p.clamp(0, 1) for p in panels], dim=-1), args.out)
+    strip_rows = []
+    if args.strip:
+        shots, strip_rows = strip(problem, sorted(args.strip))
+        images.save_image(torch.cat([noisy, *(s.clamp(0, 1) for s in shots)], dim=-1),
+                          args.out.with_name(f"{args.out.stem}_steps{args.out.suffix}"))
+    save_result(args.name, {"device": "cpu", "photo": args.photo, "crop": args.crop,
                                "noise_sigma": round(sigma * 255, 2), "noise_sigma_source": source,
                                "chroma_noise_input": round(chroma_noise(noisy), 2), "rows": rows,
-                               "grid": str(args.out), "panels": ["noisy", *args.priors, "flash photo (guide)"]})
+                               "strip": strip_rows, "grid": str(args.out) if args.priors else None, "panels": ["noisy", *args.priors, "flash photo (guide)"]})
 
 
 if __name__ == "__main__":

@@ -147,9 +147,12 @@ def command_line() -> str:
 
 
 def write_restoration(done: "Restoration", out: Path, extra: dict[str, Any]) -> None:
-    """restored.png, degraded.png, grid.png (input, result, reference when known), curves.png, result.json."""
+    """restored.png, degraded.png, grid.png (input, result, reference when known), curves.png, result.json;
+    for inpainting also restored_raw.png, the prior's output before the known pixels were put back."""
     problem, result, record = done.problem, done.fit, done.record
     save_image(done.image, out / "restored.png")
+    if problem.known is not None:
+        save_image(done.raw, out / "restored_raw.png")
     save_image(problem.observation.clamp(0, 1), out / "degraded.png")
     shown = problem.baseline if problem.task == "sr" else problem.observation
     label = f"{record['prior']} ({record['preset']})"

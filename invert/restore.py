@@ -17,7 +17,7 @@ from . import camera as camera_pipeline
 from . import energies, memory, metrics, stopping
 from . import priors as prior_registry
 from .energies import Energy
-from .engine import FitConfig, FitResult, fit, resolve_device
+from .engine import Callback, FitConfig, FitResult, fit, resolve_device
 from .errors import InvertError, SettingError
 from .noises import check_camera
 from .physics import Downsample, add_gaussian_noise, random_mask
@@ -35,6 +35,7 @@ class Problem:
     notes: list[str] = field(default_factory=list)
     noise_level: float | None = None  # denoising: the noise σ (0–1 scale) given by hand, else estimated
     noise_estimate: stopping.NoiseEstimate | None = None  # denoising: estimated once, from the observation
+    known: torch.Tensor | None = None  # inpainting: 1×1×H×W, 1 where the observation's pixel is known
 
 
 CAMERA_PRESET = "denoise-camera"  # a prior's preset for camera noise, where it has one
@@ -128,7 +129,7 @@ def inpaint(image: torch.Tensor, mask: torch.Tensor | None = None, drop: float |
                                    "black marks the pixels to fill")
     masked = image * mask
     return Problem("inpaint", masked, energies.inpainting(image, mask), tuple(image.shape[-2:]), image.shape[1],
-                   image if drop is not None else None, masked, notes)
+                   image if drop is not None else None, masked, notes, known=mask)
 
 
 def with_reference(problem: Problem, reference: torch.Tensor) -> Problem:
@@ -139,6 +140,14 @@ def with_reference(problem: Problem, reference: torch.Tensor) -> Problem:
                                         f"channel(s), but the result is {w}×{h} with {problem.channels}; give the "
                                         "clean image of the same size")
     return replace(problem, reference=reference)
+
+
+def keep_known(problem: Problem, image: torch.Tensor) -> torch.Tensor:
+    """`image` with the problem's known pixels put back as observed (inpainting: the generator only approximates
+    them, and nothing should change what was given); other tasks know no pixel exactly and keep `image`."""
+    if problem.known is None:
+        return image
+    return torch.where(problem.known.to(image.device).bool(), problem.observation.to(image.device), image)
 
 
 def stop_residual(problem: Problem, config: FitConfig) -> float | None:
@@ -202,6 +211,7 @@ class Restoration:
     problem: Problem
     fit: FitResult
     record: dict[str, Any]
+    raw: torch.Tensor  # the prior's own output; `image` is this with the known pixels put back (inpainting)
 
 
 def scores(problem: Problem, image: torch.Tensor, border: int | None = None) -> dict[str, float]:
@@ -222,11 +232,12 @@ def scores(problem: Problem, image: torch.Tensor, border: int | None = None) -> 
 
 def restore(problem: Problem, prior: str = "dip", *, preset: str | None = None, steps: int | None = None,
             lr: float | None = None, seed: int = 0, device: str = "auto", auto_stop: bool = True,
-            progress: bool = False) -> Restoration:
+            progress: bool = False, callbacks: tuple[Callback, ...] = ()) -> Restoration:
     """Fit `prior` (its preset for the task unless `preset` names another) to `problem` and score the result.
 
     Memory is estimated first; auto-stop ends denoising at the estimated noise level and every other task
     near the output variance's minimum (`stop_residual`). Ctrl-C ends the fit with the best result so far.
+    `callbacks` watch the fit step by step (see `engine.fit`).
     """
     preset = prior_registry.preset_for(prior, preset_task(problem, prior), preset)
     settings = noise_scaled_settings(problem, prior, preset)
@@ -242,8 +253,8 @@ def restore(problem: Problem, prior: str = "dip", *, preset: str | None = None, 
     config = FitConfig.build(fitted_prior.fit_defaults, steps=steps, lr=lr, seed=seed, device=device,
                              progress=progress, auto_stop=auto_stop)
     config.stop_residual = stop_residual(problem, config)
-    result = fit(fitted_prior, problem.energy, config, reference=problem.reference)
-    image = result.output
+    result = fit(fitted_prior, problem.energy, config, reference=problem.reference, callbacks=callbacks)
+    image = keep_known(problem, result.output)
     factor = problem.output_size[0] // problem.observation.shape[-2] if problem.task == "sr" else None
     noise_record = {}
     if problem.task == "denoise":  # the level auto-stop stops at (0–255 scale), and where it came from
@@ -262,4 +273,6 @@ def restore(problem: Problem, prior: str = "dip", *, preset: str | None = None, 
         **scores(problem, image, factor),
         **noise_record,
     }
-    return Restoration(image, problem, result, record)
+    if problem.known is not None and problem.reference is not None:  # what putting the known pixels back gave
+        record["psnr_raw"] = metrics.psnr(result.output, problem.reference)
+    return Restoration(image, problem, result, record, result.output)

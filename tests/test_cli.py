@@ -79,6 +79,11 @@ def test_restore_sr_and_inpaint_run(capsys, tmp_path, photo_file):
     code, err = run_cli(capsys, "restore", "inpaint", photo_file, "--drop", "0.5", "--steps", "3",
                         "--out", str(tmp_path / "inp"), "--prior", "deep_decoder", "--quiet")
     assert code == 0, err
+    result = json.loads((tmp_path / "inp" / "result.json").read_text())
+    assert result["psnr"] > result["psnr_raw"]  # 3 steps fit nothing: the kept known half is the whole gain
+    with Image.open(tmp_path / "inp" / "restored_raw.png") as raw:  # the prior's own output, beside the result
+        assert raw.size == (64, 64)
+    assert not (tmp_path / "sr" / "restored_raw.png").exists()
 
 
 def test_missing_image(capsys, tmp_path):
@@ -183,7 +188,7 @@ def test_ctrl_c_saves_the_result_so_far(capsys, tmp_path, photo_file, monkeypatc
             if step == 3:
                 raise KeyboardInterrupt
 
-        return real_fit(prior, energy, config, callbacks=(stop,), **kw)
+        return real_fit(prior, energy, config, callbacks=(stop, *kw.pop("callbacks", ())), **kw)
 
     monkeypatch.setattr(restore_lib, "fit", interrupted_fit)
     out = tmp_path / "o"

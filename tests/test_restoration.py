@@ -23,7 +23,7 @@ def test_tv_denoising_raises_psnr(photo):
     assert metrics.psnr(r.output, photo) > metrics.psnr(problem.observation, photo) + 2
 
 
-def test_inpainting_keeps_known_pixels(photo):
+def test_dip_fits_the_known_pixels_it_inpaints_from(photo):
     problem = restore.inpaint(photo, drop=0.5, seed=0)
     mask = problem.energy.operator.mask
     p = priors.create("dip", size=problem.output_size)
@@ -31,6 +31,16 @@ def test_inpainting_keeps_known_pixels(photo):
     known_error = ((r.final - photo) ** 2 * mask).sum() / (mask.sum() * 3)
     assert float(known_error) < 0.005  # PSNR > 23 dB on the known half after 150 steps
     assert metrics.psnr(r.final, photo) > metrics.psnr(problem.observation, photo) + 5
+
+
+def test_restored_inpainting_keeps_the_known_pixels_exactly(photo):
+    problem = restore.inpaint(photo, drop=0.4, seed=1)
+    done = restore.restore(problem, "tv", steps=5)
+    known = problem.known.bool().expand_as(photo)
+    assert torch.equal(done.image[known], photo[known])
+    assert not torch.equal(done.raw[known], photo[known])  # 5 steps of the prior alone do not reach them
+    assert torch.equal(done.image[~known], done.raw[~known])  # the missing pixels are the prior's
+    assert done.record["psnr"] > done.record["psnr_raw"]
 
 
 @pytest.mark.parametrize("kernel,resample", [("bicubic", Image.BICUBIC), ("lanczos3", Image.LANCZOS)])
