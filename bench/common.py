@@ -24,6 +24,9 @@ SPLITS: dict[str, list[str]] = {
     "Set5": _SET5,
     "Set14": [f"sr/Set14/{n}.png" for n in ("baboon", "barbara", "bridge", "coastguard", "comic", "face", "flowers",
                                             "foreman", "lenna", "man", "monarch", "pepper", "ppt3", "zebra")],
+    # the DIP paper's inpainting masks on their photos (bench/inpaint_priors.py)
+    "inpaint-masks": ["inpainting/kate.png", "inpainting/kate_mask.png", "inpainting/library.png",
+                      "inpainting/library_mask.png"],
     "Set12-inpaint": [f"inpainting/Set12/{n:02d}.png" for n in (1, 2, 3, 8, 9, 10, 11, 12)],
     # restoration recipes: tuned on dev, then dev + design (auto-stop); reported on heldout, seen by no test
     "restore-dev": _SET5,
@@ -124,5 +127,31 @@ def fake_data(folder: Path, size: int = 96) -> Path:
     for i, rel in enumerate(sorted({p for paths in SPLITS.values() for p in paths})):
         path = folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.ascontiguousarray(photos[i % len(photos)][:size, :size])).save(path)
+        if "mask" in path.stem:  # white (known) with black stripes every 8 rows
+            Image.fromarray(np.where(np.arange(size)[:, None] % 8 < 2, 0, 255).repeat(size, 1).astype(np.uint8)).save(path)
+        else:
+            Image.fromarray(np.ascontiguousarray(photos[i % len(photos)][:size, :size])).save(path)
     return folder
+
+
+def shown_along_fit(problem: Any, prior: str, steps: list[int],
+                    **settings: Any) -> tuple[dict[int, Any], dict[int, Any], Any]:
+    """The outputs `invert restore` would show (moving average, known pixels kept) at each of `steps` along one
+    fit of `prior` to `problem` (a `restore.Problem`) with auto-stop off, the prior's raw outputs there (what
+    the stop rules measure), and the restoration at the last step."""
+    from invert import FitConfig, priors, restore
+    from invert.engine import update_ema
+
+    preset = priors.preset_for(prior, restore.preset_task(problem, prior), settings.get("preset"))
+    config = FitConfig.build(priors.preset(prior, preset).get("fit", {}), lr=settings.get("lr"))
+    shots, raws, shown = {}, {}, None
+
+    def watch(step: int, loss: float, raw: Any) -> None:
+        nonlocal shown
+        shown = update_ema(shown, raw, config, step)
+        if step + 1 in steps:
+            shots[step + 1] = restore.keep_known(problem, raw if shown is None else shown).clone()
+            raws[step + 1] = raw.clone()
+
+    done = restore.restore(problem, prior, steps=max(steps), auto_stop=False, callbacks=(watch,), **settings)
+    return shots, raws, done

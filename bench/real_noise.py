@@ -21,12 +21,11 @@ from pathlib import Path
 
 import torch
 
-from invert import FitConfig, images, priors, restore
-from invert.engine import update_ema
+from invert import images, restore
 from invert.priors.regularizers import chroma
 from invert.stopping import BLOCK_QUANTILE, block_sigmas, luminance
 
-from .common import DATA, save_result
+from .common import DATA, save_result, shown_along_fit
 
 SMOKE = ["--data", "{data}", "--crop", "32", "--steps", "3", "--out", "{tmp}/real_noise.png", "--photo", "sr/Set5/baby.png",
          "--flash", "sr/Set5/bird.png", "--strip", "1", "3"]
@@ -36,23 +35,15 @@ def chroma_noise(image: torch.Tensor) -> float:
 
 
 def strip(problem: restore.Problem, steps: list[int]) -> tuple[list[torch.Tensor], list[dict]]:
-    """DIP's shown output at `steps` of one fit with auto-stop off, with the luminance residual and colour noise."""
-    shots, rows, shown = [], [], None
-    # the moving average the engine shows, from the settings of the preset `restore` will pick
-    config = FitConfig.build(priors.preset("dip", priors.preset_for("dip", restore.preset_task(problem, "dip"))).get("fit", {}))
-
-    def watch(step: int, loss: float, raw: torch.Tensor) -> None:
-        nonlocal shown
-        shown = update_ema(shown, raw, config, step)
-        if step + 1 in steps:
-            residual = float((luminance(raw) - luminance(problem.observation)).pow(2).mean())
-            shots.append(shown.clone())
-            rows.append({"step": step + 1, "luminance_residual": round(residual, 6),
-                         "chroma_noise": round(chroma_noise(shown), 2)})
-            print(rows[-1], flush=True)
-
-    restore.restore(problem, "dip", steps=max(steps), auto_stop=False, callbacks=(watch,))
-    return shots, rows
+    """DIP's shown output at `steps` of one fit with auto-stop off, with the luminance residual (of the raw
+    output, as auto-stop measures it) and the colour noise."""
+    shots, raws, _ = shown_along_fit(problem, "dip", steps)
+    rows = []
+    for step, shown in sorted(shots.items()):
+        residual = float((luminance(raws[step]) - luminance(problem.observation)).pow(2).mean())
+        rows.append({"step": step, "luminance_residual": round(residual, 6), "chroma_noise": round(chroma_noise(shown), 2)})
+        print(rows[-1], flush=True)
+    return [shots[s] for s in sorted(shots)], rows
 
 
 def main(argv: list[str] | None = None) -> None:

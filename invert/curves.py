@@ -1,8 +1,13 @@
 """The DIP paper's Fig. 2: how fast a prior fits a natural image, the image plus noise, its pixels shuffled,
-and white noise, each from the same initialization."""
+and white noise, each from the same initialization.
+
+Final losses say little: a net with enough weights fits noise too, in the end. The paper's point is speed, so
+`fitting_speed` counts the steps each target needs to reach one loss level (a multiple of the natural
+image's lowest loss) and divides by the natural image's count.
+"""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -51,3 +56,41 @@ def fit_targets(image: torch.Tensor, prior: str = "dip", *, preset: str | None =
         if fits[name].interrupted:
             return fits, used, True
     return fits, used, False
+
+
+LEVEL_FACTOR = 2.0  # the loss level the targets race to: this many times the natural image's lowest loss
+
+
+def steps_to_reach(losses: Sequence[float], level: float) -> int | None:
+    """The first step (counted from 1) whose loss is at most `level`; None when none is."""
+    return next((step for step, loss in enumerate(losses, 1) if loss <= level), None)
+
+
+def fitting_speed(losses: dict[str, Sequence[float]], factor: float = LEVEL_FACTOR) -> dict[str, Any]:
+    """Per target, the steps to reach `factor` × the natural image's lowest loss and that count over the natural
+    image's ("ratio"); a target that never reaches it gets the budget over the natural count, a lower bound
+    ("reached": false)."""
+    if factor < 1:
+        raise ValueError(f"the level factor must be at least 1 (the natural image must reach it), got {factor}")
+    level = factor * min(losses["natural"])
+    natural = steps_to_reach(losses["natural"], level)
+    targets = {}
+    for name, curve in losses.items():
+        steps = steps_to_reach(curve, level)
+        targets[name] = {"steps": steps, "reached": steps is not None,
+                         "ratio": round((steps or len(curve)) / natural, 2)}
+    return {"level": level, "level_factor": factor, "targets": targets}
+
+
+def speed_line(speed: dict[str, Any]) -> str:
+    """One line: each target's steps to the level and how many times the natural image's count that is."""
+    parts = []
+    for name, t in speed["targets"].items():
+        if name == "natural":
+            parts.append(f"natural {t['steps']}")
+        elif t["reached"]:
+            parts.append(f"{name} {t['steps']} ({t['ratio']:g}×)")
+        else:
+            parts.append(f"{name} not within the budget (>{t['ratio']:g}×)")
+    return (f"steps to reach loss {speed['level']:.3g} ({speed['level_factor']:g}× the natural image's lowest): "
+            + ", ".join(parts))

@@ -115,15 +115,21 @@ def load_image(spec: str | os.PathLike) -> tuple[torch.Tensor, list[str]]:
         raise InvertError(f"cannot read image {path}: {exc.__class__.__name__}: {exc}; is it a PNG/JPEG/TIFF file?") from None
 
 
-def load_mask(path: str | os.PathLike, size: tuple[int, int]) -> torch.Tensor:
-    """A 1×1×H×W mask: 1 where the pixel is known (white), 0 where it is missing (black)."""
+def load_mask(path: str | os.PathLike, size: tuple[int, int], crop: int | None = None) -> torch.Tensor:
+    """A 1×1×H×W mask: 1 where the pixel is known (white), 0 where it is missing (black), of the image's
+    `size`; with `crop`, a mask of the whole image is centre-cropped as the image is, and one of the crop's
+    size is taken as it is."""
     m, _ = load_image(path)
-    if tuple(m.shape[-2:]) != tuple(size):
-        raise InvertError(
-            f"mask {path} is {m.shape[-1]}×{m.shape[-2]} but the image is {size[1]}×{size[0]}; "
-            "give a mask of the image's size"
-        )
-    return (m.mean(dim=1, keepdim=True) > 0.5).float()
+    m = (m.mean(dim=1, keepdim=True) > 0.5).float()
+    cropped = center_crop(m, crop) if crop else m
+    if tuple(m.shape[-2:]) == tuple(size):
+        return cropped
+    side = min(crop or 0, *size)
+    if crop and tuple(m.shape[-2:]) == (side, side):
+        return m
+    also = f" or the crop's {side}×{side}" if crop else ""
+    raise InvertError(f"mask {path} is {m.shape[-1]}×{m.shape[-2]} but the image is {size[1]}×{size[0]}; "
+                      f"give a mask of the image's size{also}")
 
 
 def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -96,11 +96,17 @@ def grid_rows(rows: Sequence[Sequence[tuple[str, torch.Tensor]]], path: str | os
 
 
 def curves_by_run(histories: dict[str, Sequence[dict[str, float]]], path: str | os.PathLike, title: str = "",
-                  log: bool = False) -> None:
-    """One loss curve per named run on one plot; `log` puts both axes on log scales (the DIP paper's Fig. 2)."""
+                  log: bool = False, level: float | None = None, reached: dict[str, int | None] | None = None) -> None:
+    """One loss curve per named run on one plot; `log` puts both axes on log scales (the DIP paper's Fig. 2).
+    `level` draws a loss level as a dashed line, and `reached` marks the step each run first got there."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for label, history in histories.items():
-        ax.plot([h["step"] for h in history], [h["loss"] for h in history], lw=1, label=label)
+        line, = ax.plot([h["step"] for h in history], [h["loss"] for h in history], lw=1, label=label)
+        step = (reached or {}).get(label)
+        if step is not None:
+            ax.plot([step], [history[step - 1]["loss"]], "o", ms=5, color=line.get_color())
+    if level is not None:
+        ax.axhline(level, color="gray", ls="--", lw=0.8)
     if log:
         ax.set_xscale("log")
         ax.set_yscale("log")

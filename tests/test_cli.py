@@ -98,6 +98,19 @@ def test_unreadable_image(capsys, tmp_path):
     assert_one_line_error(code, err, "cannot read image")
 
 
+@pytest.mark.parametrize("side", [64, 32])  # a mask of the whole image, or of the crop
+def test_mask_with_crop(capsys, tmp_path, photo_file, side):
+    mask = np.full((side, side), 255, np.uint8)
+    mask[side // 2 - 4: side // 2 + 4] = 0  # a stripe across the middle: inside the crop either way
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    code, err = run_cli(capsys, "restore", "inpaint", photo_file, "--mask", str(tmp_path / "mask.png"), "--crop", "32",
+                        "--steps", "2", "--prior", "tv", "--out", str(tmp_path / "o"), "--quiet")
+    assert code == 0, err
+    with Image.open(tmp_path / "o" / "degraded.png") as seen:
+        assert seen.size == (32, 32)
+        assert np.asarray(seen)[16].max() == 0 and np.asarray(seen)[2].max() > 0  # the stripe is masked, not more
+
+
 def test_mask_size_mismatch(capsys, tmp_path, photo_file):
     mask = tmp_path / "mask.png"
     Image.fromarray(np.full((10, 12), 255, np.uint8)).save(mask)

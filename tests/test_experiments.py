@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from invert import cli
+from invert import cli, curves
 
 
 def run_cli(capsys, *argv):
@@ -18,11 +18,28 @@ def test_curves_small_run_writes_four_curves(capsys, tmp_path):
                         "--quiet")
     assert code == 0, cap.err
     data = json.loads((out / "curves.json").read_text())
-    assert set(data) == {"natural", "noisy", "shuffled", "noise", "config"}
+    assert set(data) == {"natural", "noisy", "shuffled", "noise", "speed", "config"}
     assert all(len(data[k]) == 30 for k in ("natural", "noisy", "shuffled", "noise"))
     # the prior fits the natural image better than white noise within the same budget
     assert data["natural"][-1] < data["noise"][-1]
     assert (out / "curves.png").stat().st_size > 0
+    speed = data["speed"]
+    assert speed["level"] == pytest.approx(2 * min(data["natural"]))
+    natural = speed["targets"]["natural"]
+    assert natural["reached"] and natural["ratio"] == 1 and data["natural"][natural["steps"] - 1] <= speed["level"]
+    assert "steps to reach loss" in cap.err
+
+
+def test_fitting_speed_counts_steps_to_the_level():
+    losses = {"natural": [8, 4, 2, 1], "noise": [9, 8, 7, 6], "shuffled": [8, 6, 3, 2]}
+    speed = curves.fitting_speed(losses, factor=2)  # level 2: natural at step 3
+    assert speed["level"] == 2
+    assert speed["targets"]["natural"] == {"steps": 3, "reached": True, "ratio": 1.0}
+    assert speed["targets"]["shuffled"] == {"steps": 4, "reached": True, "ratio": 1.33}
+    assert speed["targets"]["noise"] == {"steps": None, "reached": False, "ratio": 1.33}  # at least the budget
+    assert "noise not within the budget (>1.33×)" in curves.speed_line(speed)
+    with pytest.raises(ValueError, match="at least 1"):
+        curves.fitting_speed(losses, factor=0.5)
 
 
 def test_compress_decompress_round_trip_is_exact(capsys, tmp_path):

@@ -154,6 +154,7 @@ REFUSED = [
     ("curves {photo} --crop 0 --out {out}", "--crop"),
     ("curves {photo} --sigma 0 --out {out}", "--sigma"),
     ("curves {photo} --steps 0 --out {out}", "--steps"),
+    ("curves {photo} --level 0.5 --out {out}", "--level"),
     ("priors --size 0 5", "--size"),
     ("priors --channels 2", "--channels"),
     ("", "COMMAND"),

@@ -22,6 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=options.LEARNING_RATE, default=None)
     p.add_argument("--crop", type=options.COUNT, default=96, help="centre crop N×N (default 96, sized for a CPU)")
     p.add_argument("--sigma", type=options.SIGMA, default=25, help="noise σ (0–255) of the noisy target")
+    p.add_argument("--level", type=options.LEVEL_FACTOR, default=curves.LEVEL_FACTOR, metavar="FACTOR",
+                   help="report the steps each target needs to reach FACTOR × the natural image's lowest loss "
+                        f"(default {curves.LEVEL_FACTOR:g})")
     p.set_defaults(run=run)
 
 
@@ -35,14 +38,19 @@ def run(args: argparse.Namespace) -> int:
         image, args.prior, preset=args.preset, steps=args.steps, lr=args.lr, sigma=args.sigma, seed=args.seed,
         device=args.device, progress=not args.quiet, on_start=lambda name: say(f"fitting {args.prior} to the {name} target"))
     losses = {name: [h["loss"] for h in result.history] for name, result in fits.items()}
+    speed = curves.fitting_speed(losses, args.level) if "natural" in losses else None
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.curves_by_run({k: [{"step": i + 1, "loss": v} for i, v in enumerate(vs)] for k, vs in losses.items()},
-                             out / "curves.png", f"{args.prior} ({preset}): fitting time by target", log=True)
-        report.write_json({**losses, "config": {"image": args.image, "crop": args.crop, "prior": args.prior,
+                             out / "curves.png", f"{args.prior} ({preset}): steps to the dashed level (●)", log=True,
+                             level=speed and speed["level"],
+                             reached=speed and {k: t["steps"] for k, t in speed["targets"].items()})
+        report.write_json({**losses, "speed": speed, "config": {"image": args.image, "crop": args.crop, "prior": args.prior,
                                                 "preset": preset, "steps": args.steps, "sigma": args.sigma,
                                                 "seed": args.seed, "interrupted": interrupted,
                                                 **report.run_info()}},
                           out / "curves.json")
+    if speed:
+        say(curves.speed_line(speed))
     finals = ", ".join(f"{k} {v[-1]:.2e}" for k, v in losses.items())
     say(f"final losses: {finals}; results in {out}/")
     return 130 if interrupted or held else 0

@@ -65,6 +65,7 @@ LEARNING_RATE = number(0, 10, above=True)
 WEIGHT = number(0)  # an energy term's weight; a negative one would reward the term
 FRACTION = number(0, 1, above=True, below=True)
 SIGMA = number(0, 255, above=True)  # a noise level on the 0–255 scale
+LEVEL_FACTOR = number(1)  # a multiple of a lowest loss, which the run that reached that loss must reach again
 
 
 def noise(text: str) -> str:

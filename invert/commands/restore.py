@@ -33,7 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "glob or a folder run as a study (see `invert study`)")
     p.add_argument("--seeds", type=options.seeds, default=None, metavar="S,S,...",
                    help="several seeds (the run is then a study)")
-    p.add_argument("--prior", default="dip", help="prior name (see `invert priors`)")
+    p.add_argument("--prior", default=None, help="prior name (see `invert priors`); default: "
+                   + ", ".join(f"{prior} for {task}" for task, prior in restore.DEFAULT_PRIORS.items()))
     p.add_argument("--preset", default=None, help="prior preset; default: the prior's preset for the task, if any")
     p.add_argument("--steps", type=options.COUNT, default=None, help="optimization steps (default: the preset's)")
     p.add_argument("--lr", type=options.LEARNING_RATE, default=None, help="learning rate (default: the preset's)")
@@ -82,6 +83,7 @@ def _apply_sample_defaults(args: argparse.Namespace) -> list[str]:
 
 def build_problem(args: argparse.Namespace) -> tuple[restore.Problem, list[str]]:
     image, notes = images.load_image(args.image)
+    uncropped = tuple(image.shape[-2:])
     if args.crop:
         image = images.center_crop(image, args.crop)
     if args.task != "denoise" and (args.add_noise or args.noise_level):
@@ -96,7 +98,7 @@ def build_problem(args: argparse.Namespace) -> tuple[restore.Problem, list[str]]
     else:
         if (args.mask is None) == (args.drop is None):
             raise InvertError("inpaint needs exactly one of --mask FILE and --drop FRACTION")
-        mask = images.load_mask(args.mask, tuple(image.shape[-2:])) if args.mask else None
+        mask = images.load_mask(args.mask, uncropped, args.crop) if args.mask else None
         problem = restore.inpaint(image, mask, args.drop, args.seed)
     if args.reference:
         reference, _ = images.load_image(args.reference)
@@ -107,6 +109,7 @@ def build_problem(args: argparse.Namespace) -> tuple[restore.Problem, list[str]]
 
 
 def run(args: argparse.Namespace) -> int:
+    args.prior = args.prior or restore.DEFAULT_PRIORS[args.task]
     if len(args.images) > 1 or args.seeds or any(Path(i).is_dir() or glob.has_magic(i) for i in args.images):
         return run_batch(args)
     args.image = args.images[0] if args.images else None
