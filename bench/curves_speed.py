@@ -1,12 +1,13 @@
 """`invert curves` measured: how many times the natural image's steps noise and shuffled pixels need.
 
     python -m bench curves_speed [--photos smooth=denoising/kodim03.png textured=sr/Set14/baboon.png]
-        [--sizes 64 128 256] [--presets fast paper-denoise] [--steps 1000] [--level 2] [--threads N]
+        [--sizes 64 128 256] [--presets fast paper-denoise] [--steps 1000] [--levels 2 5 10] [--threads N]
         [--name curves_speed]
 
 Per photo (centre crop), size and DIP preset: the four fits of `invert curves` (natural, noisy, shuffled,
-white noise, from one initialization), the steps each needs to reach LEVEL × the natural image's lowest loss
-(`curves.fitting_speed`), their ratios to the natural image's, and the seconds of the four fits. A ratio
+white noise, from one initialization), the steps each needs to reach each LEVEL × the natural image's lowest
+loss (`curves.fitting_speed`; the first level is printed), their ratios to the natural image's, and the
+seconds of the four fits. A ratio
 marked ">" is a lower bound: that target never reached the level within the budget.
 Writes bench/results/NAME-<device>-<date>.json.
 """
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sizes", nargs="+", type=int, default=[64, 128, 256])
     ap.add_argument("--presets", nargs="+", default=["fast", "paper-denoise"], help="DIP presets")
     ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--level", type=float, default=curves.LEVEL_FACTOR)
+    ap.add_argument("--levels", nargs="+", type=float, default=[curves.LEVEL_FACTOR, 5, 10])
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--name", default="curves_speed")
     args = ap.parse_args(argv)
@@ -45,13 +46,13 @@ def main(argv: list[str] | None = None) -> None:
             for preset in args.presets:
                 fits, _, _ = curves.fit_targets(image, "dip", preset=preset, steps=args.steps)
                 losses = {name: [h["loss"] for h in fit.history] for name, fit in fits.items()}
-                speed = curves.fitting_speed(losses, args.level)
+                speeds = [curves.fitting_speed(losses, level) for level in args.levels]
                 rows.append({"photo": label, "path": path, "size": size, "preset": preset, "steps": args.steps,
                              "seconds": round(sum(f.seconds for f in fits.values()), 1),
-                             "final_loss": {k: v[-1] for k, v in losses.items()}, **speed})
-                print(f"{label:<9} {size:>4}² {preset:<14} {rows[-1]['seconds']:>7.1f} s  {curves.speed_line(speed)}",
+                             "final_loss": {k: v[-1] for k, v in losses.items()}, "speeds": speeds})
+                print(f"{label:<9} {size:>4}² {preset:<14} {rows[-1]['seconds']:>7.1f} s  {curves.speed_line(speeds[0])}",
                       flush=True)
-    common.save_result(args.name, {"device": "cpu", "threads": torch.get_num_threads(), "level_factor": args.level,
+    common.save_result(args.name, {"device": "cpu", "threads": torch.get_num_threads(), "levels": args.levels,
                                    "rows": rows})
 
 

@@ -35,7 +35,9 @@ def fit_targets(image: torch.Tensor, prior: str = "dip", *, preset: str | None =
                 progress: bool = False, on_start: Callable[[str], None] | None = None
                 ) -> tuple[dict[str, FitResult], str, bool]:
     """A plain fit of `prior` to each target, as in the paper's figure (no input perturbation, no averaging, no
-    back-off). Returns the fits by target, the preset used and whether Ctrl-C cut the run short."""
+    back-off), with `preset`, else the prior's `curves` preset where it has one, else its default. Returns the
+    fits by target, the preset used and whether Ctrl-C cut the run short."""
+    preset = prior_registry.preset_for(prior, "curves", preset)
 
     def build() -> torch.nn.Module:  # the same initialization for every target
         return prior_registry.create(prior, channels=image.shape[1], size=tuple(image.shape[-2:]), preset=preset,
@@ -45,7 +47,6 @@ def fit_targets(image: torch.Tensor, prior: str = "dip", *, preset: str | None =
     memory.ensure_fit_fits(build, resolve_device(device), f"fitting {prior} to a {w}×{h} image",
                            "choose a smaller crop")
     fits: dict[str, FitResult] = {}
-    used = preset or prior_registry.entry(prior).default_preset
     for name, target in make_targets(image, sigma, seed).items():
         model = build()
         config = FitConfig.build(model.fit_defaults, steps=steps, lr=lr, reg_noise_std=0.0, ema=0.0, guard=False,
@@ -54,8 +55,8 @@ def fit_targets(image: torch.Tensor, prior: str = "dip", *, preset: str | None =
             on_start(name)
         fits[name] = fit(model, reconstruction(target), config)
         if fits[name].interrupted:
-            return fits, used, True
-    return fits, used, False
+            return fits, preset, True
+    return fits, preset, False
 
 
 LEVEL_FACTOR = 2.0  # the loss level the targets race to: this many times the natural image's lowest loss

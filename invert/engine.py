@@ -86,6 +86,7 @@ class FitResult:
     chosen: torch.Tensor | None = None  # the output auto-stop picked
     chosen_step: int | None = None
     noise_level_step: int | None = None  # where the residual reached the noise level (discrepancy rule)
+    watched: bool = False  # an auto-stop rule watched the fit (asked for, and the prior stops early)
     backoffs: int = 0
     config: FitConfig | None = None
     optimizer_state: dict | None = None  # to run the fit on (see `fit`)
@@ -103,6 +104,8 @@ class FitResult:
         if self.stopped_by != "auto":
             why = {"steps": "ran all steps", "callback": "a callback asked to stop",
                    "interrupt": "interrupted (Ctrl-C)"}[self.stopped_by]
+            if cfg is not None and cfg.auto_stop and not self.watched and self.stopped_by == "steps":
+                why += " (this prior's answer is its energy's minimum: it does not stop early)"
             if self.noise_level_step is not None:
                 return (f"{why}; the residual reached the noise level at step {self.noise_level_step}, and the "
                         f"run on to {cfg.stop_extend:g}× that step was cut short")
@@ -334,4 +337,5 @@ def fit(
         chosen=stopper.image.cpu() if stopper is not None and stopper.image is not None else None,
         chosen_step=stopper.chosen_step if stopper is not None and stopper.image is not None else None,
         noise_level_step=getattr(stopper, "reached_step", None),
+        watched=stopper is not None,
     )

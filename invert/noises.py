@@ -41,6 +41,8 @@ def parse_noise(text: str) -> dict[str, float | int]:
             raise SettingError("noise", f"{quality!r}: the JPEG quality is written jpegQ, Q from 1 to 100 "
                                         "(e.g. jpeg90)")
         settings["jpeg_quality"] = int(quality[4:])
+        if not 1 <= settings["jpeg_quality"] <= 100:
+            raise SettingError("noise", f"{quality}: the JPEG quality Q of jpegQ must be from 1 to 100 (e.g. jpeg90)")
     try:
         check_camera(settings["camera"], settings.get("jpeg_quality"))
     except SettingError as error:

@@ -92,11 +92,6 @@ def noise_sigma(image: torch.Tensor) -> float:
     return estimate_noise(image).sigma
 
 
-def residual_target(noisy: torch.Tensor) -> float:
-    """The mean squared residual at which to stop denoising `noisy`: DISCREPANCY · σ̂²."""
-    return DISCREPANCY * noise_sigma(noisy) ** 2
-
-
 class DiscrepancyStop:
     """Stop at the first step whose mean squared residual is at most `threshold`; keep that step's output.
 

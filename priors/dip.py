@@ -93,6 +93,11 @@ PRESETS = {
         "prior": {**_FAST_NET, "tv_weight": 0.03},
         "fit": {**_FAST_FIT, "reg_noise_std": 1 / 45, "stop_extend": 1.25},
     },
+    # `invert curves` (the paper's Fig. 2): the fast net on a meshgrid input. With a noise input its skip
+    # connections see a random pattern at every pixel, and from those the net fits white noise as fast as a
+    # textured photo (64² baboon: noise reached 2× the photo's lowest loss in 0.54× its steps, the paper's net
+    # 0.84×); from smooth coordinates it cannot (bench/results/curves_speed-*.json)
+    "curves": {"prior": {**_FAST_NET, "input_kind": "meshgrid"}, "fit": {"lr": 0.01, "steps": 1000}},
     # camera noise (chosen by `invert restore denoise` when the noise is correlated between pixels): the same
     # plus total variation of the colour channels, which keeps the coloured blotches out of the fit; auto-stop
     # then watches the luminance, whose residual alone reaches the noise level

@@ -74,6 +74,7 @@ def test_restore_sr_and_inpaint_run(capsys, tmp_path, photo_file):
     assert code == 0, err
     result = json.loads((tmp_path / "sr" / "result.json").read_text())
     assert result["size"] == [64, 64] and "psnr_y" in result
+    assert "does not stop early" in result["stop_reason"] and "auto-stop did not fire" not in err  # TV's minimum
     with Image.open(tmp_path / "sr" / "degraded.png") as low:
         assert low.size == (16, 16)
     code, err = run_cli(capsys, "restore", "inpaint", photo_file, "--drop", "0.5", "--steps", "3",

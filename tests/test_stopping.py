@@ -5,7 +5,7 @@ import torch
 from invert import priors
 from invert import FitConfig, denoising, fit
 from invert.engine import ema_decay
-from invert.stopping import DiscrepancyStop, VarianceStop, noise_sigma, residual_target
+from invert.stopping import DISCREPANCY, DiscrepancyStop, VarianceStop, noise_sigma
 
 
 def outputs_with_spread(spreads, seed=0):
@@ -97,11 +97,16 @@ def test_discrepancy_stop_can_run_on_past_the_threshold():
         DiscrepancyStop(0.01, extend=0.5)
 
 
+def discrepancy_threshold(noisy):
+    """The residual the library stops denoising at when the noise level is estimated (restore.stop_residual)."""
+    return DISCREPANCY * noise_sigma(noisy) ** 2
+
+
 def test_fit_stops_denoising_by_the_discrepancy_principle(photo):
     torch.manual_seed(0)
     noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
     p = priors.create("dip", preset="fast", size=(32, 32), seed=0)
-    cfg = FitConfig.build(p.fit_defaults, steps=600, auto_stop=True, stop_residual=residual_target(noisy))
+    cfg = FitConfig.build(p.fit_defaults, steps=600, auto_stop=True, stop_residual=discrepancy_threshold(noisy))
     r = fit(p, denoising(noisy), cfg)
     assert r.stopped_by == "auto" and r.chosen_step == r.steps_run - 1
     assert r.history[-1]["loss"] <= cfg.stop_residual < r.history[-2]["loss"] or r.steps_run == 1
@@ -112,7 +117,7 @@ def test_discrepancy_rule_watches_the_data_term_not_the_regularizer(photo):
     torch.manual_seed(0)
     noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
     p = priors.create("dip", preset="denoise", size=(32, 32), seed=0, tv_weight=0.05)
-    cfg = FitConfig.build(p.fit_defaults, steps=600, auto_stop=True, stop_residual=residual_target(noisy))
+    cfg = FitConfig.build(p.fit_defaults, steps=600, auto_stop=True, stop_residual=discrepancy_threshold(noisy))
     r = fit(p, denoising(noisy), cfg)
     last = r.history[-1]
     assert r.stopped_by == "auto"
@@ -126,7 +131,7 @@ def test_a_run_on_cut_short_by_the_budget_is_reported(photo):
     torch.manual_seed(0)
     noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
     p = priors.create("dip", preset="denoise", size=(32, 32), seed=0, tv_weight=0.05)
-    cfg = FitConfig.build(p.fit_defaults, steps=600, auto_stop=True, stop_residual=residual_target(noisy),
+    cfg = FitConfig.build(p.fit_defaults, steps=600, auto_stop=True, stop_residual=discrepancy_threshold(noisy),
                           stop_extend=100.0)
     r = fit(p, denoising(noisy), cfg)
     assert r.stopped_by == "steps" and r.steps_run == 600 and r.noise_level_step is not None
@@ -138,7 +143,7 @@ def test_a_run_on_cut_short_by_the_budget_is_reported(photo):
 def test_tv_runs_its_budget_since_its_minimum_is_the_answer(photo):
     noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
     p = priors.create("tv", size=(32, 32), seed=0)
-    cfg = FitConfig.build(p.fit_defaults, steps=60, auto_stop=True, stop_residual=residual_target(noisy))
+    cfg = FitConfig.build(p.fit_defaults, steps=60, auto_stop=True, stop_residual=discrepancy_threshold(noisy))
     r = fit(p, denoising(noisy), cfg)
     assert r.stopped_by == "steps" and r.steps_run == 60
     assert r.history[-1]["data"] < cfg.stop_residual  # the data term passed the threshold, and it went on

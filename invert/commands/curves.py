@@ -17,7 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        **options.example("invert curves", "invert curves photo.png --prior deep_decoder --steps 2000"))
     p.add_argument("image", nargs="?", default="skimage:chelsea", help="image file or skimage:NAME")
     p.add_argument("--prior", default="dip", help="prior name (see `invert priors`)")
-    p.add_argument("--preset", default=None, help="prior preset (default: the prior's default)")
+    p.add_argument("--preset", default=None,
+                   help="prior preset (default: the prior's `curves` preset if it has one, else its default)")
     p.add_argument("--steps", type=options.COUNT, default=1000)
     p.add_argument("--lr", type=options.LEARNING_RATE, default=None)
     p.add_argument("--crop", type=options.COUNT, default=96, help="centre crop N×N (default 96, sized for a CPU)")

@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"interrupted at step {result.steps_run}; saving the result so far")
     elif result.stopped_by == "auto":
         say(f"auto-stop after {result.steps_run} steps: {result.stop_reason} (--no-auto-stop runs them all)")
-    elif args.auto_stop:  # the budget ran out first: say so, and why
+    elif result.watched:  # the budget ran out first: say so, and why
         why = ("the residual never fell to that noise level; give --noise-level or more --steps"
                if result.config.stop_residual is not None and result.noise_level_step is None else result.stop_reason)
         say(f"auto-stop did not fire in {result.steps_run} steps: {why}")
