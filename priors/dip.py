@@ -96,7 +96,7 @@ PRESETS = {
     # `invert curves` (the paper's Fig. 2): the fast net on a meshgrid input. With a noise input its skip
     # connections see a random pattern at every pixel, and from those the net fits white noise as fast as a
     # textured photo (64² baboon: noise reached 2× the photo's lowest loss in 0.54× its steps, the paper's net
-    # 0.84×); from smooth coordinates it cannot (bench/results/curves_speed-*.json)
+    # 0.84×); from smooth coordinates it cannot (bench/results/curves_speed_*.json, docs/papers.md)
     "curves": {"prior": {**_FAST_NET, "input_kind": "meshgrid"}, "fit": {"lr": 0.01, "steps": 1000}},
     # camera noise (chosen by `invert restore denoise` when the noise is correlated between pixels): the same
     # plus total variation of the colour channels, which keeps the coloured blotches out of the fit; auto-stop
