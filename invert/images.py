@@ -121,13 +121,12 @@ def load_mask(path: str | os.PathLike, size: tuple[int, int], crop: int | None =
     size is taken as it is."""
     m, _ = load_image(path)
     m = (m.mean(dim=1, keepdim=True) > 0.5).float()
-    cropped = center_crop(m, crop) if crop else m
     if tuple(m.shape[-2:]) == tuple(size):
-        return cropped
-    side = min(crop or 0, *size)
-    if crop and tuple(m.shape[-2:]) == (side, side):
+        return center_crop(m, crop) if crop else m
+    side = min(crop, *size) if crop else None
+    if side and tuple(m.shape[-2:]) == (side, side):
         return m
-    also = f" or the crop's {side}×{side}" if crop else ""
+    also = f" or the crop's {side}×{side}" if side else ""
     raise InvertError(f"mask {path} is {m.shape[-1]}×{m.shape[-2]} but the image is {size[1]}×{size[0]}; "
                       f"give a mask of the image's size{also}")
 

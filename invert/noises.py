@@ -10,6 +10,7 @@ import math
 from .errors import SettingError
 
 CAMERA_LEVELS = (1e-4, 1.2e-2)  # Brooks et al.'s range of shot-noise levels (linear signal, [0, 1])
+JPEG_QUALITIES = (1, 100)  # the qualities JPEG is stored at
 DEFAULT_CAMERA_LEVEL = 0.0025  # a dim indoor photo: about σ 12–16 (0–255) once processed
 USAGE = "give a σ from 0 to 255 (e.g. 25) or camera[:LEVEL][:jpegQUALITY] (e.g. camera:0.0025:jpeg90)"
 
@@ -41,8 +42,9 @@ def parse_noise(text: str) -> dict[str, float | int]:
             raise SettingError("noise", f"{quality!r}: the JPEG quality is written jpegQ, Q from 1 to 100 "
                                         "(e.g. jpeg90)")
         settings["jpeg_quality"] = int(quality[4:])
-        if not 1 <= settings["jpeg_quality"] <= 100:
-            raise SettingError("noise", f"{quality}: the JPEG quality Q of jpegQ must be from 1 to 100 (e.g. jpeg90)")
+        if not JPEG_QUALITIES[0] <= settings["jpeg_quality"] <= JPEG_QUALITIES[1]:
+            raise SettingError("noise", f"{quality}: the JPEG quality Q of jpegQ must be from {JPEG_QUALITIES[0]} to "
+                                        f"{JPEG_QUALITIES[1]} (e.g. jpeg90)")
     try:
         check_camera(settings["camera"], settings.get("jpeg_quality"))
     except SettingError as error:
@@ -55,5 +57,6 @@ def check_camera(level: float, jpeg_quality: int | None = None) -> None:
     lo, hi = CAMERA_LEVELS
     if not (math.isfinite(level) and lo <= level <= hi):
         raise SettingError("camera", f"level must be a shot-noise level from {lo:g} to {hi:g}, got {level:g}")
-    if jpeg_quality is not None and not 1 <= jpeg_quality <= 100:
-        raise SettingError("jpeg_quality", f"must be from 1 to 100, got {jpeg_quality}")
+    low, high = JPEG_QUALITIES
+    if jpeg_quality is not None and not low <= jpeg_quality <= high:
+        raise SettingError("jpeg_quality", f"must be from {low} to {high}, got {jpeg_quality}")
