@@ -139,18 +139,13 @@ def shown_along_fit(problem: Any, prior: str, steps: list[int],
     """The outputs `invert restore` would show (moving average, known pixels kept) at each of `steps` along one
     fit of `prior` to `problem` (a `restore.Problem`) with auto-stop off, the prior's raw outputs there (what
     the stop rules measure), and the restoration at the last step."""
-    from invert import FitConfig, priors, restore
-    from invert.engine import update_ema
+    from invert import restore
 
-    preset = priors.preset_for(prior, restore.preset_task(problem, prior), settings.get("preset"))
-    config = FitConfig.build(priors.preset(prior, preset).get("fit", {}), lr=settings.get("lr"))
-    shots, raws, shown = {}, {}, None
+    shots, raws = {}, {}
 
-    def watch(step: int, loss: float, raw: Any) -> None:
-        nonlocal shown
-        shown = update_ema(shown, raw, config, step)
+    def watch(step: int, loss: float, raw: Any, shown: Any) -> None:
         if step + 1 in steps:
-            shots[step + 1] = restore.keep_known(problem, raw if shown is None else shown).clone()
+            shots[step + 1] = restore.keep_known(problem, shown).clone()
             raws[step + 1] = raw.clone()
 
     done = restore.restore(problem, prior, steps=max(steps), auto_stop=False, callbacks=(watch,), **settings)

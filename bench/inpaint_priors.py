@@ -20,7 +20,7 @@ from statistics import mean
 
 import torch
 
-from invert import images, metrics, priors, restore
+from invert import images, metrics, priors, report, restore
 
 from . import common
 from .common import plot, save_result, shown_along_fit
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
                                                          for r in rows if r["prior"] == prior and r["case"] == name),
                   flush=True)
             if name == "kate text":
-                grid.append(shots[budget])
+                grid.append((f"{prior}, {budget} steps: {rows[-1]['psnr']:.2f} dB", shots[budget].clamp(0, 1)))
     summary = []
     for prior in args.priors:
         for step in sorted({r["step"] for r in rows if r["prior"] == prior}):
@@ -97,12 +97,13 @@ def main(argv: list[str] | None = None) -> None:
             mine = [s for s in summary if s["prior"] == prior]
             ax.plot([s["seconds"] for s in mine], [s["psnr"] for s in mine], "o-", ms=3, label=prior)
     kate = problems["kate text"]
-    images.save_image(torch.cat([kate.observation, *(g.clamp(0, 1) for g in grid), kate.reference], dim=-1),
-                      args.plot.with_name(f"{args.plot.stem}_grid{args.plot.suffix}"))
+    report.grid([(f"input: {inputs['kate text']:.2f} dB", kate.observation), *grid, ("reference", kate.reference)],
+                args.plot.with_name(f"{args.plot.stem}_grid{args.plot.suffix}"), columns=4)
     save_result("inpaint_priors", {"device": "cpu", "crop": args.crop, "cases": {k: list(v) for k, v in CASES.items()},
                                    "drop": DROP, "psnr_input": inputs, "seconds_limit": args.seconds,
                                    "threads": torch.get_num_threads(), "pick": pick, "summary": summary,
-                                   "grid_panels": ["kate text input", *args.priors, "reference"], "rows": rows})
+                                   "grid_panels": ["kate text input", *(title for title, _ in grid), "reference"],
+                                   "rows": rows})
 
 
 if __name__ == "__main__":

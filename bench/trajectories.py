@@ -23,7 +23,7 @@ import torch
 
 from invert import priors
 from invert import FitConfig, fit, images, restore
-from invert.engine import resolve_device, update_ema
+from invert.engine import resolve_device
 from invert.metrics import psnr
 from invert.stopping import VarianceStop, luminance, noise_sigma
 
@@ -98,11 +98,8 @@ def run_job(path: str, task: str, config: str, steps: int, device: str, crop: in
     rules = {"default": VarianceStop(cfg.stop_window, cfg.stop_patience, cfg.stop_tolerance),
              "es-wmv": VarianceStop(cfg.stop_window, cfg.stop_patience, 0.0)}
     picks: dict[str, list[int]] = {}
-    average: dict[str, torch.Tensor | None] = {"ema": None}  # the engine's moving average, kept in step
 
-    def watch(step: int, loss: float, raw: torch.Tensor) -> None:
-        average["ema"] = update_ema(average["ema"], raw, cfg, step)
-        shown = raw if average["ema"] is None else average["ema"]
+    def watch(step: int, loss: float, raw: torch.Tensor, shown: torch.Tensor) -> None:
         for name, monitor in monitors.items():
             monitor.update(step, shown if name.startswith("ema") else raw, shown)
             curves[name].append(float(f"{monitor.variance:.4g}"))

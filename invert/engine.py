@@ -22,8 +22,9 @@ from .stopping import DiscrepancyStop, LuminanceDiscrepancyStop, VarianceStop
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "nadam": torch.optim.NAdam}
 
-# (step, loss, raw output of the step) → True to stop early
-Callback = Callable[[int, float, torch.Tensor], bool | None]
+# (step, loss, raw output of the step, the output the fit shows: its moving average where one is kept, else the
+# raw output) → True to stop early
+Callback = Callable[[int, float, torch.Tensor, torch.Tensor], bool | None]
 
 
 @dataclass
@@ -160,14 +161,21 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def resolve_device(name: str) -> torch.device:
-    """"auto" (a CUDA GPU when there is one, else the CPU) or a device this machine has."""
+def parse_device(name: str) -> torch.device | None:
+    """The device `name` spells (None for "auto"), whether or not this machine has it: a study's workers may."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return None
     try:
-        device = torch.device(name)
+        return torch.device(name)
     except RuntimeError:
         raise SettingError("device", f"{name!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" (a CUDA GPU when there is one, else the CPU) or a device this machine has."""
+    device = parse_device(name)
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cuda" and not (torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()):
         raise SettingError("device", f"{name!r} is not on this machine ({torch.cuda.device_count()} CUDA GPUs); use cpu")
     if device.type == "mps" and not torch.backends.mps.is_available():
@@ -305,14 +313,15 @@ def fit(
                 bar.update(1)
                 if step % 10 == 0 or step == cfg.steps - 1:
                     bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "psnr", "psnr_ema")})
+                shown = ema if ema is not None else last
                 if stopper is not None:
-                    done = stopper(step, record.get("data", loss), last, ema if ema is not None else last)
+                    done = stopper(step, record.get("data", loss), last, shown)
                     if math.isfinite(getattr(stopper, "variance", math.nan)):
                         record["variance"] = stopper.variance
                     if done:
                         stopped_by = "auto"
                         break
-                if any(cb(step, loss, last) for cb in callbacks):
+                if any(cb(step, loss, last, shown) for cb in callbacks):
                     stopped_by = "callback"
                     break
         except KeyboardInterrupt:

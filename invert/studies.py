@@ -21,10 +21,10 @@ from typing import Any, Callable
 import torch
 
 from . import files, images, noises, restore
-from .engine import available_cores
+from .engine import available_cores, parse_device, resolve_device
 from . import priors as prior_registry
 from . import zoo
-from .errors import InvertError
+from .errors import InvertError, SettingError
 
 TASKS = ("preimage", "maximize", "restore")
 RESTORATIONS = {"denoise": "noise", "sr": "factor", "inpaint": "drop"}  # each restoration's degradation setting
@@ -156,7 +156,12 @@ def load_spec(path: str | os.PathLike) -> Spec:
     steps = raw.get("steps")
     if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
         raise StudyError(f"{where}: steps = {steps!r}; give a whole number, at least 1")
-    spec = Spec(task, priors, seeds, steps=steps, device=str(raw.get("device", "auto")),
+    device = str(raw.get("device", "auto"))
+    try:
+        parse_device(device)  # whether a GPU is there is asked where the cells run: Ray workers may have one
+    except SettingError as error:
+        raise StudyError(f"{where}: device = {error.problem}") from None
+    spec = Spec(task, priors, seeds, steps=steps, device=device,
                 transfer=bool(raw.get("transfer", True)), crop=raw.get("crop"))
     if task in ("preimage", "restore"):
         spec.images = expand_images(_list(raw, "images", str, where), path.parent, where)
@@ -284,6 +289,9 @@ def _run_on_ray(todo: list[dict[str, Any]], out: Path, threads: int, address: st
     if not ray.is_initialized():
         ray.init(address=address, num_cpus=None if address else available_cores(), include_dashboard=False,
                  log_to_driver=False)
+    if any(str(s["device"]).startswith("cuda") for s in todo) and not ray.cluster_resources().get("GPU"):
+        raise InvertError("the spec's device is CUDA but the Ray cluster has no GPU; use device = \"cpu\" or "
+                          "\"auto\", or join a cluster with GPUs (--address)")
     tasks = {gpus: ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=1)(_remote_cell) for gpus in (0, 1)}
     pending = {tasks[int(str(s["device"]).startswith("cuda"))].remote(s, threads): s for s in todo}
     try:
@@ -359,6 +367,8 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
         if progress is not None:
             progress(finished + ran, total)
 
+    if executor != "ray" and todo:
+        resolve_device(spec.device)  # here, before any cell: a CUDA spec on a machine without one is refused
     try:
         if executor == "ray":
             _run_on_ray(todo, out, threads, address, record_done)

@@ -25,3 +25,19 @@ def photo_file(tmp_path, photo) -> str:
     path = tmp_path / "photo.png"
     save_image(photo, path)
     return str(path)
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Runs the command line in this process: (exit code, what it printed as .out and .err); a refusal while
+    parsing (argparse's SystemExit) counts as its exit code."""
+    from invert import cli
+
+    def run(*argv: str):
+        try:
+            code = cli.main(list(argv))
+        except SystemExit as exit_info:
+            code = exit_info.code
+        return code, capsys.readouterr()
+
+    return run

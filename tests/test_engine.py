@@ -94,7 +94,7 @@ def test_ctrl_c_keeps_the_best_so_far(photo):
 
 def test_callback_can_stop(photo):
     p = priors.create("pixel", size=(64, 64))
-    r = fit(p, reconstruction(photo), FitConfig(steps=50), callbacks=(lambda step, loss, x: step == 4,))
+    r = fit(p, reconstruction(photo), FitConfig(steps=50), callbacks=(lambda step, loss, x, shown: step == 4,))
     assert r.steps_run == 5 and r.stopped_by == "callback"
 
 

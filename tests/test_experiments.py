@@ -4,17 +4,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from invert import cli, curves
+from invert import curves
 
 
-def run_cli(capsys, *argv):
-    code = cli.main(list(argv))
-    return code, capsys.readouterr()
-
-
-def test_curves_small_run_writes_four_curves(capsys, tmp_path):
+def test_curves_small_run_writes_four_curves(run_cli, tmp_path):
     out = tmp_path / "curves"
-    code, cap = run_cli(capsys, "curves", "skimage:astronaut", "--crop", "32", "--steps", "30", "--out", str(out),
+    code, cap = run_cli("curves", "skimage:astronaut", "--crop", "32", "--steps", "30", "--out", str(out),
                         "--quiet")
     assert code == 0, cap.err
     data = json.loads((out / "curves.json").read_text())
@@ -42,17 +37,17 @@ def test_fitting_speed_counts_steps_to_the_level():
         curves.fitting_speed(losses, factor=0.5)
 
 
-def test_compress_decompress_round_trip_is_exact(capsys, tmp_path):
+def test_compress_decompress_round_trip_is_exact(run_cli, tmp_path):
     packed, restored, reference = tmp_path / "a.ddc", tmp_path / "a.png", tmp_path / "b.png"
-    code, cap = run_cli(capsys, "compress", "skimage:astronaut", str(packed), "--crop", "48", "--width", "8",
+    code, cap = run_cli("compress", "skimage:astronaut", str(packed), "--crop", "48", "--width", "8",
                         "--steps", "40", "--quiet")
     assert code == 0, cap.err
     assert "compression factor" in cap.err
     header_len = int.from_bytes(packed.read_bytes()[8:12], "little")
     header = json.loads(packed.read_bytes()[12:12 + header_len])
     assert header["stats"]["compression_factor"] > 1  # fewer weights than image values
-    assert run_cli(capsys, "decompress", str(packed), str(restored))[0] == 0
-    assert run_cli(capsys, "decompress", str(packed), str(reference))[0] == 0
+    assert run_cli("decompress", str(packed), str(restored))[0] == 0
+    assert run_cli("decompress", str(packed), str(reference))[0] == 0
     a, b = np.asarray(Image.open(restored)), np.asarray(Image.open(reference))
     assert a.shape == (48, 48, 3) and np.array_equal(a, b)
     # and it equals what the encoder rendered after quantizing its weights (PSNR recomputed)
@@ -65,17 +60,17 @@ def test_compress_decompress_round_trip_is_exact(capsys, tmp_path):
 
 @pytest.mark.parametrize("content,fragment", [(b"PNG not ours", "not an invert compressed image"),
                                               (b"INVERTDD\x05\x00\x00\x00{bad", "damaged")])
-def test_foreign_or_corrupt_file_is_one_line(capsys, tmp_path, content, fragment):
+def test_foreign_or_corrupt_file_is_one_line(run_cli, tmp_path, content, fragment):
     bad = tmp_path / "bad.ddc"
     bad.write_bytes(content)
-    code, cap = run_cli(capsys, "decompress", str(bad), str(tmp_path / "out.png"))
+    code, cap = run_cli("decompress", str(bad), str(tmp_path / "out.png"))
     assert code == 2 and fragment in cap.err and "Traceback" not in cap.err
     assert not (tmp_path / "out.png").exists()
 
 
-def test_decompress_will_not_overwrite(capsys, tmp_path):
+def test_decompress_will_not_overwrite(run_cli, tmp_path):
     existing = tmp_path / "mine.png"
     existing.write_bytes(b"precious")
-    code, cap = run_cli(capsys, "decompress", str(tmp_path / "x.ddc"), str(existing))
+    code, cap = run_cli("decompress", str(tmp_path / "x.ddc"), str(existing))
     assert code == 2 and "already exists" in cap.err
     assert existing.read_bytes() == b"precious"

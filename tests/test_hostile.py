@@ -20,14 +20,6 @@ from invert.images import load_image
 from invert.physics import Downsample
 
 
-def run_cli(capsys, argv):
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_info:  # argparse refuses while parsing
-        code = exit_info.code
-    return code, capsys.readouterr().err
-
-
 @pytest.fixture
 def files_at(tmp_path, photo):
     """The hostile files the table refers to as {name}."""
@@ -173,10 +165,10 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("argv, fragment", REFUSED)
-def test_hostile_input_is_refused_in_one_line(capsys, files_at, tmp_path, argv, fragment):
+def test_hostile_input_is_refused_in_one_line(run_cli, files_at, tmp_path, argv, fragment):
     if fragment == "damaged":  # a crafted header that would build a decoder 2^30 pixels a side
         argv = f"decompress {_crafted(Path(files_at['ddc']), depth=30)} {{out}}.png"
-    code, err = run_cli(capsys, argv.format(**files_at).split())
+    code, (_, err) = run_cli(*argv.format(**files_at).split())
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "error" in lines[0] and fragment in lines[0], err
@@ -192,37 +184,37 @@ def test_hostile_input_is_refused_in_one_line(capsys, files_at, tmp_path, argv, 
     ({"precision": "float64"}, "precision"),
     ({"seed": "x"}, "damaged"),
 ])
-def test_crafted_compressed_files_are_bounded_before_anything_is_built(capsys, files_at, changes, fragment):
-    code, err = run_cli(capsys, ["decompress", _crafted(Path(files_at["ddc"]), **changes), files_at["out"] + ".png"])
+def test_crafted_compressed_files_are_bounded_before_anything_is_built(run_cli, files_at, changes, fragment):
+    code, (_, err) = run_cli("decompress", _crafted(Path(files_at["ddc"]), **changes), files_at["out"] + ".png")
     assert code == 2 and len(err.strip().splitlines()) == 1 and fragment in err, err
 
 
-def test_decoding_is_refused_when_it_would_not_fit_in_memory(capsys, files_at, monkeypatch):
+def test_decoding_is_refused_when_it_would_not_fit_in_memory(run_cli, files_at, monkeypatch):
     from invert import memory
 
     monkeypatch.setattr(memory, "available_bytes", lambda device: 1 << 16)
-    code, err = run_cli(capsys, ["decompress", files_at["ddc"], files_at["out"] + ".png"])
+    code, (_, err) = run_cli("decompress", files_at["ddc"], files_at["out"] + ".png")
     assert code == 2 and "GiB" in err and len(err.strip().splitlines()) == 1, err
     assert not Path(files_at["out"] + ".png").exists()
 
 
-def test_truncated_compressed_file(capsys, files_at, tmp_path):
+def test_truncated_compressed_file(run_cli, files_at, tmp_path):
     short = tmp_path / "short.ddc"
     short.write_bytes(Path(files_at["ddc"]).read_bytes()[:30])
-    code, err = run_cli(capsys, ["decompress", str(short), files_at["out"] + ".png"])
+    code, (_, err) = run_cli("decompress", str(short), files_at["out"] + ".png")
     assert code == 2 and "damaged" in err and len(err.strip().splitlines()) == 1
 
 
-def test_decompress_creates_a_missing_folder(capsys, files_at):
+def test_decompress_creates_a_missing_folder(run_cli, files_at):
     target = files_at["nowhere"] + "/image.png"
-    code, err = run_cli(capsys, ["decompress", files_at["ddc"], target])
+    code, (_, err) = run_cli("decompress", files_at["ddc"], target)
     assert code == 0, err
     assert Image.open(target).size == (64, 64)
 
 
-def test_an_odd_super_resolution_factor_works(capsys, files_at):
-    code, err = run_cli(capsys, ["restore", "sr", files_at["photo"], "--factor", "7", "--steps", "2", "--quiet",
-                                 "--out", files_at["out"]])
+def test_an_odd_super_resolution_factor_works(run_cli, files_at):
+    code, (_, err) = run_cli("restore", "sr", files_at["photo"], "--factor", "7", "--steps", "2", "--quiet",
+                                 "--out", files_at["out"])
     assert code == 0, err
     assert Image.open(Path(files_at["out"]) / "restored.png").size == (448, 448)
 
@@ -232,27 +224,27 @@ def test_downsampling_gives_exactly_the_size_over_the_factor(factor, size):
     assert Downsample(factor)(torch.rand(1, 3, size, size)).shape[-1] == size // factor
 
 
-def test_a_run_that_fails_after_claiming_its_folder_leaves_nothing(capsys, files_at, monkeypatch):
+def test_a_run_that_fails_after_claiming_its_folder_leaves_nothing(run_cli, files_at, monkeypatch):
     from invert import restore as restore_lib
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(restore_lib, "fit", broken)
-    code, err = run_cli(capsys, ["restore", "denoise", files_at["photo"], "--add-noise", "20", "--steps", "2",
-                                 "--out", files_at["out"]])
+    code, (_, err) = run_cli("restore", "denoise", files_at["photo"], "--add-noise", "20", "--steps", "2",
+                                 "--out", files_at["out"])
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "internal error: RuntimeError: disk on fire" in err and "--debug" in err
     assert not Path(files_at["out"]).exists()
 
 
-def test_a_folder_in_use_by_a_live_run_is_refused(capsys, files_at):
+def test_a_folder_in_use_by_a_live_run_is_refused(run_cli, files_at):
     out = Path(files_at["out"])
     out.mkdir()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (out / output.LOCK).write_text(str(sleeper.pid))
-        code, err = run_cli(capsys, ["restore", "denoise", files_at["photo"], "--out", str(out), "--overwrite"])
+        code, (_, err) = run_cli("restore", "denoise", files_at["photo"], "--out", str(out), "--overwrite")
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -260,13 +252,13 @@ def test_a_folder_in_use_by_a_live_run_is_refused(capsys, files_at):
     assert (out / output.LOCK).exists()  # the other run's lock is not ours to remove
 
 
-def test_a_dead_runs_lock_is_taken_over(capsys, files_at):
+def test_a_dead_runs_lock_is_taken_over(run_cli, files_at):
     out = Path(files_at["out"])
     out.mkdir()
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     (out / output.LOCK).write_text(finished.stdout.strip())
-    code, err = run_cli(capsys, ["restore", "denoise", files_at["photo"], "--add-noise", "20", "--steps", "2",
-                                 "--quiet", "--prior", "pixel", "--out", str(out)])
+    code, (_, err) = run_cli("restore", "denoise", files_at["photo"], "--add-noise", "20", "--steps", "2",
+                                 "--quiet", "--prior", "pixel", "--out", str(out))
     assert code == 0, err
     assert (out / "restored.png").exists() and not (out / output.LOCK).exists()
 
@@ -315,12 +307,12 @@ def test_an_interrupt_while_saving_waits_for_the_save():
             time.sleep(0.05)
 
 
-def test_an_interrupt_during_start_up_is_one_line(capsys, monkeypatch):
+def test_an_interrupt_during_start_up_is_one_line(run_cli, monkeypatch):
     def interrupted():
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "build_parser", interrupted)
-    code, err = run_cli(capsys, ["restore", "denoise"])
+    code, (_, err) = run_cli("restore", "denoise")
     assert code == 130 and err.strip().splitlines() == ["invert: interrupted before there was a result to keep"]
 
 
@@ -343,7 +335,7 @@ def test_sigterm_keeps_the_result_so_far(tmp_path):
     assert (out / "restored.png").exists() and not (out / output.LOCK).exists()
 
 
-def test_nan_weights_are_blamed_on_the_weights_file(capsys, tmp_path):
+def test_nan_weights_are_blamed_on_the_weights_file(run_cli, tmp_path):
     import timm
 
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
@@ -351,8 +343,8 @@ def test_nan_weights_are_blamed_on_the_weights_file(capsys, tmp_path):
     state["conv_stem.weight"][0, 0, 0, 0] = float("nan")
     path = tmp_path / "nan.pth"
     torch.save(state, path)
-    code, err = run_cli(capsys, ["maximize", "--model", "tf_efficientnet_lite0", "--weights", str(path),
-                                 "--class", "1", "--out", str(tmp_path / "o")])
+    code, (_, err) = run_cli("maximize", "--model", "tf_efficientnet_lite0", "--weights", str(path),
+                                 "--class", "1", "--out", str(tmp_path / "o"))
     assert code == 2 and "NaN or infinite" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
 

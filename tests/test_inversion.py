@@ -7,7 +7,7 @@ from skimage import data
 
 from invert import priors
 from invert import zoo
-from invert import FitConfig, cli, fit
+from invert import FitConfig, fit
 from invert.attribution import attribution_map
 from invert.errors import InvertError
 from invert.inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
@@ -70,7 +70,7 @@ def test_a_stalled_preimage_is_restarted_from_another_seed(lite0, coffee, monkey
     monkeypatch.setattr(preimages, "CONTINUE_RATIO", 0.0)  # never run on: a new seed each time
     calls = []
 
-    def stop_the_first_attempt_at_once(step, loss, x):
+    def stop_the_first_attempt_at_once(step, loss, x, shown):
         calls.append(step)
         return len(calls) == 1  # the first attempt ends after one step, still a near-grey image
 
@@ -97,7 +97,7 @@ def test_a_stall_that_moved_runs_on_and_one_that_did_not_starts_afresh(lite0, co
     monkeypatch.setattr(preimages, "CONTINUE_RATIO", continue_ratio)
     losses = []
 
-    def keep_losses(step, loss, x):
+    def keep_losses(step, loss, x, shown):
         losses.append(loss)
 
     _, record, _ = invert_layer(Judges(lite0), coffee, "blocks.0", "pixel", steps=5, fit_settings={"lr": 0.05},
@@ -213,17 +213,9 @@ def test_attribution_map_is_a_heat_map(lite0, coffee):
     assert top1(lite0, coffee) == 967
 
 
-def run_cli(capsys, *argv):
-    try:
-        code = cli.main(list(argv))
-    except SystemExit as exit_info:  # refused while parsing
-        code = exit_info.code
-    return code, capsys.readouterr()
-
-
-def test_preimage_command_writes_grid_cells_and_records(capsys, tmp_path):
+def test_preimage_command_writes_grid_cells_and_records(run_cli, tmp_path):
     out = tmp_path / "pre"
-    code, cap = run_cli(capsys, "preimage", "--image", "skimage:coffee", "--layers", "blocks.0,classifier",
+    code, cap = run_cli("preimage", "--image", "skimage:coffee", "--layers", "blocks.0,classifier",
                         "--priors", "tv,pixel", "--steps", "2", "--out", str(out), "--quiet", "--attribution",
                         "--restarts", "0")
     assert code == 0, cap.err
@@ -241,14 +233,14 @@ def test_preimage_command_writes_grid_cells_and_records(capsys, tmp_path):
     assert "resized and centre-cropped to 224×224" in cap.err
 
 
-def test_maximize_and_compare_commands(capsys, tmp_path):
-    code, cap = run_cli(capsys, "maximize", "--class", "Espresso", "--priors", "tv", "--steps", "2",
+def test_maximize_and_compare_commands(run_cli, tmp_path):
+    code, cap = run_cli("maximize", "--class", "Espresso", "--priors", "tv", "--steps", "2",
                         "--out", str(tmp_path / "max"), "--quiet", "--no-transfer")
     assert code == 0, cap.err
     record = json.loads((tmp_path / "max" / "result.json").read_text())["records"][0]
     assert record["layer"] == "classifier" and record["channel"] == 967 and record["class_name"] == "espresso"
     assert record["top1_name"] is not None
-    code, cap = run_cli(capsys, "compare", "--images", "skimage:coffee,skimage:chelsea", "--priors", "tv,pixel",
+    code, cap = run_cli("compare", "--images", "skimage:coffee,skimage:chelsea", "--priors", "tv,pixel",
                         "--steps", "2", "--layer", "blocks.5", "--out", str(tmp_path / "cmp"), "--quiet",
                         "--restarts", "0")
     assert code == 0, cap.err
@@ -256,8 +248,8 @@ def test_maximize_and_compare_commands(capsys, tmp_path):
     assert "transfer_rate" in table and "| tv |" in table and "| pixel |" in table
 
 
-def test_layers_command_lists_every_layer(capsys):
-    code, cap = run_cli(capsys, "layers")
+def test_layers_command_lists_every_layer(run_cli):
+    code, cap = run_cli("layers")
     assert code == 0
     assert "blocks.1" in cap.out and "24×56×56" in cap.out and "classifier" in cap.out
 
@@ -271,8 +263,8 @@ def test_layers_command_lists_every_layer(capsys):
     (["preimage", "--image", "/nonexistent/cat.png"], "not found"),
     (["preimage", "--priors", "dip,tvv"], "unknown prior"),
 ])
-def test_bad_inversion_input_is_one_line(capsys, tmp_path, argv, fragment):
-    code, cap = run_cli(capsys, *argv, "--out", str(tmp_path / "o"), "--steps", "1", "--quiet")
+def test_bad_inversion_input_is_one_line(run_cli, tmp_path, argv, fragment):
+    code, cap = run_cli(*argv, "--out", str(tmp_path / "o"), "--steps", "1", "--quiet")
     assert code == 2
     lines = [l for l in cap.err.splitlines() if "error:" in l]
     assert len(lines) == 1 and fragment in lines[0], cap.err

@@ -12,6 +12,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from invert import studies  # noqa: E402
+from invert.errors import InvertError  # noqa: E402
 
 from test_studies import SPEC, write  # noqa: E402
 
@@ -42,6 +43,15 @@ def test_ray_gives_the_local_executors_records_cell_by_cell(tmp_path, local_clus
     assert local.keys() == remote.keys() and len(local) == 16
     assert all(local[k] == remote[k] for k in local), [k for k in local if local[k] != remote[k]]
     assert all(r["threads"] == 1 for r in remote.values())
+
+
+def test_a_cuda_spec_on_a_cluster_without_gpus_is_refused_before_any_cell(tmp_path, local_cluster):
+    spec = studies.load_spec(write(tmp_path, SPEC.replace("transfer = false", 'transfer = false\ndevice = "cuda"')))
+    out = tmp_path / "study"
+    out.mkdir()
+    with pytest.raises(InvertError, match="the Ray cluster has no GPU"):
+        studies.run_study(spec, out, threads=1, executor="ray")
+    assert not studies.read_manifest(out)
 
 
 def test_a_killed_ray_driver_resumes(tmp_path):

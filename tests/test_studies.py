@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import torch
 
 from invert import cli, studies
 
@@ -78,6 +79,7 @@ def test_a_changed_spec_runs_only_its_new_cells(tmp_path, capsys):
     (('task = "preimage"', 'task = "restore"\nrestore = "sr"\nfactor = 1.5'), "factor = 1.5"),
     (('task = "preimage"', 'task = "restore"\nrestore = "inpaint"\ndrop = 2'), "drop = 2"),
     (('task = "preimage"', 'task = "restore"\ncrop = -3'), "crop = -3"),
+    (("transfer = false", 'transfer = false\ndevice = "cdua"'), "device = 'cdua' is not a device"),
 ])
 def test_a_bad_spec_fails_before_any_cell_in_one_line(tmp_path, capsys, change, fragment):
     spec = write(tmp_path, SPEC.replace(*change))
@@ -86,6 +88,16 @@ def test_a_bad_spec_fails_before_any_cell_in_one_line(tmp_path, capsys, change, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(spec) in err[0] and fragment in err[0], err
     assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_cuda_study_on_a_machine_without_one_is_refused_before_any_cell(tmp_path, capsys):
+    spec = write(tmp_path, SPEC.replace("transfer = false", 'transfer = false\ndevice = "cuda"'))
+    out = tmp_path / "study"
+    assert cli.main(["study", "run", str(spec), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'cuda' is not on this machine" in err[0], err
+    assert not (out / "cells").exists()
 
 
 def run_restore_spec(tmp_path, name, settings):
