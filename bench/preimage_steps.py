@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> None:
                          "top1_transfer_original": original[1], "checks": [], "average_checks": []}
             average: list[torch.Tensor | None] = [None]
 
-            def check(step: int, loss: float, raw: torch.Tensor, shown: torch.Tensor, row: dict = row, average: list = average,
-                      original: tuple[int, int] = original) -> None:
+            def check(step: int, loss: float, raw: torch.Tensor, shown: torch.Tensor, row: dict = row,
+                      average: list = average, original: tuple[int, int] = original) -> None:
                 average[0] = update_ema(average[0], raw, average_cfg, step)
                 if (step + 1) % args.every == 0:
                     row["checks"].append(judged(step + 1, loss, raw, judges, original))

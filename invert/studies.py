@@ -279,6 +279,11 @@ def _remote_cell(settings: dict[str, Any], threads: int) -> tuple[dict[str, Any]
         return record, {p.name: p.read_bytes() for p in Path(tmp).iterdir()}
 
 
+def _gpus(settings: dict[str, Any]) -> int:
+    """The GPUs a cell asks Ray for: one when its device is CUDA."""
+    return int(str(settings["device"]).startswith("cuda"))
+
+
 def _run_on_ray(todo: list[dict[str, Any]], out: Path, threads: int, address: str | None,
                 record_done: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
     """The cells as Ray tasks (a local cluster when `address` is None, else the one there; "auto" joins a running
@@ -289,11 +294,11 @@ def _run_on_ray(todo: list[dict[str, Any]], out: Path, threads: int, address: st
     if not ray.is_initialized():
         ray.init(address=address, num_cpus=None if address else available_cores(), include_dashboard=False,
                  log_to_driver=False)
-    if any(str(s["device"]).startswith("cuda") for s in todo) and not ray.cluster_resources().get("GPU"):
+    if any(_gpus(s) for s in todo) and not ray.cluster_resources().get("GPU"):
         raise InvertError("the spec's device is CUDA but the Ray cluster has no GPU; use device = \"cpu\" or "
                           "\"auto\", or join a cluster with GPUs (--address)")
     tasks = {gpus: ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=1)(_remote_cell) for gpus in (0, 1)}
-    pending = {tasks[int(str(s["device"]).startswith("cuda"))].remote(s, threads): s for s in todo}
+    pending = {tasks[_gpus(s)].remote(s, threads): s for s in todo}
     try:
         while pending:
             [ready], _ = ray.wait(list(pending), num_returns=1)
