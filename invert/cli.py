@@ -9,11 +9,17 @@ import argparse
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+from . import threads
+
+if TYPE_CHECKING:
+    from .commands.options import Parser
 
 DEBUG_VARIABLE = "INVERT_DEBUG"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     from .commands import codec, compare, curves, layers_list, maximize, preimage, priors_list, restore, study
     from .commands.options import Parser
 
@@ -52,9 +58,7 @@ def _run(args: argparse.Namespace, debug: bool) -> int:
     if hasattr(args, "threads"):  # the same seed and thread count give the same numbers
         import torch
 
-        from .engine import available_cores
-
-        torch.set_num_threads(args.threads or available_cores())
+        torch.set_num_threads(threads.choose(args.threads))
     try:
         status = args.run(args)
     except (InvertError, PriorError, ZooError, FloatingPointError) as error:
@@ -73,10 +77,13 @@ def _run(args: argparse.Namespace, debug: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    threads.prepare()  # before torch loads: how its threads wait, and the window that measures the machine's load
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM ends a run as Ctrl-C does
     argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)  # torch and the commands load here
+        parser = build_parser()
+        args = parser.parse_args(argv)  # torch-free: --help and a mistyped option answer at once
+        parser.check_deferred(args)  # the checks that need torch, before anything loads or is written
         return _run(args, args.debug or bool(os.environ.get(DEBUG_VARIABLE)))
     except KeyboardInterrupt:
         print("invert: interrupted before there was a result to keep", file=sys.stderr)

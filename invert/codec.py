@@ -17,13 +17,14 @@ import torch
 from invert import priors as prior_registry
 
 from . import memory, metrics
+from .defaults import CODEC_LIMITS as LIMITS, PRECISIONS
 from .energies import reconstruction
 from .engine import FitConfig, FitResult, fit, resolve_device
 from .errors import InvertError
 
 MAGIC = b"INVERTDD"
 FORMAT = 1
-DTYPES = {"float16": np.float16, "float32": np.float32}
+DTYPES = {name: np.dtype(name).type for name in PRECISIONS}
 
 
 def quantize_(prior: torch.nn.Module, precision: str) -> None:
@@ -49,10 +50,6 @@ def encode(prior: torch.nn.Module, architecture: dict[str, Any], seed: int, prec
     }
     head = json.dumps(header).encode()
     return MAGIC + struct.pack("<I", len(head)) + head + b"".join(p.tobytes() for p in params)
-
-
-# what a header may declare before anything is built from it: a side, a pixel count, a decoder width
-LIMITS = {"side": 16384, "pixels": 64 * 2**20, "width": 1024}
 
 
 def _whole(value: Any, least: int, most: int) -> bool:

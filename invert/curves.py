@@ -13,6 +13,7 @@ import torch
 
 from . import memory
 from . import priors as prior_registry
+from .defaults import LEVEL_FACTOR
 from .energies import reconstruction
 from .engine import FitConfig, FitResult, fit, resolve_device
 
@@ -57,9 +58,6 @@ def fit_targets(image: torch.Tensor, prior: str = "dip", *, preset: str | None =
         if fits[name].interrupted:
             return fits, preset, True
     return fits, preset, False
-
-
-LEVEL_FACTOR = 2.0  # the loss level the targets race to: this many times the natural image's lowest loss
 
 
 def steps_to_reach(losses: Sequence[float], level: float) -> int | None:

@@ -16,6 +16,7 @@ from typing import Any
 from . import camera as camera_pipeline
 from . import energies, memory, metrics, stopping
 from . import priors as prior_registry
+from .defaults import DEFAULT_PRIORS
 from .energies import Energy
 from .engine import Callback, FitConfig, FitResult, fit, resolve_device
 from .errors import InvertError, SettingError
@@ -38,10 +39,6 @@ class Problem:
     known: torch.Tensor | None = None  # inpainting: 1×1×H×W, 1 where the observation's pixel is known
 
 
-# the prior each task fits unless one is named. Inpainting: TV, by quality per second on the DIP paper's text
-# and scribble masks and 50 % random drops (256², bench/inpaint_priors.py): 27.4 dB in 3.5 s, mean of four
-# cases, where DIP needed 3 minutes to pass it (27.7 dB at 800 steps, 28.6 at 1200, still rising)
-DEFAULT_PRIORS = {"denoise": "dip", "sr": "dip", "inpaint": "tv"}
 CAMERA_PRESET = "denoise-camera"  # a prior's preset for camera noise, where it has one
 CHROMA_TV_SIGMA = 30 / 255  # the noise level at which a preset's colour TV weight applies as it stands
 CHROMA_TV_POWER = 2.0

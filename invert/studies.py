@@ -21,6 +21,7 @@ from typing import Any, Callable
 import torch
 
 from . import files, images, noises, restore
+from .defaults import EXECUTORS
 from .engine import available_cores, parse_device, resolve_device
 from . import priors as prior_registry
 from . import zoo
@@ -342,9 +343,6 @@ def _append(out: Path, entry: dict[str, Any]) -> None:
         f.write(line)
         f.flush()
         os.fsync(f.fileno())
-
-
-EXECUTORS = ("local", "ray")
 
 
 def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = None,

@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from invert import cli, memory
@@ -230,13 +231,25 @@ def test_a_negative_energy_weight_is_refused_before_anything_runs(capsys, tmp_pa
     (["maximize", "--class", "flamngo"], "unknown class 'flamngo'; closest names: flamingo"),
     (["maximize", "--class", "-3"], "unknown class '-3'"),
     (["preimage", "--restarts", "-1"], "expected a whole number from 0 to 100, got -1"),
+    # checked after parsing (they need torch), in the same words
+    (["preimage", "--prior", "tv,dipp"], "invert preimage: error: argument --prior/--priors: unknown prior 'dipp' "
+                                         "(did you mean dip?)"),
+    (["compare", "--device", f"cuda:{torch.cuda.device_count()}"],
+     f"invert compare: error: argument --device: 'cuda:{torch.cuda.device_count()}' is not on this machine"),
 ])
-def test_class_names_and_restarts_are_checked_while_parsing(capsys, tmp_path, argv, message):
+def test_class_names_priors_devices_and_restarts_are_refused_before_anything_runs(capsys, tmp_path, argv, message):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([*argv, "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and message in err and "Traceback" not in err
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1 and message in err
     assert not (tmp_path / "run").exists()
+
+
+def test_options_checked_after_parsing_keep_their_values():
+    parser = cli.build_parser()
+    args = parser.parse_args(["maximize", "--class", "flamingo", "--prior", "dip, tv", "--device", " CPU"])
+    parser.check_deferred(args)
+    assert (args.class_index, args.priors, args.device) == (130, ["dip", "tv"], "cpu")
 
 
 def test_scores_only_against_a_reference(run_cli, tmp_path, photo_file, photo):

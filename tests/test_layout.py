@@ -33,3 +33,36 @@ def test_importing_priors_and_zoo_loads_no_other_invert_module():
 def test_the_command_line_module_imports_no_torch():
     code = "import sys, invert.cli; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_the_command_line_shows_the_library_s_own_defaults():
+    """`invert.defaults` holds what the parser shows without loading torch; zoo and preimages must agree."""
+    from invert import defaults, preimages, zoo
+
+    assert zoo.DEFAULT_MODEL == defaults.DEFAULT_MODEL
+    assert (preimages.RESTARTS, preimages.STALL_RATIO) == (defaults.RESTARTS, defaults.STALL_RATIO)
+
+
+# the command line, then its exit code and which heavy modules it loaded, on the last line of stdout
+MAIN_AND_REPORT = """
+import sys
+from invert import cli
+try:
+    code = cli.main(sys.argv[1:])
+except SystemExit as exit_info:
+    code = exit_info.code
+print(code, *[name for name in ("torch", "timm", "torchvision", "numpy") if name in sys.modules])
+"""
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["restore", "denoise", "--steps", "0"], 2),
+    (["preimage", "--device", "gpu"], 2),
+    (["--help"], 0),
+    (["preimage", "--help"], 0),
+    (["restore", "--help"], 0),
+])
+def test_help_and_a_mistyped_option_answer_without_loading_torch(argv, code):
+    done = subprocess.run([sys.executable, "-c", MAIN_AND_REPORT, *argv], capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == str(code), f"exit code and modules loaded: {done.stdout.splitlines()[-1]}"
+    assert len(done.stderr.splitlines()) == (1 if code else 0), done.stderr  # an error is one line

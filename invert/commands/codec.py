@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import io
+from typing import TYPE_CHECKING
 
-import torch
-from PIL import Image
-
-from .. import codec, files, images
+from ..defaults import CODEC_LIMITS, PRECISIONS
 from . import options
 from .output import prepare_output_file, say
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,12 +20,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                          "invert decompress astronaut.ddc astronaut.png"))
     p.add_argument("image", help="image file or skimage:NAME")
     p.add_argument("output", help="compressed file to write (e.g. image.ddc)")
-    p.add_argument("--width", type=options.whole(1, codec.LIMITS["width"]), default=32,
+    p.add_argument("--width", type=options.whole(1, CODEC_LIMITS["width"]), default=32,
                    help="channels per layer k (fewer: smaller file)")
     p.add_argument("--depth", type=options.COUNT, default=None, help="layers (default: 6, fewer on small images)")
     p.add_argument("--steps", type=options.COUNT, default=2000)
     p.add_argument("--lr", type=options.LEARNING_RATE, default=0.01)
-    p.add_argument("--precision", choices=list(codec.DTYPES), default="float16")
+    p.add_argument("--precision", choices=PRECISIONS, default="float16")
     p.add_argument("--crop", type=options.COUNT, default=None, help="centre-crop the image to N×N first")
     p.set_defaults(run=run_compress)  # --device cpu (the default) keeps decoding bit-exact across machines of one kind
 
@@ -37,12 +38,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def png_bytes(x: torch.Tensor) -> int:
+    from PIL import Image
+
+    from .. import images
+
     buffer = io.BytesIO()
     Image.fromarray(images.to_uint8(x)).save(buffer, format="PNG", optimize=True)
     return buffer.tell()
 
 
 def run_compress(args: argparse.Namespace) -> int:
+    from .. import codec, files, images
+
     out = prepare_output_file(args.output, args.overwrite)
     image, notes = images.load_image(args.image)
     if args.crop:
@@ -60,6 +67,8 @@ def run_compress(args: argparse.Namespace) -> int:
 
 
 def run_decompress(args: argparse.Namespace) -> int:
+    from .. import codec, images
+
     out = prepare_output_file(images.check_image_path(args.output), args.overwrite)
     image = codec.decompress(args.input)
     images.save_image(image, out)

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from invert import zoo
-
-from .. import files, preimages, report
-from ..images import save_image
 from . import options
 from .model_args import DEFAULT_IMAGE, load_target
 from .output import prepare_output_dir, say
 from .preimage import add_common, check_layers, fit_settings, load_judges, warn_if_stalled, write_result
+
+if TYPE_CHECKING:
+    from ..preimages import Cell
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from invert import zoo
+
+    from .. import files, preimages, report
+    from ..images import save_image
+
     image_specs = options.images_of(args, DEFAULT_IMAGE)
     judges = load_judges(args)
     layer = args.layer or zoo.default_layers(judges.model.model, judges.model.input_size)[-1]
@@ -42,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         record["image"] = image_specs[key[0]]
         return image, record, result
 
-    def save(cell: preimages.Cell) -> None:
+    def save(cell: Cell) -> None:
         save_image(cell.image, out / f"{cell.key[0]}__{cell.key[1]}.png")
         warn_if_stalled(cell)
 

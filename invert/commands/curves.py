@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from invert import priors as prior_registry
-
-from .. import curves, files, images, report
+from ..defaults import LEVEL_FACTOR
 from . import options
 from .output import prepare_output_dir, say
 
@@ -23,13 +21,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=options.LEARNING_RATE, default=None)
     p.add_argument("--crop", type=options.COUNT, default=96, help="centre crop N×N (default 96, sized for a CPU)")
     p.add_argument("--sigma", type=options.SIGMA, default=25, help="noise σ (0–255) of the noisy target")
-    p.add_argument("--level", type=options.LEVEL_FACTOR, default=curves.LEVEL_FACTOR, metavar="FACTOR",
+    p.add_argument("--level", type=options.LEVEL_FACTOR, default=LEVEL_FACTOR, metavar="FACTOR",
                    help="report the steps each target needs to reach FACTOR × the natural image's lowest loss "
-                        f"(default {curves.LEVEL_FACTOR:g})")
+                        f"(default {LEVEL_FACTOR:g})")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from invert import priors as prior_registry
+
+    from .. import curves, files, images, report
+
     prior_registry.preset(args.prior, args.preset)
     image, notes = images.load_image(args.image)
     image = images.center_crop(image, args.crop)

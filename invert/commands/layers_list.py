@@ -3,19 +3,20 @@ from __future__ import annotations
 
 import argparse
 
-from invert import zoo
-
+from ..defaults import DEFAULT_MODEL
 from . import options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("layers", help="list a model's layers with their output shapes",
                        **options.example("invert layers", "invert layers tv:resnet50"))
-    p.add_argument("model", nargs="?", default=zoo.DEFAULT_MODEL)
+    p.add_argument("model", nargs="?", default=DEFAULT_MODEL)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from invert import zoo
+
     loaded = zoo.load(args.model, pretrained=False)  # shapes do not depend on the weights
     infos = zoo.layers(loaded.model, loaded.input_size)
     width = max(len(i.name) for i in infos)

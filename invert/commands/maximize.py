@@ -3,11 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from invert import zoo
-
-from .. import files, preimages, report
-from ..images import save_image
-from ..inversion import ActivationMaximization
 from . import options
 from .output import prepare_output_dir, say
 from .preimage import add_common, check_layers, fit_settings, load_judges, write_result
@@ -23,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layer", default=None, help="layer name (default with --class: the logits)")
     unit = p.add_mutually_exclusive_group(required=True)
     unit.add_argument("--channel", type=options.whole(0), help="channel of --layer (its mean over positions)")
-    unit.add_argument("--class", dest="class_index", type=imagenet_class, metavar="CLASS",
+    unit.add_argument("--class", dest="class_index", type=options.Deferred(imagenet_class), metavar="CLASS",
                       help='ImageNet class (a logit): an index or a name, e.g. 130 or "flamingo"')
     p.add_argument("--position", type=options.whole(0), nargs=2, metavar=("Y", "X"), help="one neuron: the channel at Y, X")
     p.add_argument("--prior", "--priors", dest="priors", type=options.prior_names, default="dip,tv",
@@ -32,7 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def imagenet_class(text: str) -> int:
-    """--class: an ImageNet index or class name, checked while parsing."""
+    """--class: an ImageNet index or class name, checked before anything runs."""
+    from invert import zoo
+
     try:
         return zoo.class_index(text)
     except zoo.ZooError as exc:
@@ -40,6 +37,12 @@ def imagenet_class(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from invert import zoo
+
+    from .. import files, preimages, report
+    from ..images import save_image
+    from ..inversion import ActivationMaximization
+
     judges = load_judges(args)
     layer = args.layer or zoo.default_layers(judges.model.model, judges.model.input_size)[-1]
     check_layers(judges, [layer])

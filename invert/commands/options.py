@@ -1,15 +1,17 @@
 """Option types checked while parsing: a value outside its real range is refused before anything runs,
-in one line that names the option and what it accepts (argparse adds the option's name)."""
+in one line that names the option and what it accepts (argparse adds the option's name).
+
+Parsing imports no torch, so that --help and a mistyped option answer at once; the checks that need it are
+`Deferred`, run by `Parser.check_deferred` right after parsing.
+"""
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
-from typing import Callable, NoReturn
+from typing import Any, Callable, NoReturn
 
-from invert import priors as prior_registry
-
-from ..engine import resolve_device
 from ..errors import SettingError
 from ..noises import parse_noise
 
@@ -20,6 +22,34 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
+
+    def check_deferred(self, args: argparse.Namespace) -> None:
+        """After `parse_args`: finish the `Deferred` options of this parser and of the sub-commands chosen; a
+        refusal is the one-line error of the parser that read the option, as if argparse had made it."""
+        for action in self._actions:
+            value = getattr(args, action.dest, None)
+            if value is None:
+                continue
+            if isinstance(action, argparse._SubParsersAction):
+                action.choices[value].check_deferred(args)
+            elif isinstance(action.type, Deferred):
+                try:
+                    setattr(args, action.dest, action.type.check(value))
+                except argparse.ArgumentTypeError as error:
+                    self.error(str(argparse.ArgumentError(action, str(error))))
+
+
+class Deferred:
+    """An option type whose full check needs torch or timm (the prior registry, the machine's GPUs, ImageNet's
+    class names), in two halves: `parse` checks the spelling while argparse parses, so that --help and a typo
+    answer at once; `check` the rest from `Parser.check_deferred`, before anything loads or is written, and
+    returns the value."""
+
+    def __init__(self, check: Callable[[Any], Any], parse: Callable[[str], Any] = str):
+        self.check, self.parse = check, parse
+
+    def __call__(self, text: str) -> Any:
+        return self.parse(text)
 
 
 def whole(least: int = 0, most: int | None = None) -> Callable[[str], int]:
@@ -90,9 +120,10 @@ def seeds(text: str) -> list[int]:
     return [SEED(item) for item in names(text)]
 
 
-def prior_names(text: str) -> list[str]:
-    """`names` of registered priors; an unknown one is refused with the close names."""
-    items = names(text)
+def _registered(items: list[str]) -> list[str]:
+    """Every name a registered prior; an unknown one is refused with the close names."""
+    from invert import priors as prior_registry
+
     for name in items:
         try:
             prior_registry.entry(name)
@@ -101,13 +132,31 @@ def prior_names(text: str) -> list[str]:
     return items
 
 
-def device(text: str) -> str:
-    """auto, cpu, cuda, cuda:N or mps: a device this machine and this build of torch have."""
+prior_names = Deferred(_registered, names)
+
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")
+
+
+def _device_spelling(text: str) -> str:
+    """auto, cpu, cuda, cuda:N or mps, in any case."""
+    name = text.strip().lower()
+    if not DEVICE.fullmatch(name):
+        raise argparse.ArgumentTypeError(f"{name!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    return name
+
+
+def _on_this_machine(name: str) -> str:
+    """A device this machine and this build of torch have."""
+    from ..engine import resolve_device
+
     try:
-        resolve_device(text.strip().lower())
+        resolve_device(name)
     except SettingError as error:
         raise argparse.ArgumentTypeError(error.problem) from None
-    return text.strip().lower()
+    return name
+
+
+device = Deferred(_on_this_machine, _device_spelling)
 
 
 def shared(out: str | None = None, device_default: str = "auto") -> argparse.ArgumentParser:

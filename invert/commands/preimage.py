@@ -4,17 +4,16 @@ from __future__ import annotations
 import argparse
 import glob
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from invert import zoo
-
-from .. import files, preimages, report, studies
+from ..defaults import RESTARTS, STALL_RATIO
 from ..errors import InvertError
-from ..engine import resolve_device
-from ..images import save_image
-from ..preimages import RESTARTS, STALL_RATIO, Judges, transfer_model_name
 from . import options
 from .model_args import DEFAULT_IMAGE, add_model_args, load_target
 from .output import prepare_output_dir, say
+
+if TYPE_CHECKING:
+    from ..preimages import Cell, Judges
 
 DEFAULT_PRIORS = "dip,tv"
 OVERVIEW_STEPS = 200  # with no --layer: every cell gets this, so the whole grid takes under 5 minutes
@@ -81,7 +80,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def warn_if_stalled(cell: preimages.Cell) -> None:
+def warn_if_stalled(cell: Cell) -> None:
     record = cell.record
     if record["stalled"]:
         say(f"{record['layer']} · {record['prior']}: the fit stalled (feature loss {record['feature_loss']:.3f}, a flat "
@@ -90,6 +89,11 @@ def warn_if_stalled(cell: preimages.Cell) -> None:
 
 
 def load_judges(args: argparse.Namespace) -> Judges:
+    from invert import zoo
+
+    from ..engine import resolve_device
+    from ..preimages import Judges, transfer_model_name
+
     device = resolve_device(args.device)
     model = zoo.load(args.model, weights=args.weights)
     model.model.to(device)
@@ -98,10 +102,17 @@ def load_judges(args: argparse.Namespace) -> Judges:
 
 
 def check_layers(judges: Judges, layers: list[str]) -> None:
+    from invert import zoo
+
     zoo.find_layers(judges.model.model, layers, judges.model.name)
 
 
 def run(args: argparse.Namespace) -> int:
+    from invert import zoo
+
+    from .. import files, preimages, report
+    from ..images import save_image
+
     given = options.images_of(args, DEFAULT_IMAGE)
     if len(given) > 1 or args.seeds or any(Path(g).is_dir() or glob.has_magic(g) for g in given):
         return run_batch(args, given)
@@ -117,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             "or --steps for the presets' full budgets (deep layers fit slower and get more steps)")
     (out / "cells").mkdir(exist_ok=True)
 
-    def save(cell: preimages.Cell) -> None:
+    def save(cell: Cell) -> None:
         save_image(cell.image, out / "cells" / f"{cell.key[0]}__{cell.key[1]}.png")
         warn_if_stalled(cell)
 
@@ -136,6 +147,10 @@ ONE_IMAGE_ONLY = ("weights", "tv", "alpha_norm", "statistics", "no_transforms", 
 
 def run_batch(args: argparse.Namespace, given: list[str]) -> int:
     """Several images or seeds: the cells run as a study into --out (resumable, with a report)."""
+    from invert import zoo
+
+    from .. import studies
+    from ..preimages import Judges
     from .study import run_spec
 
     for name in ONE_IMAGE_ONLY:
@@ -152,8 +167,11 @@ def run_batch(args: argparse.Namespace, given: list[str]) -> int:
                     quiet=args.quiet)
 
 
-def write_result(args: argparse.Namespace, judges: Judges, cells: list[preimages.Cell], interrupted: bool, out,
+def write_result(args: argparse.Namespace, judges: Judges, cells: list[Cell], interrupted: bool, out,
                  **extra) -> None:
+    from .. import report
+    from ..engine import resolve_device
+
     records = [cell.record for cell in cells]
     report.write_json({
         **report.run_info(),

