@@ -1,0 +1,97 @@
+"""CPU threads for torch that hold up when several processes share the cores.
+
+torch's CPU kernels run on GNU OpenMP, whose idle threads spin for a while (300,000 rounds, milliseconds)
+before they sleep. Two or three `invert` processes on two cores then burn each other's time slices spinning,
+and every one of them crawls (18–30× slower instead of 2–3×). Two changes, chosen by measurement
+(bench/results/thread_policy-*.json, docs/speed.md):
+
+- `prepare`, before torch loads: idle threads spin briefly (GOMP_SPINCOUNT) instead of for milliseconds.
+  Not at all (OMP_WAIT_POLICY=PASSIVE) made two threads slower than one even alone: waking a sleeping
+  thread costs more than the work between two parallel regions here.
+- `choose`: as many threads as there are cores that other processes left free, measured while this process
+  starts (CPU time of the whole machine less this process's own, over the seconds torch takes to import).
+
+This module imports nothing heavy: the command line calls it before torch is imported.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+# libgomp reads these once, when torch loads it; a user's own setting of either is kept
+WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+SPIN_COUNT = "10000"
+# below this the start-up window says little about the machine's load: sample for this long instead
+MIN_WINDOW = 0.2
+
+_start: tuple[float, float, float, float] | None = None  # (wall, machine busy, machine total, own CPU) seconds
+_choice: dict[str, Any] = {}
+
+
+def _machine_seconds() -> tuple[float, float] | None:
+    """CPU seconds the machine has spent busy, and in all, summed over its CPUs (None where unknown)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [float(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle and waiting for I/O
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest time is counted in user)
+    return (total - idle) / ticks, total / ticks
+
+
+def _own_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _snapshot() -> tuple[float, float, float, float] | None:
+    machine = _machine_seconds()
+    return None if machine is None else (time.monotonic(), *machine, _own_seconds())
+
+
+def prepare() -> None:
+    """Before torch loads: a short OpenMP spin (unless the user set one), and the start of the load window."""
+    global _start
+    if not any(name in os.environ for name in WAIT_VARIABLES):
+        os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
+    _start = _snapshot()
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def busy_elsewhere() -> float | None:
+    """How many cores other processes kept busy since `prepare` (or over the last MIN_WINDOW seconds)."""
+    start = _start
+    if start is None or time.monotonic() - start[0] < MIN_WINDOW:
+        start = _snapshot()
+        time.sleep(MIN_WINDOW)
+    end = _snapshot()
+    if start is None or end is None or end[0] <= start[0]:
+        return None
+    others = (end[1] - start[1]) - (end[3] - start[3])  # busy CPU seconds, less this process's own
+    return max(0.0, others / (end[0] - start[0]))
+
+
+def choose(requested: int | None = None) -> int:
+    """The thread count: the one asked for, else the cores this process may use that others leave free."""
+    global _choice
+    cores = available_cores()
+    if requested:
+        _choice = {"threads": requested, "cores": cores, "how": "asked (--threads)"}
+        return requested
+    busy = busy_elsewhere()
+    threads = cores if busy is None else max(1, min(cores, round(cores - busy)))
+    _choice = {"threads": threads, "cores": cores, "busy_elsewhere": None if busy is None else round(busy, 2),
+               "how": "the cores other processes left free at start"}
+    return threads
+
+
+def choice() -> dict[str, Any]:
+    """How the last `choose` decided (for result.json): threads, cores, the load it saw."""
+    return dict(_choice)
