@@ -40,7 +40,7 @@ class FitConfig:
     ema_warmup: bool = False  # decay min(ema, (1+t)/(10+t)): early outputs fade fast instead of lingering
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
-    amp: bool = False  # bfloat16 autocast for the forward pass (CUDA)
+    amp: bool = False  # bfloat16 autocast for the prior's forward (CUDA, and CPUs with bf16 units; see `uses_amp`)
     channels_last: bool | None = None  # NHWC layout for the prior's convolutions; None: on CPU only (faster there)
     guard: bool = True  # back off when the loss jumps (DIP's divergence fix)
     guard_every: int = 50  # steps between checkpoints of the last good parameters
@@ -156,6 +156,14 @@ def update_ema(average: torch.Tensor | None, output: torch.Tensor, cfg: FitConfi
     return average.mul_(decay).add_(output, alpha=1 - decay)
 
 
+def uses_amp(cfg: FitConfig, device: torch.device) -> bool:
+    """Whether the fit runs its prior in bfloat16: when asked, and not on a CPU without bf16 instructions,
+    where torch emulates bf16 and the step gets slower instead of faster."""
+    if not cfg.amp or device.type != "cpu":
+        return cfg.amp
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
 def available_cores() -> int:
     """The cores this process may run on (its CPU affinity): the default thread count."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -269,6 +277,7 @@ def fit(
     guard = _Guard(prior, optimizer, cfg) if cfg.guard else None
     ref = reference.to(device) if reference is not None else None
     stopper = _stopper(cfg, energy) if getattr(prior, "stops_early", True) else None
+    amp = uses_amp(cfg, device)
 
     history: list[dict[str, float]] = []
     best_loss, best, best_step = math.inf, None, 0
@@ -285,7 +294,7 @@ def fit(
         try:
             for step in range(cfg.steps):
                 optimizer.zero_grad(set_to_none=True)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                     x = prior(cfg.reg_noise_std, generator)
                 x = x.float()
                 data_t = energy(x)

@@ -17,6 +17,7 @@ from invert import priors as prior_registry
 from invert.zoo import LoadedModel, NormStatistics
 
 from . import images, memory, metrics
+from .defaults import RESTARTS, STALL_RATIO
 from .energies import Energy, TotalVariation
 from .engine import Callback, FitConfig, FitResult, fit, resolve_device
 from .inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
@@ -25,11 +26,8 @@ from .transforms import from_recipe
 PRESET = "preimage"
 MAXIMIZE = "maximize"
 COARSE_STRIDE = 16
-# a pre-image whose feature loss is not below this fraction of a flat grey image's has stalled: it is tried
-# again, up to RESTARTS times, from seeds (prior and transforms) RESTART_SEED_STEP apart so that restarts
-# never repeat what a neighbouring seed of a study computes
-STALL_RATIO = 0.5
-RESTARTS = 2
+# a stalled pre-image (defaults.STALL_RATIO) is tried again from seeds (prior and transforms) RESTART_SEED_STEP
+# apart, so that restarts never repeat what a neighbouring seed of a study computes
 RESTART_SEED_STEP = 10_000
 # an attempt that got below this fraction of a flat image's loss was moving, too slowly for its budget: it
 # runs on from where it ended (a new seed for the transforms only) instead of starting afresh (the

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from . import files  # noqa: E402
+from . import files, threads  # noqa: E402
 from .images import save_image, to_uint8  # noqa: E402
 
 if TYPE_CHECKING:
@@ -24,8 +24,15 @@ if TYPE_CHECKING:
 
 
 def run_info() -> dict[str, Any]:
-    """What every result.json records about how it was made: the command, versions, torch's CPU threads."""
-    return {"command": command_line(), "versions": versions(), "threads": torch.get_num_threads()}
+    """What every result.json records about how it was made: the command, versions, torch's CPU threads, how
+    their number was chosen and the machine's load (timings depend on both)."""
+    return {"command": command_line(), "versions": versions(), "threads": torch.get_num_threads(),
+            "thread_choice": threads.choice() or None, "load_average": _load_average()}
+
+
+def _load_average() -> list[float] | None:
+    """The machine's 1-, 5- and 15-minute load averages (None where the system does not say)."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 def versions() -> dict[str, str]:
@@ -36,7 +43,7 @@ def versions() -> dict[str, str]:
 
 def machine() -> dict[str, Any]:
     info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "load_average": _load_average()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info

@@ -35,12 +35,12 @@ def test_the_command_line_module_imports_no_torch():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
-def test_the_command_line_shows_the_library_s_own_defaults():
-    """`invert.defaults` holds what the parser shows without loading torch; zoo and preimages must agree."""
-    from invert import defaults, preimages, zoo
+def test_the_command_line_shows_the_zoo_s_own_default_model():
+    """`invert.defaults` holds what the parser shows without loading torch; zoo (which may not import from
+    invert) keeps its own copy of the default model's name, and the two must agree."""
+    from invert import defaults, zoo
 
     assert zoo.DEFAULT_MODEL == defaults.DEFAULT_MODEL
-    assert (preimages.RESTARTS, preimages.STALL_RATIO) == (defaults.RESTARTS, defaults.STALL_RATIO)
 
 
 # the command line, then its exit code and which heavy modules it loaded, on the last line of stdout
