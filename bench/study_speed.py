@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from invert.engine import available_cores
+from invert.threads import available_cores
 
 from .common import save_result
 

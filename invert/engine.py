@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -162,11 +161,6 @@ def uses_amp(cfg: FitConfig, device: torch.device) -> bool:
     if not cfg.amp or device.type != "cpu":
         return cfg.amp
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity): the default thread count."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def parse_device(name: str) -> torch.device | None:

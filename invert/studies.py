@@ -22,7 +22,8 @@ import torch
 
 from . import files, images, noises, restore
 from .defaults import EXECUTORS
-from .engine import available_cores, parse_device, resolve_device
+from .engine import parse_device, resolve_device
+from .threads import available_cores
 from . import priors as prior_registry
 from . import zoo
 from .errors import InvertError, SettingError

@@ -3,7 +3,7 @@
 torch's CPU kernels run on GNU OpenMP, whose idle threads spin for a while (300,000 rounds, milliseconds)
 before they sleep. Two or three `invert` processes on two cores then burn each other's time slices spinning,
 and every one of them crawls (18–30× slower instead of 2–3×). Two changes, chosen by measurement
-(bench/results/thread_policy-*.json, docs/speed.md):
+(bench/results/thread_policy_probe*.json, docs/speed.md):
 
 - `prepare`, before torch loads: idle threads spin briefly (GOMP_SPINCOUNT) instead of for milliseconds.
   Not at all (OMP_WAIT_POLICY=PASSIVE) made two threads slower than one even alone: waking a sleeping
@@ -25,12 +25,12 @@ SPIN_COUNT = "10000"
 # below this the start-up window says little about the machine's load: sample for this long instead
 MIN_WINDOW = 0.2
 
-_start: tuple[float, float, float, float] | None = None  # (wall, machine busy, machine total, own CPU) seconds
+_start: tuple[float, float, float] | None = None  # (wall, machine busy CPU, own CPU) seconds
 _choice: dict[str, Any] = {}
 
 
-def _machine_seconds() -> tuple[float, float] | None:
-    """CPU seconds the machine has spent busy, and in all, summed over its CPUs (None where unknown)."""
+def _busy_seconds() -> float | None:
+    """CPU seconds the machine has spent busy, summed over its CPUs (None where unknown)."""
     try:
         with open("/proc/stat") as stat:
             fields = [float(v) for v in stat.readline().split()[1:]]
@@ -39,7 +39,7 @@ def _machine_seconds() -> tuple[float, float] | None:
     ticks = os.sysconf("SC_CLK_TCK")
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle and waiting for I/O
     total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest time is counted in user)
-    return (total - idle) / ticks, total / ticks
+    return (total - idle) / ticks
 
 
 def _own_seconds() -> float:
@@ -47,9 +47,9 @@ def _own_seconds() -> float:
     return t.user + t.system
 
 
-def _snapshot() -> tuple[float, float, float, float] | None:
-    machine = _machine_seconds()
-    return None if machine is None else (time.monotonic(), *machine, _own_seconds())
+def _snapshot() -> tuple[float, float, float] | None:
+    busy = _busy_seconds()
+    return None if busy is None else (time.monotonic(), busy, _own_seconds())
 
 
 def prepare() -> None:
@@ -74,7 +74,7 @@ def busy_elsewhere() -> float | None:
     end = _snapshot()
     if start is None or end is None or end[0] <= start[0]:
         return None
-    others = (end[1] - start[1]) - (end[3] - start[3])  # busy CPU seconds, less this process's own
+    others = (end[1] - start[1]) - (end[2] - start[2])  # busy CPU seconds, less this process's own
     return max(0.0, others / (end[0] - start[0]))
 
 
