@@ -1,5 +1,5 @@
 """The promise of `invert preimage` with no arguments: real pre-images of a real ImageNet classifier,
-offline, in at most 5 minutes on 2 CPU cores. This runs the real command and times it.
+offline, in at most 3 minutes on 2 CPU cores. This runs the real command and times it.
 
     python -m bench preimage_default [--docs]    # --docs also writes a small copy of the grid to docs/preimage_default.png
 
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
             grid.save(DOCS / "preimage_default.png", optimize=True)
     print(f"invert preimage {' '.join(extra) or '(no arguments)'}: {wall:.0f} s wall")
     save_result("preimage_default", {"device": result["device"], "wall_seconds": round(wall, 1), "arguments": extra,
+                                     "thread_choice": result["thread_choice"], "load_average": result["load_average"],
                                      "model": result["model"], "layers": result["layers"],
                                      "priors": result["priors"], "records": result["records"]})
 

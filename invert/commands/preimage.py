@@ -16,7 +16,11 @@ if TYPE_CHECKING:
     from ..preimages import Cell, Judges
 
 DEFAULT_PRIORS = "dip,tv"
-OVERVIEW_STEPS = 200  # with no --layer: every cell gets this, so the whole grid takes under 5 minutes
+# with no --layer: each cell gets OVERVIEW_STEPS, the logits OVERVIEW_LOGITS_STEPS, so that the whole grid takes
+# about 2 minutes on 2 cores (docs/speed.md). DIP's logits pre-image descends slowly: on coffee at 1 thread it
+# crossed half a flat image's loss at 350-400 steps (seeds 0 and 2), and 200 steps stalled into restarts
+OVERVIEW_STEPS = 200
+OVERVIEW_LOGITS_STEPS = 400
 
 
 def add_common(p: argparse.ArgumentParser, restarts: bool = True) -> None:
@@ -122,10 +126,12 @@ def run(args: argparse.Namespace) -> int:
     layers = args.layers or zoo.default_layers(judges.model.model, judges.model.input_size)
     check_layers(judges, layers)
     out = prepare_output_dir(args.out, args.overwrite)
+    steps = {layer: args.steps for layer in layers}
     if args.layers is None and args.steps is None:
-        args.steps = OVERVIEW_STEPS
-        say(f"an overview: {OVERVIEW_STEPS} steps per pre-image (about 4 minutes on 2 CPU cores); name --layer "
-            "or --steps for the presets' full budgets (deep layers fit slower and get more steps)")
+        steps = overview_steps(layers)
+        say(f"an overview: {OVERVIEW_STEPS} steps per pre-image, {OVERVIEW_LOGITS_STEPS} at the logits (about 2 "
+            "minutes on 2 CPU cores); name --layer or --steps for the presets' full budgets (deep layers fit "
+            "slower and get more steps)")
     (out / "cells").mkdir(exist_ok=True)
 
     def save(cell: Cell) -> None:
@@ -134,12 +140,17 @@ def run(args: argparse.Namespace) -> int:
 
     cells, interrupted = preimages.fit_cells(
         [(layer, name) for layer in layers for name in args.priors],
-        lambda key: preimages.invert_layer(judges, target, key[0], key[1], **fit_settings(args)),
+        lambda key: preimages.invert_layer(judges, target, key[0], key[1], **{**fit_settings(args), "steps": steps[key[0]]}),
         on_start=lambda key: say(f"{key[0]} · {key[1]}"), on_done=save)
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.preimage_grid(cells, judges.model, target, layers, args.priors, out, attribution=args.attribution)
         write_result(args, judges, cells, interrupted, out, image=image, layers=layers, priors=args.priors)
     return 130 if interrupted or held else 0
+
+
+def overview_steps(layers: list[str]) -> dict[str, int]:
+    """The overview's budget per layer: the default layers end with the logits, which fit slowest."""
+    return {**{layer: OVERVIEW_STEPS for layer in layers[:-1]}, layers[-1]: OVERVIEW_LOGITS_STEPS}
 
 
 ONE_IMAGE_ONLY = ("weights", "tv", "alpha_norm", "statistics", "no_transforms", "attribution")
