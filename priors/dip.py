@@ -32,7 +32,8 @@ _FAST_NET = {
     "input_depth": 16,
 }
 # the paper's AlexNet feature-inversion net: 6 levels, 16–128 channels, 4 skip channels, nearest upsampling,
-# average-pool downsampling; run at the image's own size (224², not 256²: a quarter fewer pixels per step)
+# average-pool downsampling; run at the image's own size (224², not 256²: the pre-image step 201 -> 139 ms
+# on 1 thread, 367 -> 288 ms for maximize's; bench/results/dip_step_1thread-cpu-2026-12-03.json)
 _PREIMAGE_NET = {
     "channels_down": [16, 32, 64, 128, 128, 128],
     "channels_up": [16, 32, 64, 128, 128, 128],
@@ -42,8 +43,10 @@ _PREIMAGE_NET = {
     "input_depth": 32,
     "exact_size": True,
 }
-# the net in bfloat16 where the hardware has it (engine.uses_amp): a pre-image step 24 % cheaper on this
-# machine's CPU, feature loss unchanged (bench/results/dip_step-*.json)
+# the net in bfloat16 where the hardware has it (engine.uses_amp): the net's forward and backward 20-29 %
+# cheaper on 1 thread, the whole pre-image step 6-7 % on 1 and 2 threads (139 -> 130, 117 -> 110 ms), feature
+# loss unchanged (blocks.1: 0.140 against 0.154); maximize's step got 8-15 % dearer and keeps fp32
+# (bench/results/dip_step*-cpu-2026-12-03.json)
 _PREIMAGE_FIT = {"lr": 0.01, "steps": 200, "amp": True}
 # a budget for auto-stop, which ends denoising near the peak (500–1200 steps on 128² crops)
 _FAST_FIT = {"lr": 0.01, "steps": 2000, "reg_noise_std": 1 / 30, "ema": 0.99, "ema_warmup": True}
@@ -81,7 +84,7 @@ PRESETS = {
     # whole-image judges missed, 16 skip channels more texture but no better scores
     "maximize": {
         "prior": {**_PREIMAGE_NET, "output": "decorrelated"},
-        "fit": {**_PREIMAGE_FIT, "lr": 0.03, "steps": 120},
+        "fit": {**_PREIMAGE_FIT, "lr": 0.03, "steps": 120, "amp": False},
         "objective": {"transforms": True, "pad": 12, "jitter_px": 8, "degrees": 10.0, "scale": 0.1,
                       "jitter_after": 4, "crops": 3, "crop_scale": [0.5, 1.0], "crop_noise": 0.02},
     },

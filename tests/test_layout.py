@@ -43,6 +43,14 @@ def test_the_command_line_shows_the_zoo_s_own_default_model():
     assert zoo.DEFAULT_MODEL == defaults.DEFAULT_MODEL
 
 
+def test_the_command_line_knows_every_registered_prior():
+    """The parser refuses a misspelt --prior from `defaults.BUILT_IN_PRIORS` before torch loads: it must name
+    exactly the priors the package registers (a new prior's name goes there too)."""
+    from invert import defaults, priors
+
+    assert sorted(defaults.BUILT_IN_PRIORS) == priors.available()
+
+
 # the command line, then its exit code and which heavy modules it loaded, on the last line of stdout
 MAIN_AND_REPORT = """
 import sys
@@ -58,6 +66,8 @@ print(code, *[name for name in ("torch", "timm", "torchvision", "numpy") if name
 @pytest.mark.parametrize("argv, code", [
     (["restore", "denoise", "--steps", "0"], 2),
     (["preimage", "--device", "gpu"], 2),
+    (["preimage", "--prior", "dip,tvv"], 2),  # a prior the package does not have
+    (["maximize", "--class", "flamingoo"], 2),  # ImageNet's names are read without timm
     (["--help"], 0),
     (["preimage", "--help"], 0),
     (["restore", "--help"], 0),

@@ -147,6 +147,14 @@ def test_any_module_from_python():
     assert [i.name for i in zoo.layers(loaded.model, loaded.input_size)] == ["0", "1", "2", "3", "4"]
 
 
+def test_class_names_read_without_timm_equal_timm_s_own():
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    for index in (0, 130, 282, 517, 999):
+        assert zoo.class_name(index) == info.index_to_description(index).split(",")[0].strip()
+
+
 def test_class_names_come_from_timms_offline_label_data():
     assert zoo.class_name(282) == "tiger cat" and zoo.class_name(130) == "flamingo"
     assert zoo.class_name(1000) is None and zoo.class_name(None) is None

@@ -1,4 +1,5 @@
-"""ImageNet-1k class names from timm's label data (shipped with timm, read offline).
+"""ImageNet-1k class names from timm's label data (shipped with timm, read offline, without importing timm or
+torch, so that the command line checks a class name at once).
 
 A class is shown by its first WordNet lemma ("tiger cat"); a name given by a user matches any lemma of a
 class ("tiger cat", "Panthera tigris" …), case-insensitively.
@@ -7,29 +8,46 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib.util
 import textwrap
+from pathlib import Path
 
 from .errors import ZooError
 
 NUM_CLASSES = 1000
 
 
+def _synset_table(name: str) -> dict[str, str]:
+    """One of timm's tab-separated WordNet files (synset -> lemmas, or -> definition)."""
+    return dict(line.split("\t", 1) for line in _timm_info(name).splitlines() if "\t" in line)
+
+
+def _timm_info(name: str) -> str:
+    """A file of timm's label data, found without importing timm (its package imports torch)."""
+    spec = importlib.util.find_spec("timm")
+    if spec is None or not spec.submodule_search_locations:
+        raise ZooError("timm is not installed; pip install timm")
+    return (Path(spec.submodule_search_locations[0]) / "data" / "_info" / name).read_text("utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def _synsets() -> list[str]:
+    """ImageNet-1k's WordNet synsets in class-index order."""
+    return _timm_info("imagenet_synsets.txt").split()
+
+
 @functools.lru_cache(maxsize=1)
 def _lemmas() -> list[list[str]]:
     """Per class index, its lemmas in WordNet's order."""
-    from timm.data import ImageNetInfo
-
-    info = ImageNetInfo()
-    return [[n.strip() for n in info.index_to_description(i).split(",")] for i in range(NUM_CLASSES)]
+    lemmas = _synset_table("imagenet_synset_to_lemma.txt")
+    return [[n.strip() for n in lemmas[s].split(",")] for s in _synsets()]
 
 
 @functools.lru_cache(maxsize=1)
 def _glosses() -> list[str]:
     """Per class index, WordNet's definition: what tells two classes of the same name apart."""
-    from timm.data import ImageNetInfo
-
-    info = ImageNetInfo()
-    return [info.index_to_description(i, detailed=True).partition(": ")[2] for i in range(NUM_CLASSES)]
+    definitions = _synset_table("imagenet_synset_to_definition.txt")
+    return [definitions[s].strip() for s in _synsets()]
 
 
 def class_name(index: int | None) -> str | None:

@@ -7,11 +7,14 @@ Parsing imports no torch, so that --help and a mistyped option answer at once; t
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import re
 import sys
+from pathlib import Path
 from typing import Any, Callable, NoReturn
 
+from ..defaults import BUILT_IN_PRIORS
 from ..errors import SettingError
 from ..noises import parse_noise
 
@@ -132,21 +135,40 @@ def _registered(items: list[str]) -> list[str]:
     return items
 
 
-prior_names = Deferred(_registered, names)
+def _built_in_names(text: str) -> list[str]:
+    """A comma list of the package's prior names, checked against `defaults.BUILT_IN_PRIORS` without torch."""
+    items = names(text)
+    for name in items:
+        if name not in BUILT_IN_PRIORS:
+            close = difflib.get_close_matches(name, BUILT_IN_PRIORS, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise argparse.ArgumentTypeError(f"unknown prior {name!r}{hint}; known priors: {', '.join(BUILT_IN_PRIORS)}")
+    return items
+
+
+prior_names = Deferred(_registered, _built_in_names)
 
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")
+GPU_DRIVERS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/kfd")  # NVIDIA's driver, or ROCm's (torch calls it cuda)
 
 
 def _device_spelling(text: str) -> str:
-    """auto, cpu, cuda, cuda:N or mps, in any case."""
+    """auto, cpu, cuda, cuda:N or mps, in any case; a GPU the machine plainly lacks is refused before torch loads
+    (no NVIDIA or ROCm driver for cuda, not macOS for mps); the rest is checked by torch (`_on_this_machine`)."""
     name = text.strip().lower()
     if not DEVICE.fullmatch(name):
         raise argparse.ArgumentTypeError(f"{name!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    if name.startswith("cuda") and not any(Path(p).exists() for p in GPU_DRIVERS):
+        raise argparse.ArgumentTypeError(f"{name!r} is not on this machine (no CUDA GPU driver); use cpu")
+    if name == "mps" and sys.platform != "darwin":
+        raise argparse.ArgumentTypeError("'mps' is Apple's GPU and this is not macOS; use cpu")
     return name
 
 
 def _on_this_machine(name: str) -> str:
     """A device this machine and this build of torch have."""
+    if name in ("auto", "cpu"):  # always there: no need to load torch to know it
+        return name
     from ..engine import resolve_device
 
     try:
