@@ -35,8 +35,10 @@ def build_parser() -> Parser:
 
 
 def _flag(setting: str, args: argparse.Namespace) -> str:
-    """The command's flag for a library setting: its own name for it (`sigma` is --add-noise), else --setting."""
-    return getattr(args, "flags", {}).get(setting, "--" + setting.replace("_", "-"))
+    """The command's flag for a library setting: its own name for it (`sigma` is --add-noise), else --setting;
+    "a or b" (settings that exclude each other) is said as "--a or --b"."""
+    flags = getattr(args, "flags", {})
+    return " or ".join(flags.get(name, "--" + name.replace("_", "-")) for name in setting.split(" or "))
 
 
 def explain(error: Exception, args: argparse.Namespace) -> str:

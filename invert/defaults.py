@@ -15,10 +15,7 @@ BUILT_IN_PRIORS = ("deep_decoder", "dip", "fourier", "maco", "pixel", "tv")
 STALL_RATIO = 0.5
 RESTARTS = 2
 
-# the prior each task fits unless one is named. Inpainting: TV, by quality per second on the DIP paper's text
-# and scribble masks and 50 % random drops (256², bench/inpaint_priors.py): 27.4 dB in 3.5 s, mean of four
-# cases, where DIP needed 3 minutes to pass it (27.7 dB at 800 steps, 28.6 at 1200, still rising)
-DEFAULT_PRIORS = {"denoise": "dip", "sr": "dip", "inpaint": "tv"}
+SR_KERNELS = ("lanczos2", "lanczos3", "bicubic")  # super-resolution's downsampling operators (invert.physics)
 
 LEVEL_FACTOR = 2.0  # invert curves: the targets race to this many times the natural image's lowest loss
 

@@ -1,6 +1,7 @@
 """Measurement operators A (the "physics"), kept apart from priors and energies as deepinv does."""
 from __future__ import annotations
 
+import math
 
 import torch
 import torch.nn.functional as F
@@ -86,6 +87,31 @@ class Downsample(Operator):
         return f"factor={self.factor}, kernel={self.kernel_name}"
 
 
+class GaussianBlur(Operator):
+    """Convolution with an isotropic Gaussian of σ `sigma` pixels (a separable kernel of radius ⌈3σ⌉), borders
+    reflected, so the output has the input's size: a defocused or shaken photo's usual model."""
+
+    def __init__(self, sigma: float, channels: int = 3):
+        super().__init__()
+        if not sigma > 0:
+            raise ValueError(f"the blur's σ must be positive, got {sigma}")
+        self.sigma, self.channels = float(sigma), channels
+        radius = max(1, math.ceil(3 * self.sigma))
+        t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+        k1 = torch.exp(-0.5 * (t / self.sigma) ** 2)
+        k1 = (k1 / k1.sum()).float()
+        self.radius = radius
+        self.register_buffer("weight", torch.outer(k1, k1).expand(channels, 1, -1, -1).contiguous())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.radius
+        mode = "reflect" if min(x.shape[-2:]) > r else "replicate"  # reflection needs more pixels than the radius
+        return F.conv2d(F.pad(x, [r, r, r, r], mode=mode), self.weight, groups=self.channels)
+
+    def extra_repr(self) -> str:
+        return f"sigma={self.sigma:g}"
+
+
 def add_gaussian_noise(x: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
     """x + N(0, σ²) with σ on the [0, 1] scale, drawn from `seed`, clipped to [0, 1] as in the paper."""
     g = torch.Generator().manual_seed(seed)
@@ -98,4 +124,4 @@ def random_mask(shape: tuple[int, int], drop: float, seed: int) -> torch.Tensor:
     return (torch.rand((1, 1, *shape), generator=g) >= drop).float()
 
 
-__all__ = ["Operator", "Identity", "Mask", "Downsample", "downsampling_kernel", "add_gaussian_noise", "random_mask"]
+__all__ = ["Operator", "Identity", "Mask", "Downsample", "GaussianBlur", "downsampling_kernel", "add_gaussian_noise", "random_mask"]

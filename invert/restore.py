@@ -16,7 +16,6 @@ from typing import Any
 from . import camera as camera_pipeline
 from . import energies, memory, metrics, stopping
 from . import priors as prior_registry
-from .defaults import DEFAULT_PRIORS
 from .energies import Energy
 from .engine import Callback, FitConfig, FitResult, fit, resolve_device
 from .errors import InvertError, SettingError
@@ -45,7 +44,7 @@ CHROMA_TV_POWER = 2.0
 MIN_SIDE = 8  # smaller images have no neighbourhoods for the noise estimate, TV or SSIM to work in
 
 
-def _check_size(image: torch.Tensor, what: str = "image") -> None:
+def check_size(image: torch.Tensor, what: str = "image") -> None:
     h, w = image.shape[-2:]
     if min(h, w) < MIN_SIDE:
         raise InvertError(f"the {what} is {w}×{h}; restoration needs at least {MIN_SIDE} pixels a side")
@@ -57,7 +56,7 @@ def denoise(image: torch.Tensor, sigma: float | None = None, seed: int = 0, *, c
     white Gaussian noise of σ `sigma`, or camera noise of shot-noise level `camera` (see `invert.camera`),
     stored as JPEG of `jpeg_quality` if given. `noise_level` (σ, 0–255 scale) replaces the estimated noise
     level that auto-stop stops at."""
-    _check_size(image)
+    check_size(image)
     notes = []
     if sigma is not None and camera is not None:
         raise SettingError("camera", "and sigma both name a synthetic noise; give one of them")
@@ -99,7 +98,7 @@ def super_resolve(image: torch.Tensor, factor: int, from_hr: bool = False, kerne
         notes.append(f"downscaled the {w}×{h} reference by {factor} with {kernel}")
     else:
         reference, low = None, image
-    _check_size(low, "low-resolution image")
+    check_size(low, "low-resolution image")
     out = (low.shape[-2] * factor, low.shape[-1] * factor)
     # the bicubic baseline and the fit's images at the output size; a huge factor is refused here
     memory.ensure_fits(8 * out[0] * out[1] * image.shape[1] * 4, "cpu", f"a {out[1]}×{out[0]} output",
@@ -113,7 +112,7 @@ def inpaint(image: torch.Tensor, mask: torch.Tensor | None = None, drop: float |
     """Fill the pixels where `mask` is 0, or a random `drop` fraction of them (drawn with `seed`). Only a drop
     synthesized here has a known clean reference (`image`); with a mask the missing pixels are unknown, and
     scores need `with_reference`."""
-    _check_size(image)
+    check_size(image)
     if (mask is None) == (drop is None):
         raise InvertError("inpainting needs exactly one of mask and drop")
     notes = []
@@ -191,11 +190,16 @@ def noise_scaled_settings(problem: Problem, prior: str, preset: str) -> dict[str
 
 
 def preset_task(problem: Problem, prior: str) -> str:
-    """The task whose preset `prior` fits `problem` with: a camera's noise (correlated between pixels, coloured)
-    gets the prior's camera-denoising preset where it has one."""
-    if (problem.task == "denoise" and CAMERA_PRESET in prior_registry.entry(prior).presets
-            and problem.noise_estimate.correlated):
+    """The preset name `prior` fits `problem` with, where the prior has it: a camera's noise (correlated between
+    pixels, coloured) gets the prior's camera-denoising preset; else the one the task names for the prior, else
+    the task's own name."""
+    from . import tasks
+
+    presets = prior_registry.entry(prior).presets
+    if problem.task == "denoise" and CAMERA_PRESET in presets and problem.noise_estimate.correlated:
         return CAMERA_PRESET
+    if problem.task not in presets:
+        return tasks.get(problem.task).presets.get(prior, problem.task)
     return problem.task
 
 
@@ -234,14 +238,17 @@ def scores(problem: Problem, image: torch.Tensor, border: int | None = None) -> 
 def restore(problem: Problem, prior: str | None = None, *, preset: str | None = None, steps: int | None = None,
             lr: float | None = None, seed: int = 0, device: str = "auto", auto_stop: bool = True,
             progress: bool = False, callbacks: tuple[Callback, ...] = ()) -> Restoration:
-    """Fit `prior` (default: the task's, `DEFAULT_PRIORS`; its preset for the task unless `preset` names another)
+    """Fit `prior` (default: the task's, `tasks.get(task).default_prior`; its preset for the task unless `preset`
+    names another)
     to `problem` and score the result.
 
     Memory is estimated first; auto-stop ends denoising at the estimated noise level and every other task
     near the output variance's minimum (`stop_residual`). Ctrl-C ends the fit with the best result so far.
     `callbacks` watch the fit step by step (see `engine.fit`).
     """
-    prior = prior or DEFAULT_PRIORS[problem.task]
+    from . import tasks
+
+    prior = prior or tasks.get(problem.task).default_prior
     preset = prior_registry.preset_for(prior, preset_task(problem, prior), preset)
     settings = noise_scaled_settings(problem, prior, preset)
 

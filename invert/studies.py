@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import files, images, noises, restore
+from . import files, images, restore, tasks
 from .defaults import EXECUTORS
 from .engine import parse_device, resolve_device
 from .threads import available_cores
@@ -29,10 +29,10 @@ from . import zoo
 from .errors import InvertError, SettingError
 
 TASKS = ("preimage", "maximize", "restore")
-RESTORATIONS = {"denoise": "noise", "sr": "factor", "inpaint": "drop"}  # each restoration's degradation setting
-DEFAULTS = {"noise": "25", "factor": 4, "drop": 0.5}
-KEYS = {"task", "model", "images", "layers", "priors", "seeds", "steps", "classes", "channels", "restore",
-        "noise", "sigma", "factor", "drop", "crop", "device", "transfer"}  # sigma: noise's older spelling
+# a study's own keys; a restoration's settings (invert.tasks) are keys too, and `sigma` is denoise's old `noise`
+KEYS = {"task", "model", "images", "layers", "priors", "seeds", "steps", "classes", "channels", "restore", "crop",
+        "device", "transfer"}
+OLD_SPELLINGS = {"sigma": "noise"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 MANIFEST = "manifest.jsonl"
 
@@ -54,7 +54,7 @@ class Spec:
     units: list[int] = field(default_factory=list)  # maximize: class indices or channels of layers[0]
     steps: int | None = None
     restore: str = "denoise"
-    degradation: float | str | None = None  # restore: the noise (σ or camera:LEVEL), factor or drop fraction
+    restoration: dict[str, Any] = field(default_factory=dict)  # restore: the task's settings (invert.tasks)
     crop: int | None = None
     device: str = "auto"
     transfer: bool = True
@@ -63,8 +63,7 @@ class Spec:
         """Every cell's settings, in a fixed order (images, then layers or units, then priors, then seeds)."""
         base = {"task": self.task, "steps": self.steps, "device": self.device}
         if self.task == "restore":
-            grid = [{"image": i, "restore": self.restore, RESTORATIONS[self.restore]: self.degradation,
-                     "crop": self.crop} for i in self.images]
+            grid = [{"image": i, "restore": self.restore, **self.restoration, "crop": self.crop} for i in self.images]
         elif self.task == "preimage":
             grid = [{"model": self.model, "transfer": self.transfer, "image": i, "layer": layer}
                     for i in self.images for layer in self.layers]
@@ -112,19 +111,36 @@ def expand_images(patterns: list[str], base: Path, where: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _check_restoration(spec: Spec, where: str) -> None:
-    """The degradation and crop of a restore spec, checked as the cells would use them."""
-    value, setting = spec.degradation, RESTORATIONS[spec.restore]
-    if setting == "noise":
-        try:
-            noises.parse_noise(value)
-        except InvertError as error:
-            raise StudyError(f"{where}: noise = {value!r}: {error.problem}") from None
-    elif setting == "factor" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 2):
-        raise StudyError(f"{where}: factor = {value!r}; give a whole number, at least 2")
-    elif setting == "drop" and not (isinstance(value, (int, float)) and 0 < value < 1):
-        raise StudyError(f"{where}: drop = {value!r}; give a fraction between 0 and 1")
-    crop = spec.crop
+def restoration_keys() -> set[str]:
+    """Every registered restoration's settings: the keys a restore spec may hold besides the study's own."""
+    return {name for task in tasks.available() for name in tasks.settings_of(tasks.get(task))}
+
+
+def _restoration(raw: dict, where: str) -> tuple[str, dict[str, Any]]:
+    """A restore spec's task and its settings, checked as the cells will build them; unnamed, the task's sample
+    degradation."""
+    name = str(raw.get("restore", "denoise"))
+    try:
+        task = tasks.get(name)
+    except InvertError as error:
+        raise StudyError(f"{where}: restore = {name!r}: {error}") from None
+    own = tasks.settings_of(task)
+    given = {OLD_SPELLINGS.get(k, k): v for k, v in raw.items() if OLD_SPELLINGS.get(k, k) in restoration_keys()}
+    for key in given:
+        if key not in own:
+            others = [t for t in tasks.available() if key in tasks.settings_of(tasks.get(t))]
+            raise StudyError(f"{where}: {key} is a setting of {', '.join(others)}, not of restore = {name!r}")
+    settings = {**task.sample, **given}
+    try:
+        task(**{**settings, **task.from_clean})
+    except SettingError as error:
+        said = error.setting not in settings or error.problem.startswith("= ")  # the value is in the message
+        raise StudyError(f"{where}: {error}" if said else
+                         f"{where}: {error.setting} = {settings[error.setting]!r}: {error.problem}") from None
+    return name, settings
+
+
+def _check_crop(crop: Any, where: str) -> None:
     if crop is not None and not (isinstance(crop, int) and not isinstance(crop, bool) and crop >= 1):
         raise StudyError(f"{where}: crop = {crop!r}; give a whole number of pixels, at least 1")
 
@@ -140,7 +156,7 @@ def load_spec(path: str | os.PathLike) -> Spec:
         raise StudyError(f"cannot read the spec {path}: {error.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise StudyError(f"{where}: not valid TOML ({error})") from None
-    unknown = sorted(set(raw) - KEYS)
+    unknown = sorted(set(raw) - KEYS - restoration_keys() - set(OLD_SPELLINGS))
     if unknown:
         raise StudyError(f"{where}: unknown key {unknown[0]!r}; a spec has {', '.join(sorted(KEYS))}")
     task = raw.get("task")
@@ -170,14 +186,8 @@ def load_spec(path: str | os.PathLike) -> Spec:
         if not spec.images:
             raise StudyError(f"{where}: images is missing; give paths, globs or skimage:NAME")
     if task == "restore":
-        spec.restore = str(raw.get("restore", "denoise"))
-        if spec.restore not in RESTORATIONS:
-            raise StudyError(f"{where}: restore = {spec.restore!r}; use one of {', '.join(RESTORATIONS)}")
-        setting = RESTORATIONS[spec.restore]
-        spec.degradation = raw.get(setting, raw.get("sigma") if setting == "noise" else None)
-        if spec.degradation is None:
-            spec.degradation = DEFAULTS[setting]
-        _check_restoration(spec, where)
+        spec.restore, spec.restoration = _restoration(raw, where)
+        _check_crop(spec.crop, where)
         return spec
     spec.model = str(raw.get("model", zoo.DEFAULT_MODEL))
     try:
@@ -239,10 +249,9 @@ def run_cell(settings: dict[str, Any], folder: Path) -> dict[str, Any]:
         image, _ = images.load_image(settings["image"])
         if settings["crop"]:
             image = images.center_crop(image, settings["crop"])
-        problem = {"denoise": lambda: restore.denoise(image, seed=settings["seed"],
-                                                      **noises.parse_noise(settings["noise"])),
-                   "sr": lambda: restore.super_resolve(image, settings["factor"], True),
-                   "inpaint": lambda: restore.inpaint(image, None, settings["drop"], settings["seed"])}[settings["restore"]]()
+        task = tasks.get(settings["restore"])
+        own = {k: v for k, v in settings.items() if k in tasks.settings_of(task)}
+        problem = task(**own, **task.from_clean).problem(image, settings["seed"])
         done = restore.restore(problem, settings["prior"], **common)
         picture, record, fit = done.image, done.record, done.fit
     elif settings["task"] == "preimage":

@@ -16,7 +16,7 @@ from typing import Any, Callable, NoReturn
 
 from ..defaults import BUILT_IN_PRIORS
 from ..errors import SettingError
-from ..noises import parse_noise
+from ..tasks import Setting
 
 
 class Parser(argparse.ArgumentParser):
@@ -96,18 +96,29 @@ COUNT = whole(1)  # steps, restarts-like budgets, sizes: at least one
 SEED = whole(0, 2**63 - 1)
 LEARNING_RATE = number(0, 10, above=True)
 WEIGHT = number(0)  # an energy term's weight; a negative one would reward the term
-FRACTION = number(0, 1, above=True, below=True)
 SIGMA = number(0, 255, above=True)  # a noise level on the 0–255 scale
 LEVEL_FACTOR = number(1)  # a multiple of a lowest loss, which the run that reached that loss must reach again
 
 
-def noise(text: str) -> str:
-    """--add-noise: a σ (0–255) or camera[:LEVEL][:jpegQ], checked here and parsed by the library."""
-    try:
-        parse_noise(text)
-    except SettingError as error:
-        raise argparse.ArgumentTypeError(error.problem) from None
-    return text
+def of_setting(spec: Setting) -> Callable[[str], Any]:
+    """The option type of a task's setting (`invert.tasks.Setting`): its range or its own check, in argparse's
+    words."""
+    if spec.kind is int:
+        return whole(int(spec.least) if spec.least is not None else 0, spec.most)
+    if spec.kind is float:
+        return number(-math.inf if spec.least is None else spec.least, math.inf if spec.most is None else spec.most,
+                      above=spec.above, below=spec.below)
+    if spec.check is None:
+        return str
+
+    def parse(text: str) -> str:
+        try:
+            spec.check(text)
+        except SettingError as error:
+            raise argparse.ArgumentTypeError(error.problem) from None
+        return text
+
+    return parse
 
 
 def names(text: str) -> list[str]:

@@ -1,13 +1,13 @@
-"""`invert restore denoise|sr|inpaint`: restore one image with a prior and no training data."""
+"""`invert restore TASK`: restore one image with a prior and no training data. The tasks, their flags and
+their checks come from the task registry (`invert.tasks`): a new task is a file there, not an edit here."""
 from __future__ import annotations
 
 import argparse
 import glob
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .. import noises
-from ..defaults import DEFAULT_PRIORS
+from .. import tasks
 from ..errors import InvertError
 from . import options
 from .output import prepare_output_dir, say
@@ -15,29 +15,51 @@ from .output import prepare_output_dir, say
 if TYPE_CHECKING:
     from ..restore import Problem
 
-# Used when IMAGE is left out: a sample photo shipped with scikit-image, and a degradation to undo.
-SAMPLE = {"image": "skimage:chelsea", "crop": 128, "add_noise": "25", "factor": 4, "drop": 0.5}
-# the library's settings that this command names otherwise
-FLAGS = {"sigma": "--add-noise", "camera": "--add-noise", "jpeg_quality": "--add-noise", "noise": "--add-noise",
-         "noise_level": "--noise-level"}
+# Used when IMAGE is left out: a sample photo shipped with scikit-image, degraded as each task's `sample` says
+SAMPLE = {"image": "skimage:chelsea", "crop": 128}
+
+
+def flag_of(name: str, spec: tasks.Setting) -> str:
+    return spec.flag or "--" + name.replace("_", "-")
+
+
+def task_flags() -> dict[str, str]:
+    """Every task setting's flag by library name, with the names a task's errors use for it (`sigma`)."""
+    flags = {}
+    for task in map(tasks.get, tasks.available()):
+        settings = tasks.settings_of(task)
+        flags.update({name: flag_of(name, spec) for name, spec in settings.items()})
+        flags.update({alias: flag_of(name, settings[name]) for alias, name in task.aliases.items()})
+    return flags
+
+
+def _add_setting(group: argparse._ArgumentGroup, name: str, spec: tasks.Setting, default: Any) -> None:
+    shown = f" (default {default})" if default not in (None, False) else ""
+    if spec.kind is bool:
+        group.add_argument(flag_of(name, spec), dest=name, action="store_true", help=spec.help)
+    else:
+        group.add_argument(flag_of(name, spec), dest=name, type=options.of_setting(spec), default=None,
+                           metavar=spec.metavar, choices=spec.choices, help=spec.help + shown)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("restore", help="denoise, super-resolve or inpaint an image with a prior",
+    names = tasks.available()
+    p = sub.add_parser("restore", help=f"{', '.join(names)}: restore an image with a prior",
                        description="Restore an image by fitting a prior to it (no training data).",
                        parents=[options.shared("runs/<task>")],
                        **options.example("invert restore denoise", "invert restore denoise photo.png --add-noise 25 "
                                          "--prior deep_decoder", "invert restore denoise photo.png --add-noise camera:0.0025",
                                          "invert restore sr photo.png --factor 4 --from-hr",
-                                         "invert restore inpaint photo.png --mask mask.png"))
-    p.add_argument("task", choices=["denoise", "sr", "inpaint"])
+                                         "invert restore inpaint photo.png --mask mask.png",
+                                         "invert restore deblur photo.png --blur 2"))
+    p.add_argument("task", choices=names)
     p.add_argument("images", nargs="*", metavar="IMAGE", help="image file or skimage:NAME; left out: a sample image "
                    f"({SAMPLE['image']}, {SAMPLE['crop']}² crop) with a synthetic degradation; several images, a "
                    "glob or a folder run as a study (see `invert study`)")
     p.add_argument("--seeds", type=options.seeds, default=None, metavar="S,S,...",
                    help="several seeds (the run is then a study)")
     p.add_argument("--prior", default=None, help="prior name (see `invert priors`); default: "
-                   + ", ".join(f"{prior} for {task}" for task, prior in DEFAULT_PRIORS.items()))
+                   + ", ".join(f"{tasks.get(name).default_prior} for {name}" for name in names))
     p.add_argument("--preset", default=None, help="prior preset; default: the prior's preset for the task, if any")
     p.add_argument("--steps", type=options.COUNT, default=None, help="optimization steps (default: the preset's)")
     p.add_argument("--lr", type=options.LEARNING_RATE, default=None, help="learning rate (default: the preset's)")
@@ -47,64 +69,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", type=options.COUNT, default=None, help="centre-crop the image to N×N first")
     p.add_argument("--reference", default=None, metavar="FILE",
                    help="the clean image to score against (cropped as IMAGE is); without it, scores only when the "
-                        "degradation was synthesized (--add-noise, --from-hr, --drop)")
-    g = p.add_argument_group("denoise")
-    g.add_argument("--add-noise", type=options.noise, default=None, metavar="SIGMA|camera[:LEVEL][:jpegQ]",
-                   help="IMAGE is clean: add white Gaussian noise of σ SIGMA (0–255 scale), or camera noise "
-                        "(Poisson–Gaussian on the sensor's mosaic, then demosaicked and gamma-corrected; LEVEL: "
-                        "shot noise from 0.0001 to 0.012, default 0.0025; jpegQ: store as JPEG of quality Q), "
-                        "and report metrics against the clean image")
-    g.add_argument("--noise-level", type=options.SIGMA, default=None, metavar="SIGMA",
-                   help="the input's noise σ (0–255 scale) for auto-stop, instead of estimating it")
-    g = p.add_argument_group("sr")
-    g.add_argument("--factor", type=options.whole(2), default=None, help="upscaling factor (e.g. 4 or 8)")
-    g.add_argument("--from-hr", action="store_true", help="IMAGE is the high-resolution reference: downscale it first")
-    g.add_argument("--kernel", default="lanczos2", choices=["lanczos2", "lanczos3", "bicubic"],
-                   help="downsampling operator of the SR energy")
-    g = p.add_argument_group("inpaint")
-    g.add_argument("--mask", default=None, help="mask image: white = known pixel, black = missing")
-    g.add_argument("--drop", type=options.FRACTION, default=None, metavar="FRACTION",
-                   help="drop this fraction of pixels at random")
-    p.set_defaults(run=run, flags=FLAGS)
+                        "degradation was synthesized (--add-noise, --from-hr, --drop, --add-blur)")
+    for name in names:
+        task = tasks.get(name)
+        group = p.add_argument_group(name, task.summary)
+        for setting_name, spec in tasks.settings_of(task).items():
+            _add_setting(group, setting_name, spec, task.__dataclass_fields__[setting_name].default)
+    p.set_defaults(run=run, flags=task_flags())
 
 
-def _apply_sample_defaults(args: argparse.Namespace) -> list[str]:
-    if args.image is not None:
-        return []
-    args.image = SAMPLE["image"]
-    args.crop = args.crop or SAMPLE["crop"]
-    if args.task == "denoise" and args.add_noise is None:
-        args.add_noise = SAMPLE["add_noise"]
-    if args.task == "sr":  # the crop rounded down to a multiple of the factor, which must divide it
-        args.factor, args.from_hr = args.factor or SAMPLE["factor"], True
-        if args.crop >= args.factor:
-            args.crop -= args.crop % args.factor
-    if args.task == "inpaint" and args.mask is None and args.drop is None:
-        args.drop = SAMPLE["drop"]
-    return [f"no IMAGE given: using {args.image} ({args.crop}² crop) as the clean reference"]
+def task_of(args: argparse.Namespace, sample: bool = False) -> tasks.RestorationTask:
+    """The task the arguments name, with the settings given; a setting of another task is refused. On the
+    sample photo the task's sample degradation fills in what was not given."""
+    task = tasks.get(args.task)
+    own = tasks.settings_of(task)
+    for other in tasks.available():
+        for name, spec in tasks.settings_of(tasks.get(other)).items():
+            if name not in own and getattr(args, name, None) not in (None, False):
+                raise InvertError(f"{flag_of(name, spec)} is for {other}; leave it out for {args.task}")
+    given = {name: getattr(args, name) for name in own if getattr(args, name) not in (None, False)}
+    return task(**({**task.sample, **task.from_clean, **given} if sample else given))
 
 
-def build_problem(args: argparse.Namespace) -> tuple[Problem, list[str]]:
+def build_problem(args: argparse.Namespace, task: tasks.RestorationTask) -> tuple[Problem, list[str]]:
     from .. import images, restore
 
     image, notes = images.load_image(args.image)
     uncropped = tuple(image.shape[-2:])
     if args.crop:
         image = images.center_crop(image, args.crop)
-    if args.task != "denoise" and (args.add_noise or args.noise_level):
-        raise InvertError("--add-noise and --noise-level are for denoising; leave them out for sr and inpaint")
-    if args.task == "denoise":
-        noise = noises.parse_noise(args.add_noise) if args.add_noise else {}
-        problem = restore.denoise(image, seed=args.seed, noise_level=args.noise_level, **noise)
-    elif args.task == "sr":
-        if args.factor is None:
-            raise InvertError("sr needs --factor N (e.g. --factor 4)")
-        problem = restore.super_resolve(image, args.factor, args.from_hr, args.kernel)
-    else:
-        if (args.mask is None) == (args.drop is None):
-            raise InvertError("inpaint needs exactly one of --mask FILE and --drop FRACTION")
-        mask = images.load_mask(args.mask, uncropped, args.crop) if args.mask else None
-        problem = restore.inpaint(image, mask, args.drop, args.seed)
+    problem = task.problem(image, args.seed, tasks.Source(uncropped, args.crop))
     if args.reference:
         reference, _ = images.load_image(args.reference)
         problem = restore.with_reference(problem, images.center_crop(reference, args.crop) if args.crop else reference)
@@ -118,15 +112,20 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import files, report, restore
 
-    args.prior = args.prior or DEFAULT_PRIORS[args.task]
+    args.prior = args.prior or tasks.get(args.task).default_prior
     if len(args.images) > 1 or args.seeds or any(Path(i).is_dir() or glob.has_magic(i) for i in args.images):
         return run_batch(args)
-    args.image = args.images[0] if args.images else None
-    notes = _apply_sample_defaults(args)
+    task = task_of(args, sample=not args.images)
+    notes = []
+    if args.images:
+        args.image = args.images[0]
+    else:
+        args.image, args.crop = SAMPLE["image"], task.sample_crop(args.crop or SAMPLE["crop"])
+        notes.append(f"no IMAGE given: using {args.image} ({args.crop}² crop) as the clean reference")
     preset = prior_registry.preset_for(args.prior, args.task, args.preset)
     prior_registry.preset(args.prior, preset)  # unknown prior/preset: fail before reading anything
     out = prepare_output_dir(args.out.replace("<task>", args.task), args.overwrite)
-    problem, more = build_problem(args)
+    problem, more = build_problem(args, task)
     say(*notes, *more)
     done = restore.restore(problem, args.prior, preset=args.preset, steps=args.steps, lr=args.lr, seed=args.seed,
                            device=args.device, auto_stop=args.auto_stop, progress=not args.quiet)
@@ -150,28 +149,25 @@ def run(args: argparse.Namespace) -> int:
     return 130 if result.interrupted or held else 0
 
 
-BATCH_DEGRADATION = {"denoise": "add_noise", "sr": "factor", "inpaint": "drop"}  # what each task's study needs
-
-
 def run_batch(args: argparse.Namespace) -> int:
     """Several images or seeds: one study (a clean reference per image, the degradation synthesized)."""
     from .. import studies
     from .study import run_spec
 
     given = studies.expand_images(args.images or [SAMPLE["image"]], Path.cwd(), "the images given")
-    degradation = getattr(args, BATCH_DEGRADATION[args.task])
-    if degradation is None or (args.task == "sr" and not args.from_hr):
-        need = {"denoise": "--add-noise SIGMA", "sr": "--factor N --from-hr", "inpaint": "--drop FRACTION"}[args.task]
+    task = task_of(args)
+    if not task.synthesizes:
+        need = " ".join(flag_of(name, spec) + ("" if spec.kind is bool else f" {spec.metavar or name.upper()}")
+                        for name, spec in tasks.settings_of(type(task)).items() if name in {**task.sample, **task.from_clean})
         raise InvertError(f"several images or seeds are scored against clean references: give {need}")
-    for flag, value in (("--mask", args.mask), ("--preset", args.preset), ("--lr", args.lr),
-                        ("--no-auto-stop", not args.auto_stop), ("--noise-level", args.noise_level),
+    for flag, value in (("--preset", args.preset), ("--lr", args.lr), ("--no-auto-stop", not args.auto_stop),
                         ("--reference", args.reference)):
         if value:
             raise InvertError(f"{flag} works on one image and seed; for several, leave it out")
-    spec = studies.Spec("restore", [args.prior], args.seeds or [args.seed],
-                        images=given,
-                        steps=args.steps, restore=args.task, degradation=degradation, crop=args.crop,
-                        device=args.device)
+    clean = type(task).from_clean
+    spec = studies.Spec("restore", [args.prior], args.seeds or [args.seed], images=given, steps=args.steps,
+                        restore=args.task, restoration={k: v for k, v in task.settings().items() if k not in clean},
+                        crop=args.crop, device=args.device)
     folder = args.out.replace("<task>", args.task)
     return run_spec(spec, folder, overwrite=args.overwrite or (Path(folder) / studies.MANIFEST).is_file(),
                     quiet=args.quiet)
