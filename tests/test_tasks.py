@@ -81,7 +81,7 @@ def test_a_setting_of_another_task_is_refused_by_name(tmp_path):
 
 
 def test_settings_are_checked_when_a_task_is_made():
-    assert tasks.create("sr", factor=4).settings() == {"factor": 4, "kernel": "lanczos2"}
+    assert tasks.create("sr", factor=4, kernel="lanczos2").settings() == {"factor": 4}  # defaults are left out
     with pytest.raises(SettingError, match="factor = 1.5; give a whole number, at least 2"):
         tasks.create("sr", factor=1.5)
     with pytest.raises(SettingError, match="exactly one"):

@@ -125,8 +125,8 @@ class RestorationTask:
         raise NotImplementedError
 
     def settings(self) -> dict[str, Any]:
-        """The settings given (not None), by field name."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None and v is not False}
+        """The settings that differ from their defaults, by field name: what a study cell records."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default}
 
 
 def settings_of(task: type[RestorationTask]) -> dict[str, Setting]:
