@@ -21,7 +21,7 @@ import argparse
 from pathlib import Path
 from statistics import mean
 
-from invert import restore
+from invert import restoration
 from invert.stopping import DISCREPANCY, LUMINANCE_DISCREPANCY, DiscrepancyStop, luminance
 
 from . import trajectories
@@ -74,7 +74,7 @@ def library_threshold(job: dict, run: dict, true_noise: bool = False, factor: fl
     against the clean image; `factor` replaces the library's fraction of that variance."""
     problem = trajectories.problem_for(job["image"], job["task"], run["crop"], run["sigma"], run.get("camera"))
     config = trajectories.fit_config(job["task"], job["config"])
-    threshold = restore.stop_residual(problem, config)
+    threshold = restoration.stop_residual(problem, config)
     if threshold is None or not (true_noise or factor):
         return threshold
     library_factor = LUMINANCE_DISCREPANCY if config.stop_luminance else DISCREPANCY

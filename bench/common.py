@@ -137,16 +137,16 @@ def fake_data(folder: Path, size: int = 96) -> Path:
 def shown_along_fit(problem: Any, prior: str, steps: list[int],
                     **settings: Any) -> tuple[dict[int, Any], dict[int, Any], Any]:
     """The outputs `invert restore` would show (moving average, known pixels kept) at each of `steps` along one
-    fit of `prior` to `problem` (a `restore.Problem`) with auto-stop off, the prior's raw outputs there (what
+    fit of `prior` to `problem` (a `restoration.Problem`) with auto-stop off, the prior's raw outputs there (what
     the stop rules measure), and the restoration at the last step."""
-    from invert import restore
+    from invert import restoration
 
     shots, raws = {}, {}
 
     def watch(step: int, loss: float, raw: Any, shown: Any) -> None:
         if step + 1 in steps:
-            shots[step + 1] = restore.keep_known(problem, shown).clone()
+            shots[step + 1] = restoration.keep_known(problem, shown).clone()
             raws[step + 1] = raw.clone()
 
-    done = restore.restore(problem, prior, steps=max(steps), auto_stop=False, callbacks=(watch,), **settings)
+    done = restoration.restore(problem, prior, steps=max(steps), auto_stop=False, callbacks=(watch,), **settings)
     return shots, raws, done

@@ -20,7 +20,7 @@ from statistics import mean
 
 import torch
 
-from invert import images, metrics, priors, report, restore
+from invert import images, metrics, priors, report, restoration
 
 from . import common
 from .common import plot, save_result, shown_along_fit
@@ -36,14 +36,14 @@ CHECKPOINTS = [25, 50, 100, 200, 400, 800, 1200, 1600, 2000, 3000]
 DROP = 0.5
 
 
-def problem_for(photo: str, mask: str | None, crop: int) -> restore.Problem:
+def problem_for(photo: str, mask: str | None, crop: int) -> restoration.Problem:
     """A case as `invert restore inpaint PHOTO --crop N (--mask MASK | --drop 0.5)` poses it, with the photo as the
     reference."""
     image, _ = images.load_image(str(common.DATA / photo))
     known = images.load_mask(str(common.DATA / mask), tuple(image.shape[-2:]), crop) if mask else None
     image = images.center_crop(image, crop)
-    problem = restore.inpaint(image, known, None if mask else DROP, seed=0)
-    return restore.with_reference(problem, image)
+    problem = restoration.inpaint(image, known, None if mask else DROP, seed=0)
+    return restoration.with_reference(problem, image)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from invert import priors
-from invert import FitConfig, fit, metrics, restore
+from invert import FitConfig, fit, metrics, restoration
 from invert.engine import resolve_device
 from invert.images import center_crop, load_image
 
@@ -54,25 +54,25 @@ QUICK = {
 DIP_PRESET = {"denoise": "paper-denoise", "sr4": "paper-sr4", "sr8": "paper-sr8", "inpaint": "paper-inpaint"}
 
 
-def problem_for(table: str, image: torch.Tensor) -> tuple[restore.Problem, int]:
+def problem_for(table: str, image: torch.Tensor) -> tuple[restoration.Problem, int]:
     kind = table.split("-")[0]
     if kind == "denoise":
-        return restore.denoise(image, sigma=25, seed=0), 0
+        return restoration.denoise(image, sigma=25, seed=0), 0
     if kind == "inpaint":
-        return restore.inpaint(image, drop=0.5, seed=0), 0
+        return restoration.inpaint(image, drop=0.5, seed=0), 0
     factor = int(kind[2:])
     h, w = image.shape[-2:]
     image = image[..., : h - h % factor, : w - w % factor]  # the usual mod-crop
-    return restore.super_resolve(image, factor, from_hr=True), factor
+    return restoration.super_resolve(image, factor, from_hr=True), factor
 
 
-def score(problem: restore.Problem, x: torch.Tensor, factor: int) -> float:
+def score(problem: restoration.Problem, x: torch.Tensor, factor: int) -> float:
     if factor:
         return metrics.psnr_y(x, problem.reference, border=factor)
     return metrics.psnr(x, problem.reference)
 
 
-def run_prior(problem: restore.Problem, name: str, preset: str | None, steps: int | None, factor: int,
+def run_prior(problem: restoration.Problem, name: str, preset: str | None, steps: int | None, factor: int,
               device: str) -> dict[str, Any]:
     prior = priors.create(name, channels=problem.channels, size=problem.output_size, preset=preset)
     config = FitConfig.build(prior.fit_defaults, steps=steps, device=device)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from invert import images, restore
+from invert import images, restoration
 from invert.priors.regularizers import chroma
 from invert.stopping import BLOCK_QUANTILE, block_sigmas, luminance
 
@@ -34,7 +34,7 @@ def chroma_noise(image: torch.Tensor) -> float:
     return 255 * float(block_sigmas(chroma(image)).quantile(BLOCK_QUANTILE, dim=1).pow(2).mean().sqrt())
 
 
-def strip(problem: restore.Problem, steps: list[int]) -> tuple[list[torch.Tensor], list[dict]]:
+def strip(problem: restoration.Problem, steps: list[int]) -> tuple[list[torch.Tensor], list[dict]]:
     """DIP's shown output at `steps` of one fit with auto-stop off, with the luminance residual (of the raw
     output, as auto-stop measures it) and the colour noise."""
     shots, raws, _ = shown_along_fit(problem, "dip", steps)
@@ -64,11 +64,11 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     noisy = images.center_crop(images.load_image(str(args.data / args.photo))[0], args.crop)
     flash = images.center_crop(images.load_image(str(args.data / args.flash))[0], args.crop)
-    problem = restore.denoise(noisy)
-    sigma, source = restore.noise_level(problem)
+    problem = restoration.denoise(noisy)
+    sigma, source = restoration.noise_level(problem)
     rows, panels = [], [noisy]
     for prior in args.priors:
-        done = restore.restore(problem, prior, steps=args.steps)
+        done = restoration.restore(problem, prior, steps=args.steps)
         r = done.record
         rows.append({"prior": prior, "preset": r["preset"], "stopped_by": r["stopped_by"], "steps_run": r["steps_run"],
                      "output_step": r["output_step"], "seconds": r["seconds"], "stop_reason": r["stop_reason"],

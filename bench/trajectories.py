@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from invert import priors
-from invert import FitConfig, fit, images, restore
+from invert import FitConfig, fit, images, restoration
 from invert.engine import resolve_device
 from invert.metrics import psnr
 from invert.stopping import VarianceStop, luminance, noise_sigma
@@ -56,13 +56,13 @@ CONFIGS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
 WINDOWS = (50, 100)
 
 
-def problem_for(path: str, task: str, crop: int, sigma: float = 25.0, camera: float | None = None) -> restore.Problem:
+def problem_for(path: str, task: str, crop: int, sigma: float = 25.0, camera: float | None = None) -> restoration.Problem:
     """The problem a job fits: denoising Gaussian noise of σ `sigma`, or camera noise of level `camera` if given."""
     image, _ = images.load_image(str(common.DATA / path))
     image = images.center_crop(image, crop)
     if task == "denoise":
-        return restore.denoise(image, None if camera else sigma, seed=0, camera=camera)
-    return restore.super_resolve(image, 4, True, "lanczos2")
+        return restoration.denoise(image, None if camera else sigma, seed=0, camera=camera)
+    return restoration.super_resolve(image, 4, True, "lanczos2")
 
 
 def dip_preset(task: str, config: str) -> str:
@@ -82,7 +82,7 @@ def run_job(path: str, task: str, config: str, steps: int, device: str, crop: in
     problem = problem_for(path, task, crop, sigma, camera)
     preset = dip_preset(task, config)
     # as `invert restore` builds it: a camera preset's colour TV scaled to the input's noise, unless the config sets it
-    settings = {**restore.noise_scaled_settings(problem, "dip", preset), **CONFIGS[config][1]}
+    settings = {**restoration.noise_scaled_settings(problem, "dip", preset), **CONFIGS[config][1]}
     prior = priors.create("dip", channels=problem.channels, size=problem.output_size, preset=preset, seed=0,
                           **settings)
     cfg = fit_config(task, config, steps=steps, device=device, seed=0)

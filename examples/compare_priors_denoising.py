@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from invert import priors
-from invert import FitConfig, fit, metrics, report, restore
+from invert import FitConfig, fit, metrics, report, restoration
 from invert.images import center_crop, load_image
 
 
@@ -23,13 +23,13 @@ def main() -> None:
 
     clean, _ = load_image(args.image)
     clean = center_crop(clean, args.crop)
-    problem = restore.denoise(clean, sigma=args.sigma, seed=0)
+    problem = restoration.denoise(clean, sigma=args.sigma, seed=0)
     panels = [(f"noisy {metrics.psnr(problem.observation, clean):.2f} dB", problem.observation)]
     for name in priors.available():
         preset = priors.preset_for(name, "denoise")  # each prior's denoising preset, as `invert restore` picks it
         prior = priors.create(name, channels=problem.channels, size=problem.output_size, preset=preset)
         config = FitConfig.build(prior.fit_defaults, progress=True, auto_stop=True)  # as `invert restore` does
-        config.stop_residual = restore.stop_residual(problem, config)
+        config.stop_residual = restoration.stop_residual(problem, config)
         result = fit(prior, problem.energy, config, reference=clean)
         score = metrics.psnr(result.output, clean)
         print(f"{name:<13} {preset:<8} {prior.num_parameters():>9,} parameters  {score:6.2f} dB  {result.seconds:6.1f} s")

@@ -16,7 +16,7 @@ USAGE = "give a σ from 0 to 255 (e.g. 25) or camera[:LEVEL][:jpegQUALITY] (e.g.
 
 
 def parse_noise(text: str) -> dict[str, float | int]:
-    """The keyword arguments of `restore.denoise` that synthesize the noise `text` names."""
+    """The keyword arguments of `restoration.denoise` that synthesize the noise `text` names."""
     kind, *rest = str(text).strip().split(":")
     if kind != "camera":
         if rest:

@@ -19,7 +19,7 @@ from .images import save_image, to_uint8  # noqa: E402
 
 if TYPE_CHECKING:
     from .preimages import Cell
-    from .restore import Restoration
+    from .restoration import Restoration
     from .zoo import LoadedModel
 
 

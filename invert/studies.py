@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import files, images, restore, tasks
+from . import files, images, restoration, tasks
 from .defaults import EXECUTORS
 from .engine import parse_device, resolve_device
 from .threads import available_cores
@@ -252,7 +252,7 @@ def run_cell(settings: dict[str, Any], folder: Path) -> dict[str, Any]:
         task = tasks.get(settings["restore"])
         own = {k: v for k, v in settings.items() if k in tasks.settings_of(task)}
         problem = task(**own, **task.from_clean).problem(image, settings["seed"])
-        done = restore.restore(problem, settings["prior"], **common)
+        done = restoration.restore(problem, settings["prior"], **common)
         picture, record, fit = done.image, done.record, done.fit
     elif settings["task"] == "preimage":
         judges = _judges(settings)

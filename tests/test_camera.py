@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from invert import camera, noises, restore
+from invert import camera, noises, restoration
 from invert.errors import SettingError
 from invert.physics import add_gaussian_noise
 from invert.stopping import estimate_noise
@@ -90,18 +90,18 @@ def test_noise_grammar_refuses(text):
 
 
 def test_denoise_with_camera_noise_scores_against_the_noise_free_pipeline(photo):
-    problem = restore.denoise(photo, camera=0.0025, seed=1)
+    problem = restoration.denoise(photo, camera=0.0025, seed=1)
     noisy, clean = camera.camera_noise(photo, 0.0025, seed=1)
     assert torch.equal(problem.observation, noisy) and torch.equal(problem.reference, clean)
     assert any("camera noise" in note for note in problem.notes)
-    level, source = restore.noise_level(problem)
+    level, source = restoration.noise_level(problem)
     assert "correlated" in source and level == pytest.approx(rms(noisy, clean), rel=0.35)
-    given = restore.denoise(photo, camera=0.0025, seed=1, noise_level=12.0)
-    assert restore.noise_level(given) == (pytest.approx(12 / 255), "given")
+    given = restoration.denoise(photo, camera=0.0025, seed=1, noise_level=12.0)
+    assert restoration.noise_level(given) == (pytest.approx(12 / 255), "given")
     with pytest.raises(SettingError):
-        restore.denoise(photo, sigma=25, camera=0.001)
+        restoration.denoise(photo, sigma=25, camera=0.001)
     with pytest.raises(SettingError):
-        restore.denoise(photo, noise_level=math.inf)
+        restoration.denoise(photo, noise_level=math.inf)
 
 
 def test_chroma_total_variation_sees_colour_edges_only():
@@ -126,12 +126,12 @@ def test_the_luminance_discrepancy_ignores_colour_left_in_the_residual():
 
 
 def test_camera_noise_gets_the_camera_preset_and_stops_on_the_luminance(photo):
-    camera_problem = restore.denoise(photo, camera=0.01, seed=0)
-    white_problem = restore.denoise(photo, sigma=25, seed=0)
-    assert restore.preset_task(camera_problem, "dip") == restore.CAMERA_PRESET
-    assert restore.preset_task(white_problem, "dip") == "denoise"
-    assert restore.preset_task(camera_problem, "tv") == "denoise"  # a prior without a camera preset
-    done = restore.restore(camera_problem, "dip", steps=3)
-    assert done.record["preset"] == restore.CAMERA_PRESET and done.fit.config.stop_luminance
+    camera_problem = restoration.denoise(photo, camera=0.01, seed=0)
+    white_problem = restoration.denoise(photo, sigma=25, seed=0)
+    assert restoration.preset_task(camera_problem, "dip") == restoration.CAMERA_PRESET
+    assert restoration.preset_task(white_problem, "dip") == "denoise"
+    assert restoration.preset_task(camera_problem, "tv") == "denoise"  # a prior without a camera preset
+    done = restoration.restore(camera_problem, "dip", steps=3)
+    assert done.record["preset"] == restoration.CAMERA_PRESET and done.fit.config.stop_luminance
     # the luminance's noise is a part of the whole: its threshold lies under the whole residual's
     assert 0 < done.fit.config.stop_residual < done.record["noise_sigma"] ** 2 / 255**2

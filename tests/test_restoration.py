@@ -4,12 +4,12 @@ import torch
 from PIL import Image
 
 from invert import priors
-from invert import FitConfig, fit, metrics, restore
+from invert import FitConfig, fit, metrics, restoration
 from invert.physics import Downsample, downsampling_kernel
 
 
 def test_dip_denoising_raises_psnr_clearly(photo):
-    problem = restore.denoise(photo, sigma=25, seed=0)
+    problem = restoration.denoise(photo, sigma=25, seed=0)
     p = priors.create("dip", size=problem.output_size, preset="fast")
     r = fit(p, problem.energy, FitConfig.build(p.fit_defaults, steps=250), reference=photo)
     noisy = metrics.psnr(problem.observation, photo)
@@ -17,14 +17,14 @@ def test_dip_denoising_raises_psnr_clearly(photo):
 
 
 def test_tv_denoising_raises_psnr(photo):
-    problem = restore.denoise(photo, sigma=25, seed=0)
+    problem = restoration.denoise(photo, sigma=25, seed=0)
     p = priors.create("tv", size=problem.output_size)
     r = fit(p, problem.energy, FitConfig.build(p.fit_defaults, steps=300))
     assert metrics.psnr(r.output, photo) > metrics.psnr(problem.observation, photo) + 2
 
 
 def test_dip_fits_the_known_pixels_it_inpaints_from(photo):
-    problem = restore.inpaint(photo, drop=0.5, seed=0)
+    problem = restoration.inpaint(photo, drop=0.5, seed=0)
     mask = problem.energy.operator.mask
     p = priors.create("dip", size=problem.output_size)
     r = fit(p, problem.energy, FitConfig.build(p.fit_defaults, steps=150, ema=0))
@@ -34,8 +34,8 @@ def test_dip_fits_the_known_pixels_it_inpaints_from(photo):
 
 
 def test_restored_inpainting_keeps_the_known_pixels_exactly(photo):
-    problem = restore.inpaint(photo, drop=0.4, seed=1)
-    done = restore.restore(problem, "tv", steps=5)
+    problem = restoration.inpaint(photo, drop=0.4, seed=1)
+    done = restoration.restore(problem, "tv", steps=5)
     known = problem.known.bool().expand_as(photo)
     assert torch.equal(done.image[known], photo[known])
     assert not torch.equal(done.raw[known], photo[known])  # 5 steps of the prior alone do not reach them
@@ -62,7 +62,7 @@ def test_downsampler_kernels_are_normalised_and_keep_constants():
 
 
 def test_super_resolution_problem_shapes(photo):
-    problem = restore.super_resolve(photo, 4, from_hr=True)
+    problem = restoration.super_resolve(photo, 4, from_hr=True)
     assert problem.observation.shape[-2:] == (16, 16)
     assert problem.output_size == (64, 64) and problem.baseline.shape == photo.shape
     assert float(problem.energy(photo)) < 1e-3  # the reference explains its own measurement
@@ -77,5 +77,5 @@ def test_psnr_y_crops_border_and_uses_luminance(photo):
 
 def test_ssim_is_one_for_identical_and_lower_for_noisy(photo):
     assert metrics.ssim(photo, photo) == pytest.approx(1.0)
-    noisy = restore.denoise(photo, sigma=25).observation
+    noisy = restoration.denoise(photo, sigma=25).observation
     assert metrics.ssim(noisy, photo) < 0.8

@@ -98,7 +98,7 @@ def test_discrepancy_stop_can_run_on_past_the_threshold():
 
 
 def discrepancy_threshold(noisy):
-    """The residual the library stops denoising at when the noise level is estimated (restore.stop_residual)."""
+    """The residual the library stops denoising at when the noise level is estimated (restoration.stop_residual)."""
     return DISCREPANCY * noise_sigma(noisy) ** 2
 
 

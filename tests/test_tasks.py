@@ -9,7 +9,7 @@ from invert import studies, tasks
 from invert.energies import DataFidelity
 from invert.errors import SettingError
 from invert.physics import GaussianBlur, Operator
-from invert.restore import Problem
+from invert.restoration import Problem
 
 
 class Dim(Operator):

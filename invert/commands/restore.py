@@ -13,7 +13,7 @@ from . import options
 from .output import prepare_output_dir, say
 
 if TYPE_CHECKING:
-    from ..restore import Problem
+    from ..restoration import Problem
 
 # Used when IMAGE is left out: a sample photo shipped with scikit-image, degraded as each task's `sample` says
 SAMPLE = {"image": "skimage:chelsea", "crop": 128}
@@ -92,7 +92,7 @@ def task_of(args: argparse.Namespace, sample: bool = False) -> tasks.Restoration
 
 
 def build_problem(args: argparse.Namespace, task: tasks.RestorationTask) -> tuple[Problem, list[str]]:
-    from .. import images, restore
+    from .. import images, restoration
 
     image, notes = images.load_image(args.image)
     uncropped = tuple(image.shape[-2:])
@@ -101,7 +101,7 @@ def build_problem(args: argparse.Namespace, task: tasks.RestorationTask) -> tupl
     problem = task.problem(image, args.seed, tasks.Source(uncropped, args.crop))
     if args.reference:
         reference, _ = images.load_image(args.reference)
-        problem = restore.with_reference(problem, images.center_crop(reference, args.crop) if args.crop else reference)
+        problem = restoration.with_reference(problem, images.center_crop(reference, args.crop) if args.crop else reference)
     elif problem.reference is None:
         notes.append("no clean reference: no PSNR or SSIM (give --reference FILE to score against one)")
     return problem, notes + problem.notes
@@ -110,7 +110,7 @@ def build_problem(args: argparse.Namespace, task: tasks.RestorationTask) -> tupl
 def run(args: argparse.Namespace) -> int:
     from invert import priors as prior_registry
 
-    from .. import files, report, restore
+    from .. import files, report, restoration
 
     args.prior = args.prior or tasks.get(args.task).default_prior
     if len(args.images) > 1 or args.seeds or any(Path(i).is_dir() or glob.has_magic(i) for i in args.images):
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     out = prepare_output_dir(args.out.replace("<task>", args.task), args.overwrite)
     problem, more = build_problem(args, task)
     say(*notes, *more)
-    done = restore.restore(problem, args.prior, preset=args.preset, steps=args.steps, lr=args.lr, seed=args.seed,
+    done = restoration.restore(problem, args.prior, preset=args.preset, steps=args.steps, lr=args.lr, seed=args.seed,
                            device=args.device, auto_stop=args.auto_stop, progress=not args.quiet)
     result = done.fit
     if result.config.stop_residual is not None:  # the discrepancy rule: say which noise level it stopped at

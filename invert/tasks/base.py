@@ -17,7 +17,7 @@ from ..errors import SettingError
 if TYPE_CHECKING:
     import torch
 
-    from ..restore import Problem
+    from ..restoration import Problem
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ class Deblur(RestorationTask):
     def problem(self, image, seed=0, source=None):
         from ..energies import DataFidelity
         from ..physics import GaussianBlur
-        from ..restore import Problem, check_size
+        from ..restoration import Problem, check_size
 
         check_size(image)
         blur = GaussianBlur(self.blur or self.add_blur, image.shape[1])

@@ -31,7 +31,7 @@ class Denoise(RestorationTask):
         kind=float, least=0, most=255, above=True, metavar="SIGMA")
 
     def problem(self, image, seed=0, source=None):
-        from ..restore import denoise
+        from ..restoration import denoise
 
         synthetic = parse_noise(self.noise) if self.noise else {}
         return denoise(image, seed=seed, noise_level=self.noise_level, **synthetic)

@@ -33,7 +33,7 @@ class Inpaint(RestorationTask):
 
     def problem(self, image, seed=0, source=None):
         from ..images import load_mask
-        from ..restore import inpaint
+        from ..restoration import inpaint
 
         size = source.size if source else tuple(image.shape[-2:])
         mask = load_mask(self.mask, size, source.crop if source else None) if self.mask else None

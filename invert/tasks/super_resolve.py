@@ -35,6 +35,6 @@ class SuperResolve(RestorationTask):
             raise SettingError("factor", "is needed: the upscaling factor (e.g. 4)")
 
     def problem(self, image, seed=0, source=None):
-        from ..restore import super_resolve
+        from ..restoration import super_resolve
 
         return super_resolve(image, self.factor, self.from_hr, self.kernel)
