@@ -39,6 +39,7 @@ from invert.engine import resolve_device
 from invert.images import load_image, save_image
 from invert.inversion import FeatureInversion, classify
 from invert.preimages import STALL_RATIO, Judges, invert_layer, maximize, prepare_target
+from invert.scores import grey
 
 from . import common
 from .common import PREIMAGE_PHOTOS, save_result, settings
@@ -57,12 +58,6 @@ CLASSES = {
 PHOTOS = {"benchmark": PREIMAGE_PHOTOS["heldout"], "design": PREIMAGE_PHOTOS["design"]}
 JUDGES = ("tf_efficientnet_lite1", "tf_efficientnet_lite2")
 LUCENT_STEPS = 512  # render_vis's default threshold
-
-
-def grey(image: torch.Tensor) -> torch.Tensor:
-    """The luminance (Rec. 601) in all three channels: what is left when colour is taken away."""
-    y = (image * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
-    return y.expand_as(image)
 
 
 def shuffled(image: torch.Tensor, pieces: int = 4, seed: int = 0) -> torch.Tensor:

@@ -108,34 +108,38 @@ def _fit(prior_name: str, preset: str | None, task: str, model: LoadedModel, mak
                            "choose a model with a smaller input or a smaller prior")
     prior = build()
     data = make_data()
-    statistics = settings.get("statistics", 0.0)
-    if statistics and NormStatistics.norm_layers(model.model):  # without BatchNorm (a ViT) there are none to match
-        data.statistics = statistics
-    if is_coarse(data, model):
-        # deep layers: shown through random shifts/rotations/scales; feature matching there fits slower
-        # and gets the preset's larger budget (measured for inversion, not for activation maximization)
-        data.transform = from_recipe(settings)
-        if isinstance(data, FeatureInversion):
-            steps = steps or settings.get("coarse_steps")
-    config = FitConfig.build({**prior.fit_defaults, **(fit_settings or {})}, steps=steps, seed=seed, device=device,
-                             progress=progress)
-    energy = _objective(data, settings)
-    result = fit(prior, energy, config, callbacks=callbacks)
-    data.to("cpu")
-    record = {"prior": prior_name, "preset": preset_name, "params": prior.num_parameters(),
-              "seconds": round(result.seconds, 2), "steps_run": result.steps_run}
-
-    last = result
-
-    def resume(transform_seed: int) -> tuple[torch.Tensor, FitResult]:
-        """The same fit run on from where it ended, for as many steps again (new draws of the transforms)."""
-        nonlocal last
-        last = fit(prior, energy, replace(config, seed=transform_seed), callbacks=callbacks,
-                   optimizer_state=last.optimizer_state)
+    try:
+        statistics = settings.get("statistics", 0.0)
+        if statistics and NormStatistics.norm_layers(model.model):  # without BatchNorm (a ViT) there are none to match
+            data.statistics = statistics
+        if is_coarse(data, model):
+            # deep layers: shown through random shifts/rotations/scales; feature matching there fits slower
+            # and gets the preset's larger budget (measured for inversion, not for activation maximization)
+            data.transform = from_recipe(settings)
+            if isinstance(data, FeatureInversion):
+                steps = steps or settings.get("coarse_steps")
+        config = FitConfig.build({**prior.fit_defaults, **(fit_settings or {})}, steps=steps, seed=seed, device=device,
+                                 progress=progress)
+        energy = _objective(data, settings)
+        result = fit(prior, energy, config, callbacks=callbacks)
         data.to("cpu")
-        return last.output.clamp(0, 1), last
+        record = {"prior": prior_name, "preset": preset_name, "params": prior.num_parameters(),
+                  "seconds": round(result.seconds, 2), "steps_run": result.steps_run}
 
-    return result.output.clamp(0, 1), record, data, result, resume
+        last = result
+
+        def resume(transform_seed: int) -> tuple[torch.Tensor, FitResult]:
+            """The same fit run on from where it ended, for as many steps again (new draws of the transforms)."""
+            nonlocal last
+            last = fit(prior, energy, replace(config, seed=transform_seed), callbacks=callbacks,
+                       optimizer_state=last.optimizer_state)
+            data.to("cpu")
+            return last.output.clamp(0, 1), last
+
+        return result.output.clamp(0, 1), record, data, result, resume
+    except BaseException:  # an error or Ctrl-C inside the fit leaves no hook on the shared classifier
+        data.remove_hooks()
+        raise
 
 
 def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: str, *, preset: str | None = None,
@@ -162,21 +166,23 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
                     callbacks=callbacks, fit_settings=fit_settings, prior_settings=prior_settings)
 
     image, fitted, data, result, resume = start(seed)
-    flat = data.errors(torch.full_like(target, 0.5))[layer]
-    prior_seed, attempts, continued = seed, [], 0
-    for attempt in range(restarts + 1):
-        if attempt and loss < CONTINUE_RATIO * flat:
-            image, result = resume(seed + RESTART_SEED_STEP * attempt)
-            continued += 1
-        elif attempt:
-            data.remove_hooks()
-            prior_seed = seed + RESTART_SEED_STEP * attempt
-            image, fitted, data, result, resume = start(prior_seed)
-        loss = data.errors(image)[layer]
-        attempts.append((loss, prior_seed, image, fitted, result))
-        if loss < STALL_RATIO * flat or result.interrupted:
-            break
-    data.remove_hooks()
+    try:
+        flat = data.errors(torch.full_like(target, 0.5))[layer]
+        prior_seed, attempts, continued = seed, [], 0
+        for attempt in range(restarts + 1):
+            if attempt and loss < CONTINUE_RATIO * flat:
+                image, result = resume(seed + RESTART_SEED_STEP * attempt)
+                continued += 1
+            elif attempt:
+                data.remove_hooks()
+                prior_seed = seed + RESTART_SEED_STEP * attempt
+                image, fitted, data, result, resume = start(prior_seed)
+            loss = data.errors(image)[layer]
+            attempts.append((loss, prior_seed, image, fitted, result))
+            if loss < STALL_RATIO * flat or result.interrupted:
+                break
+    finally:  # whatever happens, no hook stays on the shared classifier
+        data.remove_hooks()
     loss, used_seed, image, fitted, result = min(attempts, key=lambda a: a[0])
     top, top_original = top1(model, image), top1(model, target)
     record = {
@@ -223,20 +229,23 @@ def maximize(judges: Judges, layer: str, channel: int, prior_name: str, *, posit
         prior_name, preset, MAXIMIZE, model, lambda: ActivationMaximization(model, layer, channel, position),
         steps=steps, seed=seed, device=device, progress=progress, objective=objective, fit_settings=fit_settings,
         prior_settings=prior_settings)
+    try:
+        activation = float(data.activation(image, transformed=False))
+    finally:
+        data.remove_hooks()
     record = {
         "layer": layer,
         "channel": channel,
         "position": list(position) if position else None,
         **fitted,
         "class_name": None if data.spatial or data.units != model.num_classes else model.class_name(channel),
-        "activation": float(data.activation(image, transformed=False)),
+        "activation": activation,
     }
     top = top1(model, image)
     record.update(top1=top, top1_name=model.class_name(top))
     if judges.transfer is not None:
         top = top1(judges.transfer, image)
         record.update(top1_transfer=top, top1_transfer_name=judges.transfer.class_name(top))
-    data.remove_hooks()
     return image, record, result
 
 

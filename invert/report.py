@@ -3,19 +3,17 @@ from __future__ import annotations
 
 import json
 import os
+from html import escape
 import platform
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-import matplotlib
+from matplotlib.figure import Figure  # figures without pyplot: a notebook's backend is left as it is
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from . import files, threads  # noqa: E402
-from .images import save_image, to_uint8  # noqa: E402
+from . import files, threads
+from .images import save_image, to_uint8
 
 if TYPE_CHECKING:
     from .preimages import Cell
@@ -64,10 +62,15 @@ def write_json(data: dict[str, Any], path: str | os.PathLike) -> None:
     files.write_text(path, json.dumps(clean, indent=2, allow_nan=False) + "\n")
 
 
-def _save(fig: plt.Figure, path: str | os.PathLike) -> None:
+def _figure(rows: int = 1, columns: int = 1, *, figsize: tuple[float, float], squeeze: bool = True):
+    """A figure and its axes, drawn off-screen whatever backend the process uses."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(rows, columns, squeeze=squeeze)
+
+
+def _save(fig: Figure, path: str | os.PathLike) -> None:
     with files.atomic(path) as temporary:
         fig.savefig(temporary, dpi=100)
-    plt.close(fig)
 
 
 def grid(panels: Sequence[tuple[str, torch.Tensor]], path: str | os.PathLike, columns: int | None = None,
@@ -82,7 +85,7 @@ def grid_rows(rows: Sequence[Sequence[tuple[str, torch.Tensor]]], path: str | os
     """Rows of titled images at a common display size (nearest-neighbour upscaling); rows may be ragged;
     `row_labels` are written beside the rows."""
     columns = max(len(r) for r in rows)
-    fig, axes = plt.subplots(len(rows), columns, figsize=(panel_inches * columns, panel_inches * len(rows) + 0.3),
+    fig, axes = _figure(len(rows), columns, figsize=(panel_inches * columns, panel_inches * len(rows) + 0.3),
                              squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -106,7 +109,7 @@ def curves_by_run(histories: dict[str, Sequence[dict[str, float]]], path: str | 
                   log: bool = False, level: float | None = None, reached: dict[str, int | None] | None = None) -> None:
     """One loss curve per named run on one plot; `log` puts both axes on log scales (the DIP paper's Fig. 2).
     `level` draws a loss level as a dashed line, and `reached` marks the step each run first got there."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = _figure(figsize=(6.5, 4))
     for label, history in histories.items():
         line, = ax.plot([h["step"] for h in history], [h["loss"] for h in history], lw=1, label=label)
         step = (reached or {}).get(label)
@@ -133,7 +136,7 @@ def learning_curves(history: Sequence[dict[str, float]], path: str | os.PathLike
     (auto-stop watches the data term), and PSNR on a second axis when a reference was known; a dotted
     line marks `output_step`, the step auto-stop took the output from."""
     steps = [h["step"] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = _figure(figsize=(6, 3.6))
     ax.plot(steps, [h["loss"] for h in history], color="tab:blue", lw=1, label="loss")
     if history and "data" in history[0]:
         ax.plot(steps, [h["data"] for h in history], color="tab:cyan", lw=1, ls="--", label="data term")
@@ -356,8 +359,9 @@ def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[P
     md = title + note + table + "\n" + "".join(f"![{caption}]({path.name})\n\n{caption}\n\n" for caption, path in figures)
     files.write_text(out / "report.md", md)
     inline = "".join(f'<figure><img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
-                     f"<figcaption>{caption}</figcaption></figure>" for caption, p in figures)
+                     f"<figcaption>{escape(caption)}</figcaption></figure>" for caption, p in figures)
     html_table = _table_html(rows)
+    task = escape(task)  # names from a spec and file names are text, not markup
     html = (f"<!doctype html><html><head><meta charset='utf-8'><title>{task} study</title><style>"
             "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
             "padding:4px 8px}img{max-width:100%}</style></head><body>"
@@ -368,7 +372,7 @@ def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[P
 
 def _table_html(rows: list[dict[str, Any]]) -> str:
     columns = [c for c in rows[0] if c not in ("prior", "row", "cells")]
-    head = "".join(f"<th>{c}</th>" for c in ["prior", "layer / unit / task", "cells", *columns])
-    body = "".join("<tr>" + "".join(f"<td>{v}</td>" for v in [r["prior"], r["row"], r["cells"]] + [
+    head = "".join(f"<th>{escape(c)}</th>" for c in ["prior", "layer / unit / task", "cells", *columns])
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in [r["prior"], r["row"], r["cells"]] + [
         _mean_ci_text(r[c]) for c in columns]) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"

@@ -1,0 +1,154 @@
+"""The library in a notebook's words: a model, a unit or a photo, a prior — a picture back.
+
+    import invert
+    model = invert.zoo.load("efficientnet_lite0")
+    v = invert.visualize(model, "classifier:flamingo", prior="fourier")      # v.image, v.fit, v.activation
+    vs = invert.visualize(model, ["blocks.5:3", "blocks.5:7@4,4"], prior="maco")
+    p = invert.preimage(model, "skimage:coffee", layer="blocks.4", prior="dip")
+    r = invert.restore("photo.png", invert.tasks.Deblur(blur=2.0))
+    s = invert.score(model, v.image, wanted=v.unit.channel)                 # evaluation, apart from fitting
+
+A unit is written as lucid and lucent write it: LAYER:CHANNEL, a class name or index at the logits, and
+@Y,X for one position. Fits run no judge unless `score=True`; `invert.score` scores any image later.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from . import images, restoration, tasks, zoo
+from .engine import FitResult
+from .errors import InvertError
+from .preimages import Judges, invert_layer, maximize, prepare_target, transfer_model_name
+from .scores import Scores, verdict
+
+Model = zoo.LoadedModel | str | nn.Module
+Image = torch.Tensor | str | os.PathLike
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A channel of a layer (its mean over positions), one position of it, or a class logit."""
+
+    layer: str
+    channel: int
+    position: tuple[int, int] | None = None
+
+    @classmethod
+    def parse(cls, text: str, model: zoo.LoadedModel) -> Unit:
+        """"blocks.5:7", "blocks.5:7@4,4", "classifier:flamingo" or "classifier:130"."""
+        layer, sep, rest = str(text).rpartition(":")
+        if not sep or not layer or not rest:
+            raise InvertError(f"unit {text!r}: write LAYER:CHANNEL (e.g. blocks.5:7), LAYER:CHANNEL@Y,X for one "
+                              "position, or LOGITS:CLASS (e.g. classifier:flamingo)")
+        zoo.find_layers(model.model, [layer], model.name)
+        what, _, where = rest.partition("@")
+        position = None
+        if where:
+            try:
+                y, x = (int(v) for v in where.split(","))
+            except ValueError:
+                raise InvertError(f"unit {text!r}: the position is written @Y,X (e.g. @4,4)") from None
+            position = (y, x)
+        channel = int(what) if what.strip().isdigit() else zoo.class_index(what)
+        return cls(layer, channel, position)
+
+    def __str__(self) -> str:
+        return f"{self.layer}:{self.channel}" + (f"@{self.position[0]},{self.position[1]}" if self.position else "")
+
+
+@dataclass
+class Visualization:
+    """What `visualize` returns for one unit."""
+
+    unit: Unit
+    image: torch.Tensor  # 1×3×H×W in [0, 1]
+    prior: str
+    preset: str
+    activation: float  # the unit's activation on the image (no transforms)
+    fit: FitResult
+    scores: Scores | None = None
+
+
+@dataclass
+class PreImage:
+    """What `preimage` returns: an image whose features at `layer` match the target's."""
+
+    layer: str
+    image: torch.Tensor
+    target: torch.Tensor  # the photo as the model sees it
+    prior: str
+    preset: str
+    feature_loss: float  # normalized, as in the record
+    flat_feature_loss: float  # a flat grey image's: below half of it the fit has not stalled
+    stalled: bool
+    fit: FitResult
+    scores: Scores | None = None
+
+
+def _model(model: Model) -> zoo.LoadedModel:
+    return model if isinstance(model, zoo.LoadedModel) else zoo.load(model)
+
+
+def score(model: Model, image: torch.Tensor, wanted: int | None = None, judge: Model | None | str = "auto") -> Scores:
+    """What `model` and an independent judge (EfficientNet-Lite2, or Lite0 for Lite2; `judge=None` skips it)
+    call `image`; with `wanted`, each one's probability of it, top-5 and grey-copy probability."""
+    loaded = _model(model)
+    if judge == "auto":
+        judge = transfer_model_name(loaded.name)
+    return Scores(verdict(loaded, image, wanted), None if judge is None else verdict(_model(judge), image, wanted))
+
+
+def visualize(model: Model, units: str | Sequence[str], prior: str = "fourier", *, preset: str | None = None,
+              steps: int | None = None, seed: int = 0, device: str = "auto", score: bool = False,
+              progress: bool = False) -> Visualization | list[Visualization]:
+    """The image `prior` can make that most excites each unit (activation maximization); a list of units gives
+    a list. `score=True` adds `invert.score` (the unit's class, for a logit) to each."""
+    loaded = _model(model)
+    several = not isinstance(units, str)
+    parsed = [Unit.parse(u, loaded) for u in (units if several else [units])]  # every unit checked before any fit
+    done = []
+    for unit in parsed:
+        image, record, fit = maximize(Judges(loaded), unit.layer, unit.channel, prior, position=unit.position,
+                                      preset=preset, steps=steps, seed=seed, device=device, progress=progress)
+        wanted = unit.channel if record["class_name"] is not None else None
+        done.append(Visualization(unit, image, prior, record["preset"], record["activation"], fit,
+                                  _score(loaded, image, wanted) if score else None))
+    return done if several else done[0]
+
+
+def preimage(model: Model, image: Image, layer: str, prior: str = "dip", *, preset: str | None = None,
+             steps: int | None = None, seed: int = 0, device: str = "auto", score: bool = False,
+             progress: bool = False) -> PreImage:
+    """An image whose features at `layer` match those of `image` (a file, `skimage:NAME`, or a 1×3×H×W tensor in
+    [0, 1] at the model's input size), under `prior`. `score=True` adds `invert.score` against the photo's class."""
+    loaded = _model(model)
+    target = image if isinstance(image, torch.Tensor) else prepare_target(str(image), loaded)[0]
+    picture, record, fit = invert_layer(Judges(loaded), target, layer, prior, preset=preset, steps=steps, seed=seed,
+                                        device=device, progress=progress)
+    return PreImage(layer, picture, target, prior, record["preset"], record["feature_loss"],
+                    record["flat_feature_loss"], record["stalled"], fit,
+                    _score(loaded, picture, record["top1_original"]) if score else None)
+
+
+def restore(image: Image, task: tasks.RestorationTask | str, prior: str | None = None, *, preset: str | None = None,
+            steps: int | None = None, seed: int = 0, device: str = "auto", crop: int | None = None,
+            **settings: Any) -> restoration.Restoration:
+    """Restore `image` (a file, `skimage:NAME` or a 1×C×H×W tensor in [0, 1]) as `task` says — a task object
+    (`invert.tasks.Deblur(blur=2.0)`) or a name with its settings (`"denoise", noise="25"`) — with `prior`
+    (default: the task's). Returns the restored image, the problem, the fit and the scores."""
+    task = tasks.create(task, **settings) if isinstance(task, str) else task
+    picture = image if isinstance(image, torch.Tensor) else images.load_image(image)[0]
+    size = tuple(picture.shape[-2:])
+    if crop:
+        picture = images.center_crop(picture, crop)
+    problem = task.problem(picture, seed, tasks.Source(size, crop))
+    return restoration.restore(problem, prior, preset=preset, steps=steps, seed=seed, device=device)
+
+
+def _score(loaded: zoo.LoadedModel, image: torch.Tensor, wanted: int | None) -> Scores:
+    return score(loaded, image, wanted)

@@ -1,0 +1,82 @@
+"""The facade a notebook user lives with: one call from a model to a picture, scoring apart, no side effects."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import invert
+from invert import zoo
+from invert.errors import InvertError
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return zoo.load("efficientnet_lite0")
+
+
+def test_units_are_written_as_lucid_writes_them(lite0):
+    assert invert.Unit.parse("classifier:flamingo", lite0) == invert.Unit("classifier", 130)
+    assert invert.Unit.parse("blocks.5:7@4,4", lite0) == invert.Unit("blocks.5", 7, (4, 4))
+    assert str(invert.Unit.parse("blocks.5:3", lite0)) == "blocks.5:3"
+    with pytest.raises(InvertError, match="LAYER:CHANNEL"):
+        invert.Unit.parse("blocks.5", lite0)
+    with pytest.raises(zoo.ZooError):
+        invert.Unit.parse("blocks.99:1", lite0)
+
+
+def test_visualize_returns_one_result_per_unit_and_scores_only_when_asked(lite0):
+    one = invert.visualize(lite0, "classifier:flamingo", prior="fourier", steps=3)
+    assert isinstance(one, invert.Visualization) and one.image.shape == (1, 3, 224, 224) and one.scores is None
+    assert one.fit.steps_run == 3
+    several = invert.visualize(lite0, ["blocks.5:3", "blocks.5:7@2,2"], prior="fourier", steps=2, score=True)
+    assert [str(v.unit) for v in several] == ["blocks.5:3", "blocks.5:7@2,2"]
+    assert all(v.scores.judge is not None and v.scores.model.wanted is None for v in several)  # a channel has no class
+
+
+def test_a_preimage_and_its_scores_against_the_photo_s_class(lite0):
+    p = invert.preimage(lite0, "skimage:coffee", layer="blocks.1", prior="tv", steps=30, score=True)
+    assert p.image.shape == p.target.shape == (1, 3, 224, 224)
+    assert p.feature_loss < p.flat_feature_loss and not p.stalled
+    assert p.scores.model.wanted == 967 and 0 <= p.scores.model.probability <= 1  # espresso
+    scores = invert.score(lite0, p.target, wanted=967, judge=None)
+    assert scores.model.top1_hit and scores.judge is None
+
+
+def test_a_failed_fit_leaves_no_hook_on_the_model(lite0):
+    def fail(step, loss, last, shown):
+        raise RuntimeError("stop here")
+
+    from invert.preimages import Judges, invert_layer
+
+    target = torch.rand(1, 3, 224, 224)
+    with pytest.raises(RuntimeError, match="stop here"):
+        invert_layer(Judges(lite0), target, "blocks.2", "tv", steps=3, callbacks=(fail,))
+    assert not any(m._forward_hooks for m in lite0.model.modules())
+
+
+def test_importing_and_drawing_leave_a_notebook_s_matplotlib_backend_alone(tmp_path):
+    code = f"""
+import matplotlib
+matplotlib.use("svg")
+import torch, invert
+from invert import report
+report.grid([("a", torch.rand(1, 3, 16, 16))], {str(tmp_path / "g.png")!r})
+print(matplotlib.get_backend())
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "svg" and (tmp_path / "g.png").stat().st_size > 0
+
+
+def test_the_readme_s_python_blocks_run_as_written(tmp_path):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) >= 3
+    done = subprocess.run([sys.executable, "-c", "\n".join(blocks)], capture_output=True, text=True, cwd=tmp_path,
+                          env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "dB gained" in done.stdout
