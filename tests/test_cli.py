@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from invert import cli, memory
-from invert import restore as restore_lib
+from invert import restoration as restore_lib
 
 
 def assert_one_line_error(code, err, *fragments):

@@ -227,7 +227,7 @@ def test_downsampling_gives_exactly_the_size_over_the_factor(factor, size):
 
 
 def test_a_run_that_fails_after_claiming_its_folder_leaves_nothing(run_cli, files_at, monkeypatch):
-    from invert import restore as restore_lib
+    from invert import restoration as restore_lib
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
