@@ -191,7 +191,7 @@ def load_spec(path: str | os.PathLike) -> Spec:
         return spec
     spec.model = str(raw.get("model", zoo.DEFAULT_MODEL))
     try:
-        loaded = zoo.load(spec.model)
+        loaded = _models[spec.model] = _models.get(spec.model) or zoo.load(spec.model)  # the cells here reuse it
     except zoo.ZooError as error:
         raise StudyError(f"{where}: model = {spec.model!r}: {error}") from None
     spec.layers = _list(raw, "layers", str, where) or ([] if task == "preimage" else [zoo.default_layers(

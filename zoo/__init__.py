@@ -8,8 +8,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .errors import ZooError
-from .labels import class_index, class_name
+from .errors import ZooError  # noqa: F401  (re-exported)
+from .labels import class_index, class_name  # noqa: F401  (re-exported)
 
 _NEEDS_TORCH = {
     "load_lite": "efficientnet_lite",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from . import options
 from .model_args import DEFAULT_IMAGE, load_target
 from .output import prepare_output_dir, say
-from .preimage import add_common, check_layers, fit_settings, load_judges, warn_if_stalled, write_result
+from .fitting import add_common, check_layers, fit_settings, load_judges, warn_if_stalled, write_result
 
 if TYPE_CHECKING:
     from ..preimages import Cell

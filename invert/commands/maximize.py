@@ -5,7 +5,7 @@ import argparse
 
 from . import options
 from .output import prepare_output_dir, say
-from .preimage import add_common, check_layers, fit_settings, load_judges, write_result
+from .fitting import add_common, check_layers, fit_settings, load_judges, write_result
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
 def run_batch(args: argparse.Namespace) -> int:
     """Several images or seeds: one study (a clean reference per image, the degradation synthesized)."""
     from .. import studies
-    from .study import run_spec
+    from .batch import run_spec
 
     given = studies.expand_images(args.images or [SAMPLE["image"]], Path.cwd(), "the images given")
     task = task_of(args)

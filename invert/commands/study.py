@@ -4,16 +4,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..defaults import EXECUTORS
 from ..errors import InvertError
 from . import options
-from .output import prepare_output_dir, say
-
-if TYPE_CHECKING:
-    from ..studies import Spec
-
+from .batch import run_spec
+from .output import say
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("study", help="images × layers × priors × seeds as one resumable job, with a report",
@@ -49,36 +45,6 @@ def run(args: argparse.Namespace) -> int:
         raise InvertError("--executor ray needs Ray: pip install 'invert[ray]'")
     return run_spec(spec, args.out, overwrite=resuming, workers=args.workers, threads=args.threads,
                     quiet=args.quiet, executor=args.executor, address=args.address)
-
-
-def run_spec(spec: Spec, folder: str, *, overwrite: bool, workers: int = 1, threads: int | None = None,
-             quiet: bool = False, executor: str = "local", address: str | None = None) -> int:
-    """Run a checked spec into `folder` (claimed first; a study's own folder is resumed, not refused) with one
-    progress bar, then write its report. Also the batch form of `preimage` and `restore`."""
-    from tqdm.auto import tqdm
-
-    from .. import files, studies
-
-    out = prepare_output_dir(folder, overwrite=overwrite)
-    cells = spec.cells()
-    bar = tqdm(total=len(cells), unit="cell", disable=None if not quiet else True, dynamic_ncols=True)
-
-    def progress(done: int, total: int) -> None:
-        bar.n = done
-        bar.refresh()
-
-    ran, total, interrupted = studies.run_study(spec, out, workers=workers, threads=threads, progress=progress,
-                                                executor=executor, address=address)
-    bar.close()
-    finished = len(studies.read_manifest(out))
-    if finished:
-        with files.interrupts_held(deliver=False) as held:
-            studies.write_report(out)
-    else:
-        held = []
-    say(f"{ran} cells run now, {finished} of {total} done; report in {out}/report.html"
-        + (" (interrupted: run the same command again to go on)" if interrupted or held else ""))
-    return 130 if interrupted or held else 0
 
 
 def report(args: argparse.Namespace) -> int:

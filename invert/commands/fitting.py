@@ -1,0 +1,102 @@
+"""What the commands that fit pre-images or maximize units share (preimage, maximize, compare): their
+options, the judges they load, the stall warning and result.json."""
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from ..defaults import RESTARTS, STALL_RATIO
+from . import options
+from .model_args import add_model_args
+from .output import say
+
+if TYPE_CHECKING:
+    from ..preimages import Cell, Judges
+
+
+def add_common(p: argparse.ArgumentParser, restarts: bool = True) -> None:
+    """The options of the commands that fit pre-images or maximize units (preimage, compare, maximize)."""
+    add_model_args(p)
+    p.add_argument("--steps", type=options.COUNT, default=None,
+                   help="optimization steps per pre-image (default: the preset's; more at deep layers)")
+    p.add_argument("--no-transfer", action="store_true", help="skip the independent model's check (saves memory)")
+    p.add_argument("--tv", type=options.WEIGHT, default=None, metavar="W",
+                   help="add W · TV (β = 2) to the energy, whatever the prior (Mahendran & Vedaldi)")
+    p.add_argument("--alpha-norm", type=options.WEIGHT, default=None, metavar="W", help="add W · α-norm (α = 6) to the energy")
+    p.add_argument("--no-transforms", action="store_true", help="no random jitter/rotation/scale at coarse layers")
+    p.add_argument("--statistics", type=options.WEIGHT, default=None, metavar="W",
+                   help="weight of the BatchNorm statistics prior (DeepInversion; 0 turns it off)")
+    if restarts:  # pre-images: a fit that stalls is run again
+        p.add_argument("--restarts", type=options.whole(0, 100), default=RESTARTS, metavar="N",
+                       help=f"run a stalled pre-image (feature loss not below {STALL_RATIO:g}× a flat grey image's) "
+                            f"again, up to N times: run on if it had moved, else from another seed (default {RESTARTS})")
+
+
+def objective(args: argparse.Namespace) -> dict:
+    """The recipe overrides the user asked for (empty: each prior's preset decides)."""
+    extra: dict = {}
+    if args.tv is not None:
+        extra["tv"] = args.tv
+    if args.alpha_norm is not None:
+        extra["alpha"] = args.alpha_norm
+    if args.no_transforms:
+        extra["transforms"] = False
+    if args.statistics is not None:
+        extra["statistics"] = args.statistics
+    return extra
+
+
+def fit_settings(args: argparse.Namespace) -> dict:
+    """The keyword arguments of `invert_layer` and `maximize` that come from the command line."""
+    settings = dict(steps=args.steps, seed=args.seed, device=args.device, progress=not args.quiet,
+                    objective=objective(args))
+    if hasattr(args, "restarts"):
+        settings["restarts"] = args.restarts
+    return settings
+
+
+def warn_if_stalled(cell: Cell) -> None:
+    record = cell.record
+    if record["stalled"]:
+        say(f"{record['layer']} · {record['prior']}: the fit stalled (feature loss {record['feature_loss']:.3f}, a flat "
+            f"grey image has {record['flat_feature_loss']:.3f}) after {record['restarts']} restarts; the cell shows "
+            "the best attempt, marked STALLED")
+
+
+def load_judges(args: argparse.Namespace) -> Judges:
+    from invert import zoo
+
+    from ..engine import resolve_device
+    from ..preimages import Judges, transfer_model_name
+
+    device = resolve_device(args.device)
+    model = zoo.load(args.model, weights=args.weights)
+    model.model.to(device)
+    transfer = None if args.no_transfer else zoo.load(transfer_model_name(model.name))
+    return Judges(model, transfer)
+
+
+def check_layers(judges: Judges, layers: list[str]) -> None:
+    from invert import zoo
+
+    zoo.find_layers(judges.model.model, layers, judges.model.name)
+
+
+def write_result(args: argparse.Namespace, judges: Judges, cells: list[Cell], interrupted: bool, out,
+                 **extra) -> None:
+    from .. import report
+    from ..engine import resolve_device
+
+    records = [cell.record for cell in cells]
+    report.write_json({
+        **report.run_info(),
+        "model": judges.model.name,
+        "transfer_model": judges.transfer.name if judges.transfer else None,
+        "seed": args.seed,
+        "device": str(resolve_device(args.device)),
+        **extra,
+        "interrupted": interrupted,
+        "records": records,
+    }, out / "result.json")
+    total = sum(r["seconds"] for r in records)
+    say(f"{len(records)} pre-images in {total:.0f} s of fitting; results in {out}/")
