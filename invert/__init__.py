@@ -26,6 +26,7 @@ _EXPORTS = {
     "FitConfig": "engine",
     "FitResult": "engine",
     "fit": "engine",
+    "Direction": "direction",
     "PreImage": "api",
     "Unit": "api",
     "Visualization": "api",

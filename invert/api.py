@@ -23,7 +23,9 @@ from torch import nn
 from . import images, restoration, tasks, zoo
 from .engine import FitResult
 from .errors import InvertError
-from .preimages import Judges, invert_layer, maximize, prepare_target, transfer_model_name
+from .direction import Direction
+from .inversion import ActivationMaximization
+from .preimages import Judges, invert_layer, maximize_energy, prepare_target, transfer_model_name
 from .scores import Scores, verdict
 
 Model = zoo.LoadedModel | str | nn.Module
@@ -57,6 +59,9 @@ class Unit:
         channel = int(what) if what.strip().isdigit() else zoo.class_index(what)
         return cls(layer, channel, position)
 
+    def energy(self, loaded: zoo.LoadedModel) -> ActivationMaximization:
+        return ActivationMaximization(loaded, self.layer, self.channel, self.position)
+
     def __str__(self) -> str:
         return f"{self.layer}:{self.channel}" + (f"@{self.position[0]},{self.position[1]}" if self.position else "")
 
@@ -65,7 +70,7 @@ class Unit:
 class Visualization:
     """What `visualize` returns for one unit."""
 
-    unit: Unit
+    unit: Unit | Direction
     image: torch.Tensor  # 1×3×H×W in [0, 1]
     prior: str
     preset: str
@@ -103,21 +108,25 @@ def score(model: Model, image: torch.Tensor, wanted: int | None = None, judge: M
     return Scores(verdict(loaded, image, wanted), None if judge is None else verdict(_model(judge), image, wanted))
 
 
-def visualize(model: Model, units: str | Sequence[str], prior: str = "fourier", *, preset: str | None = None,
-              steps: int | None = None, seed: int = 0, device: str = "auto", score: bool = False,
-              progress: bool = False) -> Visualization | list[Visualization]:
-    """The image `prior` can make that most excites each unit (activation maximization); a list of units gives
-    a list. `score=True` adds `invert.score` (the unit's class, for a logit) to each."""
+def visualize(model: Model, units: str | Direction | Sequence[str | Direction], prior: str = "fourier", *,
+              preset: str | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
+              score: bool = False, progress: bool = False) -> Visualization | list[Visualization]:
+    """The image `prior` can make that most excites each unit (activation maximization): "LAYER:CHANNEL[@Y,X]",
+    "LOGITS:CLASS" or an `invert.Direction`; a list of units gives a list. `score=True` adds `invert.score`
+    (the unit's class, for a logit) to each."""
     loaded = _model(model)
-    several = not isinstance(units, str)
-    parsed = [Unit.parse(u, loaded) for u in (units if several else [units])]  # every unit checked before any fit
+    several = isinstance(units, (list, tuple))
+    parsed = [Unit.parse(u, loaded) if isinstance(u, str) else u for u in (units if several else [units])]
+    checked = [unit.energy(loaded) for unit in parsed]  # every unit checked before any fit
+    for energy in checked:
+        energy.remove_hooks()
     done = []
-    for unit in parsed:
-        image, record, fit = maximize(Judges(loaded), unit.layer, unit.channel, prior, position=unit.position,
-                                      preset=preset, steps=steps, seed=seed, device=device, progress=progress)
-        wanted = unit.channel if record["class_name"] is not None else None
+    for unit, probe in zip(parsed, checked):
+        image, record, fit, _ = maximize_energy(Judges(loaded), lambda: unit.energy(loaded), prior, preset=preset,
+                                                steps=steps, seed=seed, device=device, progress=progress)
+        is_class = isinstance(probe, ActivationMaximization) and not probe.spatial and probe.units == loaded.num_classes
         done.append(Visualization(unit, image, prior, record["preset"], record["activation"], fit,
-                                  _score(loaded, image, wanted) if score else None))
+                                  _score(loaded, image, unit.channel if is_class else None) if score else None))
     return done if several else done[0]
 
 

@@ -216,37 +216,42 @@ def _transfer(judges: Judges, image: torch.Tensor, target: torch.Tensor) -> dict
 
 
 def maximize(judges: Judges, layer: str, channel: int, prior_name: str, *, position: tuple[int, int] | None = None,
-             preset: str | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
-             progress: bool = False, objective: dict[str, Any] | None = None,
-             fit_settings: dict[str, Any] | None = None, prior_settings: dict[str, Any] | None = None
-             ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+             **settings: Any) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
     """The image the prior can make that most excites `channel` of `layer` (a class logit at the logits).
 
-    `objective`, `fit_settings` and `prior_settings` override the preset's rows, as in `invert_layer`.
+    `settings`: those of `maximize_energy` (preset, steps, seed, device, progress, and the `objective`,
+    `fit_settings` and `prior_settings` overrides of the preset's rows, as in `invert_layer`).
     """
     model = judges.model
+    image, record, result, data = maximize_energy(
+        judges, lambda: ActivationMaximization(model, layer, channel, position), prior_name, **settings)
+    class_name = None if data.spatial or data.units != model.num_classes else model.class_name(channel)
+    return image, {"layer": layer, "channel": channel, "position": list(position) if position else None,
+                   **record, "class_name": class_name}, result
+
+
+def maximize_energy(judges: Judges, make_energy: Callable[[], Energy], prior_name: str, *, preset: str | None = None,
+                    steps: int | None = None, seed: int = 0, device: str = "auto", progress: bool = False,
+                    objective: dict[str, Any] | None = None, fit_settings: dict[str, Any] | None = None,
+                    prior_settings: dict[str, Any] | None = None) -> tuple[torch.Tensor, dict[str, Any], FitResult, Any]:
+    """The image the prior can make that most excites what `make_energy()` measures — an energy with
+    `activation(x, transformed=False)` and `remove_hooks()`, as `ActivationMaximization` and
+    `direction.DirectionMaximization` are — under the prior's `maximize` recipe. Returns the image, its record
+    (activation, the model's and the judge's top-1), the fit and the energy (its hooks removed)."""
+    model = judges.model
     image, fitted, data, result, _ = _fit(
-        prior_name, preset, MAXIMIZE, model, lambda: ActivationMaximization(model, layer, channel, position),
-        steps=steps, seed=seed, device=device, progress=progress, objective=objective, fit_settings=fit_settings,
-        prior_settings=prior_settings)
+        prior_name, preset, MAXIMIZE, model, make_energy, steps=steps, seed=seed, device=device, progress=progress,
+        objective=objective, fit_settings=fit_settings, prior_settings=prior_settings)
     try:
         activation = float(data.activation(image, transformed=False))
     finally:
         data.remove_hooks()
-    record = {
-        "layer": layer,
-        "channel": channel,
-        "position": list(position) if position else None,
-        **fitted,
-        "class_name": None if data.spatial or data.units != model.num_classes else model.class_name(channel),
-        "activation": activation,
-    }
     top = top1(model, image)
-    record.update(top1=top, top1_name=model.class_name(top))
+    record = {**fitted, "activation": activation, "top1": top, "top1_name": model.class_name(top)}
     if judges.transfer is not None:
         top = top1(judges.transfer, image)
         record.update(top1_transfer=top, top1_transfer_name=judges.transfer.class_name(top))
-    return image, record, result
+    return image, record, result, data
 
 
 @dataclass

@@ -80,3 +80,23 @@ def test_the_readme_s_python_blocks_run_as_written(tmp_path):
                           env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert "dB gained" in done.stdout
+
+
+def test_a_direction_in_channel_space_is_a_unit(lite0):
+    vector = torch.zeros(320)
+    vector[7] = 2.0  # one channel, scaled: the same unit as blocks.6:7
+    by_direction = invert.visualize(lite0, invert.Direction("blocks.6", vector), prior="fourier", steps=3)
+    by_channel = invert.visualize(lite0, "blocks.6:7", prior="fourier", steps=3)
+    assert str(by_direction.unit) == "blocks.6:direction"
+    assert torch.allclose(by_direction.image, by_channel.image, atol=1e-5)
+    assert by_direction.activation == pytest.approx(by_channel.activation, rel=1e-4)
+    mixed = torch.randn(320, generator=torch.Generator().manual_seed(0))
+    fitted = invert.visualize(lite0, invert.Direction("blocks.6", mixed), prior="fourier", steps=20)
+    grey = torch.full((1, 3, 224, 224), 0.5)
+    energy = invert.Direction("blocks.6", mixed).energy(lite0)
+    try:
+        assert fitted.activation > float(energy.activation(grey, transformed=False))  # the fit raised it
+    finally:
+        energy.remove_hooks()
+    with pytest.raises(InvertError, match="320 finite numbers"):
+        invert.visualize(lite0, invert.Direction("blocks.6", torch.ones(5)), steps=1)
