@@ -22,8 +22,9 @@ from torch import nn
 
 from . import images, restoration, tasks, zoo
 from .engine import FitResult
-from .errors import InvertError
+from .errors import InvertError, SettingError
 from .direction import Direction
+from .diversity import Diverse
 from .inversion import ActivationMaximization
 from .preimages import Judges, invert_layer, maximize_energy, prepare_target, transfer_model_name
 from .scores import Scores, verdict
@@ -71,12 +72,13 @@ class Visualization:
     """What `visualize` returns for one unit."""
 
     unit: Unit | Direction
-    image: torch.Tensor  # 1×3×H×W in [0, 1]
+    image: torch.Tensor  # 1×3×H×W in [0, 1]; B×3×H×W for a batch
     prior: str
     preset: str
-    activation: float  # the unit's activation on the image (no transforms)
+    activation: float  # the unit's activation on the image (no transforms), averaged over a batch
     fit: FitResult
-    scores: Scores | None = None
+    scores: Scores | None = None  # of the first image of a batch
+    similarity: float | None = None  # a diverse batch's Gram similarity at the diversity layer (1: all alike)
 
 
 @dataclass
@@ -110,11 +112,20 @@ def score(model: Model, image: torch.Tensor, wanted: int | None = None, judge: M
 
 def visualize(model: Model, units: str | Direction | Sequence[str | Direction], prior: str = "fourier", *,
               preset: str | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
-              score: bool = False, progress: bool = False) -> Visualization | list[Visualization]:
+              score: bool = False, progress: bool = False, batch: int = 1, diversity: float = 0.0,
+              diversity_layer: str | None = None) -> Visualization | list[Visualization]:
     """The image `prior` can make that most excites each unit (activation maximization): "LAYER:CHANNEL[@Y,X]",
     "LOGITS:CLASS" or an `invert.Direction`; a list of units gives a list. `score=True` adds `invert.score`
-    (the unit's class, for a logit) to each."""
+    (the unit's class, for a logit) to each. `batch` images per unit, pushed apart by `diversity` (a weight)
+    in the Gram space of `diversity_layer` (default: the unit's layer), as lucid's diversity objective does."""
+    if diversity and batch < 2:
+        raise SettingError("diversity", "needs a batch of at least 2 images to push apart; give batch=4, say")
     loaded = _model(model)
+
+    def make_energy(unit: Unit | Direction):
+        energy = unit.energy(loaded)
+        return Diverse(energy, diversity_layer or unit.layer, diversity) if diversity else energy
+
     several = isinstance(units, (list, tuple))
     parsed = [Unit.parse(u, loaded) if isinstance(u, str) else u for u in (units if several else [units])]
     checked = [unit.energy(loaded) for unit in parsed]  # every unit checked before any fit
@@ -122,11 +133,12 @@ def visualize(model: Model, units: str | Direction | Sequence[str | Direction], 
         energy.remove_hooks()
     done = []
     for unit, probe in zip(parsed, checked):
-        image, record, fit, _ = maximize_energy(Judges(loaded), lambda: unit.energy(loaded), prior, preset=preset,
-                                                steps=steps, seed=seed, device=device, progress=progress)
+        image, record, fit, _ = maximize_energy(Judges(loaded), lambda: make_energy(unit), prior, preset=preset,
+                                                steps=steps, seed=seed, device=device, progress=progress, batch=batch)
         is_class = isinstance(probe, ActivationMaximization) and not probe.spatial and probe.units == loaded.num_classes
-        done.append(Visualization(unit, image, prior, record["preset"], record["activation"], fit,
-                                  _score(loaded, image, unit.channel if is_class else None) if score else None))
+        scores = _score(loaded, image[:1], unit.channel if is_class else None) if score else None
+        similarity = _similarity(make_energy(unit), image) if diversity else None
+        done.append(Visualization(unit, image, prior, record["preset"], record["activation"], fit, scores, similarity))
     return done if several else done[0]
 
 
@@ -157,6 +169,13 @@ def restore(image: Image, task: tasks.RestorationTask | str, prior: str | None =
         picture = images.center_crop(picture, crop)
     problem = task.problem(picture, seed, tasks.Source(size, crop))
     return restoration.restore(problem, prior, preset=preset, steps=steps, seed=seed, device=device)
+
+
+def _similarity(energy: Diverse, image: torch.Tensor) -> float:
+    try:
+        return energy.similarity(image.to(next(energy.model.parameters()).device))
+    finally:
+        energy.remove_hooks()
 
 
 def _score(loaded: zoo.LoadedModel, image: torch.Tensor, wanted: int | None) -> Scores:

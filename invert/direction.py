@@ -36,9 +36,9 @@ class DirectionMaximization(ModelEnergy):
         self.register_buffer("direction", vector / vector.norm())
 
     def activation(self, x: torch.Tensor, transformed: bool = True) -> torch.Tensor:
-        return self._projection(self.features(x, transformed))
+        return self.measure(self.features(x, transformed))
 
-    def _projection(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+    def measure(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
         f = feats[self.layer]
         projected = torch.einsum("bc...,c->b...", f, self.direction.to(f.dtype))
         if self.position is not None:
@@ -47,7 +47,7 @@ class DirectionMaximization(ModelEnergy):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats, penalty = self._forward(x, transformed=True)
-        return -self._projection(feats) + penalty
+        return -self.measure(feats) + penalty
 
 
 @dataclass(frozen=True, eq=False)

@@ -112,9 +112,10 @@ class ActivationMaximization(ModelEnergy):
                 raise SettingError("position", f"{position} is outside layer {layer!r}'s {h}×{w} map")
 
     def activation(self, x: torch.Tensor, transformed: bool = True) -> torch.Tensor:
-        return self._unit(self.features(x, transformed))
+        return self.measure(self.features(x, transformed))
 
-    def _unit(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+    def measure(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The unit's activation, averaged over the batch, from features of one forward that include its layer."""
         a = feats[self.layer][:, self.channel]
         if self.position is not None:
             return a[:, self.position[0], self.position[1]].mean()
@@ -122,7 +123,7 @@ class ActivationMaximization(ModelEnergy):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats, penalty = self._forward(x, transformed=True)
-        return -self._unit(feats) + penalty
+        return -self.measure(feats) + penalty
 
 
 class AlphaNorm(Energy):

@@ -20,7 +20,7 @@ from . import images, memory, metrics
 from .defaults import RESTARTS, STALL_RATIO
 from .energies import Energy, TotalVariation
 from .engine import Callback, FitConfig, FitResult, fit, resolve_device
-from .inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
+from .inversion import ActivationMaximization, AlphaNorm, FeatureInversion, classify, top1
 from .transforms import from_recipe
 
 PRESET = "preimage"
@@ -95,14 +95,15 @@ def is_coarse(energy: FeatureInversion | ActivationMaximization, model: LoadedMo
 
 def _fit(prior_name: str, preset: str | None, task: str, model: LoadedModel, make_data, *, steps: int | None, seed: int,
          device: str, progress: bool, objective: dict[str, Any] | None = None, callbacks: tuple[Callback, ...] = (),
-         fit_settings: dict[str, Any] | None = None, prior_settings: dict[str, Any] | None = None):
+         fit_settings: dict[str, Any] | None = None, prior_settings: dict[str, Any] | None = None, batch: int = 1):
     preset_name, settings = recipe(prior_name, preset, task)
     settings.update(objective or {})
     size = tuple(model.input_size[1:])
 
     def build() -> torch.nn.Module:
-        return prior_registry.create(prior_name, channels=3, size=size, preset=preset_name, seed=seed,
-                                     **(prior_settings or {}))
+        members = [prior_registry.create(prior_name, channels=3, size=size, preset=preset_name, seed=seed + i,
+                                         **(prior_settings or {})) for i in range(batch)]
+        return members[0] if batch == 1 else prior_registry.Batch(members)
 
     memory.ensure_fit_fits(build, resolve_device(device), f"fitting {prior_name} at {size[1]}×{size[0]}",
                            "choose a model with a smaller input or a smaller prior")
@@ -233,24 +234,28 @@ def maximize(judges: Judges, layer: str, channel: int, prior_name: str, *, posit
 def maximize_energy(judges: Judges, make_energy: Callable[[], Energy], prior_name: str, *, preset: str | None = None,
                     steps: int | None = None, seed: int = 0, device: str = "auto", progress: bool = False,
                     objective: dict[str, Any] | None = None, fit_settings: dict[str, Any] | None = None,
-                    prior_settings: dict[str, Any] | None = None) -> tuple[torch.Tensor, dict[str, Any], FitResult, Any]:
+                    prior_settings: dict[str, Any] | None = None, batch: int = 1
+                    ) -> tuple[torch.Tensor, dict[str, Any], FitResult, Any]:
     """The image the prior can make that most excites what `make_energy()` measures — an energy with
     `activation(x, transformed=False)` and `remove_hooks()`, as `ActivationMaximization` and
-    `direction.DirectionMaximization` are — under the prior's `maximize` recipe. Returns the image, its record
-    (activation, the model's and the judge's top-1), the fit and the energy (its hooks removed)."""
+    `direction.DirectionMaximization` are — under the prior's `maximize` recipe; `batch` > 1 fits that many
+    images at once (seeds seed, seed + 1, …), for objectives over a batch (`diversity.Diverse`). Returns the
+    image(s), the record (activation averaged over the batch; each image's top-1 by the model and the judge,
+    a number for one image, a list for several), the fit and the energy (its hooks removed)."""
     model = judges.model
     image, fitted, data, result, _ = _fit(
         prior_name, preset, MAXIMIZE, model, make_energy, steps=steps, seed=seed, device=device, progress=progress,
-        objective=objective, fit_settings=fit_settings, prior_settings=prior_settings)
+        objective=objective, fit_settings=fit_settings, prior_settings=prior_settings, batch=batch)
     try:
         activation = float(data.activation(image, transformed=False))
     finally:
         data.remove_hooks()
-    top = top1(model, image)
-    record = {**fitted, "activation": activation, "top1": top, "top1_name": model.class_name(top)}
-    if judges.transfer is not None:
-        top = top1(judges.transfer, image)
-        record.update(top1_transfer=top, top1_transfer_name=judges.transfer.class_name(top))
+    record = {**fitted, "activation": activation}
+    for key, judge in (("top1", model), ("top1_transfer", judges.transfer)):
+        if judge is not None:
+            tops = classify(judge, image).argmax(dim=1).tolist()
+            names = [judge.class_name(t) for t in tops]
+            record.update({key: tops[0] if batch == 1 else tops, f"{key}_name": names[0] if batch == 1 else names})
     return image, record, result, data
 
 

@@ -45,6 +45,20 @@ class Prior(nn.Module):
         return sum(p.numel() * (2 if p.is_complex() else 1) for p in self.parameters() if p.requires_grad)
 
 
+class Batch(Prior):
+    """B priors rendered as one N×C×H×W batch (each with its own parameters and seed): what objectives over a
+    batch of images, such as lucid's diversity, fit."""
+
+    def __init__(self, members: list[Prior]):
+        first = members[0]
+        super().__init__(first.channels, first.size, first.regularizer())
+        self.members = nn.ModuleList(members)
+        self.fit_defaults, self.preset, self.stops_early = first.fit_defaults, first.preset, first.stops_early
+
+    def render(self, input_noise_std: float, generator: torch.Generator | None) -> torch.Tensor:
+        return torch.cat([member(input_noise_std, generator) for member in self.members])
+
+
 def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Crop the spatial centre of an N×C×H'×W' tensor to `size` (H' ≥ H, W' ≥ W)."""
     h, w = size

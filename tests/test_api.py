@@ -100,3 +100,24 @@ def test_a_direction_in_channel_space_is_a_unit(lite0):
         energy.remove_hooks()
     with pytest.raises(InvertError, match="320 finite numbers"):
         invert.visualize(lite0, invert.Direction("blocks.6", torch.ones(5)), steps=1)
+
+
+def test_a_diverse_batch_is_pushed_apart_in_gram_space(lite0):
+    from invert.diversity import gram_similarity
+
+    same = torch.rand(1, 8, 5, 5).expand(3, -1, -1, -1)
+    assert gram_similarity(same).item() == pytest.approx(1.0, abs=1e-5)
+    plain = invert.visualize(lite0, "blocks.4:3", prior="fourier", steps=25, batch=3)
+    assert plain.image.shape == (3, 3, 224, 224) and plain.similarity is None
+    diverse = invert.visualize(lite0, "blocks.4:3", prior="fourier", steps=25, batch=3, diversity=20.0)
+    from invert.diversity import Diverse
+    from invert.inversion import ActivationMaximization
+
+    energy = Diverse(ActivationMaximization(lite0, "blocks.4", 3), "blocks.4", 1.0)
+    try:
+        assert diverse.similarity == pytest.approx(energy.similarity(diverse.image), abs=1e-6)
+        assert diverse.similarity < energy.similarity(plain.image)  # the weight pushed the batch apart
+    finally:
+        energy.remove_hooks()
+    with pytest.raises(InvertError, match="batch"):
+        invert.visualize(lite0, "blocks.4:3", diversity=1.0)
