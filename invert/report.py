@@ -253,34 +253,22 @@ def comparison(cells: Sequence["Cell"], model: "LoadedModel", targets: Sequence[
 
 # --- studies ------------------------------------------------------------------------------------------------
 
-STUDY_METRICS = {  # per task: column → how it is read from a cell's settings and record
-    "preimage": {"class kept": lambda s, r: float(r["top1"] == r["top1_original"]),
-                 "recognized": lambda s, r: float(r["transfer_agrees"]) if "transfer_agrees" in r else None,
-                 "feature loss": lambda s, r: r["feature_loss"], "SSIM": lambda s, r: r["ssim_to_original"],
-                 "seconds": lambda s, r: r["seconds"]},
-    "maximize": {"activation": lambda s, r: r["activation"],
-                 "class kept": lambda s, r: float(r["top1"] == s["unit"]) if r.get("class_name") else None,
-                 "recognized": lambda s, r: float(r.get("top1_transfer") == s["unit"]) if r.get("class_name") else None,
-                 "seconds": lambda s, r: r["seconds"]},
-    "restore": {"PSNR": lambda s, r: r.get("psnr"), "SSIM": lambda s, r: r.get("ssim"),
-                "stop step": lambda s, r: r["output_step"], "seconds": lambda s, r: r["seconds"]},
-}
+def _study_task(settings: dict[str, Any]):
+    from .studies import STUDY_TASKS
+
+    return STUDY_TASKS[settings["task"]]
 
 
 def _row_of(settings: dict[str, Any]) -> str:
     """What a table row and a grid row stand for besides the prior: the layer, the unit or the restoration."""
-    if settings["task"] == "preimage":
-        return settings["layer"]
-    if settings["task"] == "maximize":
-        return f"{settings['layer']}[{settings['unit']}]"
-    return settings["restore"]
+    return _study_task(settings).row(settings)
 
 
 def study_table(cells: Sequence[tuple[dict, dict]]) -> list[dict[str, Any]]:
     """Per (prior, layer / unit / restoration): each metric's mean and 95 % CI over images and seeds."""
     from .metrics import mean_ci
 
-    metrics = STUDY_METRICS[cells[0][0]["task"]]
+    metrics = _study_task(cells[0][0]).columns
     groups: dict[tuple[str, str], list[tuple[dict, dict]]] = {}
     for settings, record in cells:
         groups.setdefault((settings["prior"], _row_of(settings)), []).append((settings, record))
@@ -342,7 +330,8 @@ def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[P
         for settings, record, image in members:
             rows.setdefault(_row_of(settings), {})[settings["prior"]] = (record, image)
         grid_png = out / f"report_grid_{index}.png"
-        first = [("original", _original_like(name, load_image(members[0][2])[0]))] if task == "preimage" else []
+        shows = _study_task(cells[0][0]).shows_original
+        first = [("original", _original_like(name, load_image(members[0][2])[0]))] if shows else []
         grid_rows([first + [(f"{what} · {p}", load_image(row[p][1])[0]) for p in priors if p in row]
                    for what, row in rows.items()], grid_png, panel_inches=2.0)
         figures.append((f"{Path(name).name}: rows {', '.join(rows)}; columns {', '.join(priors)} (seed {first_seed})",

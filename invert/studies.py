@@ -28,10 +28,9 @@ from . import priors as prior_registry
 from . import zoo
 from .errors import InvertError, SettingError
 
-TASKS = ("preimage", "maximize", "restore")
-# a study's own keys; a restoration's settings (invert.tasks) are keys too, and `sigma` is denoise's old `noise`
-KEYS = {"task", "model", "images", "layers", "priors", "seeds", "steps", "classes", "channels", "restore", "crop",
-        "device", "transfer"}
+# a study's own keys; each task's (StudyTask.keys) and a restoration's settings (invert.tasks) are keys too, and
+# `sigma` is denoise's old `noise`
+KEYS = {"task", "priors", "seeds", "steps", "device"}
 OLD_SPELLINGS = {"sigma": "noise"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 MANIFEST = "manifest.jsonl"
@@ -39,6 +38,31 @@ MANIFEST = "manifest.jsonl"
 
 class StudyError(InvertError):
     """A spec that cannot run: the message names the place in the spec."""
+
+
+@dataclass(frozen=True)
+class StudyTask:
+    """What a study does for one kind of task, registered by name (`register_study_task`), so that specs, cells
+    and the report are generic over tasks: the spec keys it takes besides the study's own, how it reads and
+    checks them into the `Spec`, its cells, how one cell runs, and the report's row label and columns."""
+
+    name: str
+    keys: frozenset[str]
+    read: Callable[[dict, "Spec", Path, str], None]  # (raw spec, spec to fill, the spec's folder, where)
+    grid: Callable[["Spec"], list[dict[str, Any]]]  # each cell's own settings, before priors and seeds
+    run: Callable[[dict[str, Any], dict[str, Any]], tuple]  # (settings, steps/seed/device) -> picture, record, fit
+    row: Callable[[dict[str, Any]], str]  # what a report row stands for besides the prior
+    columns: dict[str, Callable[[dict, dict], float | None]]  # report column -> value from settings and record
+    shows_original: bool = False  # the report's grids start with the cell's input image
+
+
+STUDY_TASKS: dict[str, StudyTask] = {}
+
+
+def register_study_task(task: StudyTask) -> StudyTask:
+    """Make `task` a study's `task = "NAME"`: its keys, cells and report columns come from it."""
+    STUDY_TASKS[task.name] = task
+    return task
 
 
 @dataclass
@@ -62,14 +86,7 @@ class Spec:
     def cells(self) -> list[dict[str, Any]]:
         """Every cell's settings, in a fixed order (images, then layers or units, then priors, then seeds)."""
         base = {"task": self.task, "steps": self.steps, "device": self.device}
-        if self.task == "restore":
-            grid = [{"image": i, "restore": self.restore, **self.restoration, "crop": self.crop} for i in self.images]
-        elif self.task == "preimage":
-            grid = [{"model": self.model, "transfer": self.transfer, "image": i, "layer": layer}
-                    for i in self.images for layer in self.layers]
-        else:
-            grid = [{"model": self.model, "transfer": self.transfer, "layer": self.layers[0], "unit": u}
-                    for u in self.units]
+        grid = STUDY_TASKS[self.task].grid(self)
         return [{**base, **g, "prior": p, "seed": s} for g in grid for p in self.priors for s in self.seeds]
 
 
@@ -156,12 +173,13 @@ def load_spec(path: str | os.PathLike) -> Spec:
         raise StudyError(f"cannot read the spec {path}: {error.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise StudyError(f"{where}: not valid TOML ({error})") from None
-    unknown = sorted(set(raw) - KEYS - restoration_keys() - set(OLD_SPELLINGS))
+    known = KEYS.union(*(t.keys for t in STUDY_TASKS.values()))
+    unknown = sorted(set(raw) - known - restoration_keys() - set(OLD_SPELLINGS))
     if unknown:
-        raise StudyError(f"{where}: unknown key {unknown[0]!r}; a spec has {', '.join(sorted(KEYS))}")
+        raise StudyError(f"{where}: unknown key {unknown[0]!r}; a spec has {', '.join(sorted(known))}")
     task = raw.get("task")
-    if task not in TASKS:
-        raise StudyError(f"{where}: task = {task!r}; use one of {', '.join(TASKS)}")
+    if task not in STUDY_TASKS:
+        raise StudyError(f"{where}: task = {task!r}; use one of {', '.join(STUDY_TASKS)}")
     priors = _list(raw, "priors", str, where)
     if not priors:
         raise StudyError(f"{where}: priors is missing; name one or more, e.g. priors = [\"dip\", \"tv\"]")
@@ -181,21 +199,25 @@ def load_spec(path: str | os.PathLike) -> Spec:
         raise StudyError(f"{where}: device = {error.problem}") from None
     spec = Spec(task, priors, seeds, steps=steps, device=device,
                 transfer=bool(raw.get("transfer", True)), crop=raw.get("crop"))
-    if task in ("preimage", "restore"):
-        spec.images = expand_images(_list(raw, "images", str, where), path.parent, where)
-        if not spec.images:
-            raise StudyError(f"{where}: images is missing; give paths, globs or skimage:NAME")
-    if task == "restore":
-        spec.restore, spec.restoration = _restoration(raw, where)
-        _check_crop(spec.crop, where)
-        return spec
+    STUDY_TASKS[task].read(raw, spec, path.parent, where)
+    return spec
+
+
+def _read_images(raw: dict, spec: Spec, base: Path, where: str) -> None:
+    spec.images = expand_images(_list(raw, "images", str, where), base, where)
+    if not spec.images:
+        raise StudyError(f"{where}: images is missing; give paths, globs or skimage:NAME")
+
+
+def _read_model_and_layers(raw: dict, spec: Spec, where: str, default_logits: bool) -> None:
+    """The spec's model (loaded once here; the cells of this process reuse it) and its layers, each checked."""
     spec.model = str(raw.get("model", zoo.DEFAULT_MODEL))
     try:
-        loaded = _models[spec.model] = _models.get(spec.model) or zoo.load(spec.model)  # the cells here reuse it
+        loaded = _models[spec.model] = _models.get(spec.model) or zoo.load(spec.model)
     except zoo.ZooError as error:
         raise StudyError(f"{where}: model = {spec.model!r}: {error}") from None
-    spec.layers = _list(raw, "layers", str, where) or ([] if task == "preimage" else [zoo.default_layers(
-        loaded.model, loaded.input_size)[-1]])
+    logits = [zoo.default_layers(loaded.model, loaded.input_size)[-1]] if default_logits else []
+    spec.layers = _list(raw, "layers", str, where) or logits
     if not spec.layers:
         raise StudyError(f"{where}: layers is missing; name them (see `invert layers {spec.model}`)")
     for i, layer in enumerate(spec.layers):
@@ -203,19 +225,32 @@ def load_spec(path: str | os.PathLike) -> Spec:
             zoo.find_layers(loaded.model, [layer], spec.model)
         except zoo.ZooError as error:
             raise StudyError(f"{where}: layers[{i}]: {error}") from None
-    if task == "maximize":
-        classes, channels = raw.get("classes"), raw.get("channels")
-        if (classes is None) == (channels is None):
-            raise StudyError(f"{where}: a maximize study needs exactly one of classes and channels")
-        if classes is not None:
-            for i, c in enumerate(classes if isinstance(classes, list) else [classes]):
-                try:
-                    spec.units.append(zoo.class_index(str(c)))
-                except zoo.ZooError as error:
-                    raise StudyError(f"{where}: classes[{i}]: {error}") from None
-        else:
-            spec.units = _list(raw, "channels", int, where)
-    return spec
+
+
+def _read_restore(raw: dict, spec: Spec, base: Path, where: str) -> None:
+    _read_images(raw, spec, base, where)
+    spec.restore, spec.restoration = _restoration(raw, where)
+    _check_crop(spec.crop, where)
+
+
+def _read_preimage(raw: dict, spec: Spec, base: Path, where: str) -> None:
+    _read_images(raw, spec, base, where)
+    _read_model_and_layers(raw, spec, where, default_logits=False)
+
+
+def _read_maximize(raw: dict, spec: Spec, base: Path, where: str) -> None:
+    _read_model_and_layers(raw, spec, where, default_logits=True)
+    classes, channels = raw.get("classes"), raw.get("channels")
+    if (classes is None) == (channels is None):
+        raise StudyError(f"{where}: a maximize study needs exactly one of classes and channels")
+    if classes is not None:
+        for i, c in enumerate(classes if isinstance(classes, list) else [classes]):
+            try:
+                spec.units.append(zoo.class_index(str(c)))
+            except zoo.ZooError as error:
+                raise StudyError(f"{where}: classes[{i}]: {error}") from None
+    else:
+        spec.units = _list(raw, "channels", int, where)
 
 
 # --- running cells --------------------------------------------------------------------------------------------
@@ -241,27 +276,9 @@ def _judges(settings: dict[str, Any]):
 def run_cell(settings: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Fit one cell, write its image and record.json into `folder`, and return its record. A plain function of
     its settings: any executor can run it."""
-    from . import preimages
-
     start = time.perf_counter()
     common = dict(steps=settings["steps"], seed=settings["seed"], device=settings["device"])
-    if settings["task"] == "restore":
-        image, _ = images.load_image(settings["image"])
-        if settings["crop"]:
-            image = images.center_crop(image, settings["crop"])
-        task = tasks.get(settings["restore"])
-        own = {k: v for k, v in settings.items() if k in tasks.settings_of(task)}
-        problem = task(**own, **task.from_clean).problem(image, settings["seed"])
-        done = restoration.restore(problem, settings["prior"], **common)
-        picture, record, fit = done.image, done.record, done.fit
-    elif settings["task"] == "preimage":
-        judges = _judges(settings)
-        target, _ = preimages.prepare_target(settings["image"], judges.model)
-        picture, record, fit = preimages.invert_layer(judges, target, settings["layer"], settings["prior"], **common)
-    else:
-        judges = _judges(settings)
-        picture, record, fit = preimages.maximize(judges, settings["layer"], settings["unit"], settings["prior"],
-                                                  **common)
+    picture, record, fit = STUDY_TASKS[settings["task"]].run(settings, common)
     folder.mkdir(parents=True, exist_ok=True)
     images.save_image(picture, folder / "image.png")
     record = {**record, "losses": [h["loss"] for h in fit.history], "threads": torch.get_num_threads(),
@@ -270,6 +287,62 @@ def run_cell(settings: dict[str, Any], folder: Path) -> dict[str, Any]:
 
     write_json({"settings": settings, "record": record}, folder / "record.json")
     return record
+
+
+def _run_restore(settings: dict[str, Any], common: dict[str, Any]):
+    image, _ = images.load_image(settings["image"])
+    if settings["crop"]:
+        image = images.center_crop(image, settings["crop"])
+    task = tasks.get(settings["restore"])
+    own = {k: v for k, v in settings.items() if k in tasks.settings_of(task)}
+    problem = task(**own, **task.from_clean).problem(image, settings["seed"])
+    done = restoration.restore(problem, settings["prior"], **common)
+    return done.image, done.record, done.fit
+
+
+def _run_preimage(settings: dict[str, Any], common: dict[str, Any]):
+    from . import preimages
+
+    judges = _judges(settings)
+    target, _ = preimages.prepare_target(settings["image"], judges.model)
+    return preimages.invert_layer(judges, target, settings["layer"], settings["prior"], **common)
+
+
+def _run_maximize(settings: dict[str, Any], common: dict[str, Any]):
+    from . import preimages
+
+    return preimages.maximize(_judges(settings), settings["layer"], settings["unit"], settings["prior"], **common)
+
+
+def _is_class(settings: dict[str, Any], record: dict[str, Any]) -> bool:
+    return bool(record.get("class_name"))
+
+
+register_study_task(StudyTask(
+    "preimage", frozenset({"model", "images", "layers", "transfer"}), _read_preimage,
+    lambda spec: [{"model": spec.model, "transfer": spec.transfer, "image": i, "layer": layer}
+                  for i in spec.images for layer in spec.layers],
+    _run_preimage, lambda settings: settings["layer"],
+    {"class kept": lambda s, r: float(r["top1"] == r["top1_original"]),
+     "recognized": lambda s, r: float(r["transfer_agrees"]) if "transfer_agrees" in r else None,
+     "feature loss": lambda s, r: r["feature_loss"], "SSIM": lambda s, r: r["ssim_to_original"],
+     "seconds": lambda s, r: r["seconds"]},
+    shows_original=True))
+register_study_task(StudyTask(
+    "maximize", frozenset({"model", "layers", "classes", "channels", "transfer"}), _read_maximize,
+    lambda spec: [{"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0], "unit": u}
+                  for u in spec.units],
+    _run_maximize, lambda settings: f"{settings['layer']}[{settings['unit']}]",
+    {"activation": lambda s, r: r["activation"],
+     "class kept": lambda s, r: float(r["top1"] == s["unit"]) if _is_class(s, r) else None,
+     "recognized": lambda s, r: float(r.get("top1_transfer") == s["unit"]) if _is_class(s, r) else None,
+     "seconds": lambda s, r: r["seconds"]}))
+register_study_task(StudyTask(
+    "restore", frozenset({"images", "restore", "crop"}), _read_restore,
+    lambda spec: [{"image": i, "restore": spec.restore, **spec.restoration, "crop": spec.crop} for i in spec.images],
+    _run_restore, lambda settings: settings["restore"],
+    {"PSNR": lambda s, r: r.get("psnr"), "SSIM": lambda s, r: r.get("ssim"),
+     "stop step": lambda s, r: r["output_step"], "seconds": lambda s, r: r["seconds"]}))
 
 
 def _init_worker(threads: int) -> None:

@@ -120,3 +120,34 @@ def test_a_deblurring_study_from_a_spec(tmp_path):
     assert studies.run_study(spec, out)[:2] == (1, 1)
     [(settings, record, _)] = studies.finished_cells(out)
     assert settings["add_blur"] == 2.0 and "psnr" in record
+
+
+def test_a_study_task_registered_outside_the_library_runs_as_a_spec_and_reports(tmp_path):
+    """A new kind of study (fit a prior to reproduce an image) with its own keys, cells and report columns."""
+    from invert import FitConfig, fit, images, metrics, priors
+    from invert.energies import reconstruction
+
+    def read(raw, spec, base, where):
+        spec.images = studies.expand_images(raw.get("images", []), base, where)
+
+    def run(settings, common):
+        target, _ = images.load_image(settings["image"])
+        target = images.center_crop(target, 24)
+        prior = priors.create(settings["prior"], channels=target.shape[1], size=(24, 24), seed=settings["seed"])
+        result = fit(prior, reconstruction(target), FitConfig(steps=common["steps"], lr=0.05, auto_stop=False))
+        return result.output, {"psnr": metrics.psnr(result.output, target), "seconds": result.seconds}, result
+
+    task = studies.StudyTask("reproduce", frozenset({"images"}), read,
+                             lambda spec: [{"image": i} for i in spec.images], run, lambda settings: "reproduce",
+                             {"PSNR": lambda s, r: r["psnr"]})
+    studies.register_study_task(task)
+    try:
+        spec_file = tmp_path / "spec.toml"
+        spec_file.write_text('task = "reproduce"\nimages = ["skimage:camera"]\npriors = ["pixel"]\nsteps = 30\n')
+        out = tmp_path / "study"
+        out.mkdir()
+        assert studies.run_study(studies.load_spec(spec_file), out)[:2] == (1, 1)
+        report_md, report_html = studies.write_report(out)
+        assert "PSNR" in report_md.read_text() and "reproduce" in report_html.read_text()
+    finally:
+        del studies.STUDY_TASKS["reproduce"]
