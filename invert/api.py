@@ -24,7 +24,7 @@ from . import images, restoration, tasks, zoo
 from .engine import FitResult
 from .errors import InvertError, SettingError
 from .direction import Direction
-from .diversity import Diverse
+from .diversity import Diverse, batch_similarity
 from .inversion import ActivationMaximization
 from .preimages import Judges, invert_layer, maximize_energy, prepare_target, transfer_model_name
 from .scores import Scores, verdict
@@ -137,7 +137,7 @@ def visualize(model: Model, units: str | Direction | Sequence[str | Direction], 
                                                 steps=steps, seed=seed, device=device, progress=progress, batch=batch)
         is_class = isinstance(probe, ActivationMaximization) and not probe.spatial and probe.units == loaded.num_classes
         scores = _score(loaded, image[:1], unit.channel if is_class else None) if score else None
-        similarity = _similarity(make_energy(unit), image) if diversity else None
+        similarity = batch_similarity(loaded, diversity_layer or unit.layer, image) if diversity else None
         done.append(Visualization(unit, image, prior, record["preset"], record["activation"], fit, scores, similarity))
     return done if several else done[0]
 
@@ -169,13 +169,6 @@ def restore(image: Image, task: tasks.RestorationTask | str, prior: str | None =
         picture = images.center_crop(picture, crop)
     problem = task.problem(picture, seed, tasks.Source(size, crop))
     return restoration.restore(problem, prior, preset=preset, steps=steps, seed=seed, device=device)
-
-
-def _similarity(energy: Diverse, image: torch.Tensor) -> float:
-    try:
-        return energy.similarity(image.to(next(energy.model.parameters()).device))
-    finally:
-        energy.remove_hooks()
 
 
 def _score(loaded: zoo.LoadedModel, image: torch.Tensor, wanted: int | None) -> Scores:

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .inversion import ModelEnergy
+from .zoo import FeatureExtractor, LoadedModel
 
 
 def gram_similarity(features: torch.Tensor) -> torch.Tensor:
@@ -19,6 +20,17 @@ def gram_similarity(features: torch.Tensor) -> torch.Tensor:
     grams = F.normalize((flat @ flat.transpose(1, 2)).reshape(b, -1), dim=1, eps=1e-10)
     similarity = grams @ grams.T
     return (similarity.sum() - similarity.diagonal().sum()) / (b * (b - 1))
+
+
+@torch.no_grad()
+def batch_similarity(loaded: LoadedModel, layer: str, images: torch.Tensor) -> float:
+    """A batch's Gram similarity at `layer` as the model sees the images (no transforms): what a report shows."""
+    extractor = FeatureExtractor(loaded.model, [layer], loaded.name)
+    try:
+        device = next(loaded.model.parameters()).device
+        return float(gram_similarity(extractor(loaded.preprocess(images.to(device)))[layer]))
+    finally:
+        extractor.remove()
 
 
 class Diverse(ModelEnergy):
@@ -35,11 +47,6 @@ class Diverse(ModelEnergy):
 
     def activation(self, x: torch.Tensor, transformed: bool = True) -> torch.Tensor:
         return self.unit.measure(self.features(x, transformed))
-
-    @torch.no_grad()
-    def similarity(self, x: torch.Tensor) -> float:
-        """The batch's Gram similarity at the layer, without transforms (what a report shows)."""
-        return float(gram_similarity(self.features(x, transformed=False)[self.layer]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats, penalty = self._forward(x, transformed=True)

@@ -153,6 +153,11 @@ def check_image_path(path: str | os.PathLike) -> str:
     return str(path)
 
 
+def side_by_side(batch: torch.Tensor) -> torch.Tensor:
+    """A batch of images (N×C×H×W) as one 1×C×H×(N·W) strip, left to right."""
+    return torch.cat(list(batch), dim=-1)[None]
+
+
 def save_image(x: torch.Tensor, path: str | os.PathLike) -> None:
     """Written atomically: the file at `path` is the old one or the whole new one, never a part."""
     with files.atomic(path) as temporary:

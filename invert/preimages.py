@@ -217,18 +217,28 @@ def _transfer(judges: Judges, image: torch.Tensor, target: torch.Tensor) -> dict
 
 
 def maximize(judges: Judges, layer: str, channel: int, prior_name: str, *, position: tuple[int, int] | None = None,
-             **settings: Any) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
-    """The image the prior can make that most excites `channel` of `layer` (a class logit at the logits).
+             diversity: float = 0.0, **settings: Any) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+    """The image the prior can make that most excites `channel` of `layer` (a class logit at the logits); with
+    `batch` B in `settings`, B images, pushed apart in the layer's Gram space by `diversity` (a weight).
 
-    `settings`: those of `maximize_energy` (preset, steps, seed, device, progress, and the `objective`,
+    `settings`: those of `maximize_energy` (preset, steps, seed, device, progress, batch, and the `objective`,
     `fit_settings` and `prior_settings` overrides of the preset's rows, as in `invert_layer`).
     """
+    from .diversity import Diverse, batch_similarity
+
     model = judges.model
-    image, record, result, data = maximize_energy(
-        judges, lambda: ActivationMaximization(model, layer, channel, position), prior_name, **settings)
-    class_name = None if data.spatial or data.units != model.num_classes else model.class_name(channel)
+    unit = ActivationMaximization(model, layer, channel, position)  # checks the unit before anything is built
+    unit.remove_hooks()
+
+    def make_energy() -> Energy:
+        energy = ActivationMaximization(model, layer, channel, position)
+        return Diverse(energy, layer, diversity) if diversity else energy
+
+    image, record, result, _ = maximize_energy(judges, make_energy, prior_name, **settings)
+    class_name = None if unit.spatial or unit.units != model.num_classes else model.class_name(channel)
+    extra = {"diversity": diversity, "similarity": batch_similarity(model, layer, image)} if diversity else {}
     return image, {"layer": layer, "channel": channel, "position": list(position) if position else None,
-                   **record, "class_name": class_name}, result
+                   **record, "class_name": class_name, **extra}, result
 
 
 def maximize_energy(judges: Judges, make_energy: Callable[[], Energy], prior_name: str, *, preset: str | None = None,

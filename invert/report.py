@@ -214,9 +214,15 @@ def preimage_grid(cells: Sequence["Cell"], model: "LoadedModel", target: torch.T
 
 def maximize_grid(cells: Sequence["Cell"], layer: str, channel: int, out: Path) -> None:
     """grid.png (each prior's image with its activation and top-1) and curves.png."""
-    panels = [(f"{c.key}: act {c.record['activation']:.2f}\ntop1 {labelled(c.record['top1'], c.record['top1_name'])}",
-               c.image) for c in cells]
-    grid(panels, out / "grid.png")
+    if all(len(c.image) == 1 for c in cells):
+        grid([(f"{c.key}: act {c.record['activation']:.2f}\ntop1 {labelled(c.record['top1'], c.record['top1_name'])}",
+               c.image) for c in cells], out / "grid.png")
+    else:  # a row per prior, labelled with its activation (and the batch's similarity); each image's top-1 above it
+        rows = [[(f"top1 {labelled(t, n)}", c.image[i:i + 1])
+                 for i, (t, n) in enumerate(zip(c.record["top1"], c.record["top1_name"]))] for c in cells]
+        labels = [f"{c.key}\nact {c.record['activation']:.2f}" + (
+            f"\nGram sim. {c.record['similarity']:.2f}" if "similarity" in c.record else "") for c in cells]
+        grid_rows(rows, out / "grid.png", row_labels=labels)
     unit = labelled(channel, cells[0].record["class_name"])
     curves_by_run({c.key: c.fit.history for c in cells}, out / "curves.png", f"maximize {layer}[{unit}]")
 

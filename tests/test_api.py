@@ -103,21 +103,26 @@ def test_a_direction_in_channel_space_is_a_unit(lite0):
 
 
 def test_a_diverse_batch_is_pushed_apart_in_gram_space(lite0):
-    from invert.diversity import gram_similarity
+    from invert.diversity import batch_similarity, gram_similarity
 
     same = torch.rand(1, 8, 5, 5).expand(3, -1, -1, -1)
     assert gram_similarity(same).item() == pytest.approx(1.0, abs=1e-5)
     plain = invert.visualize(lite0, "blocks.4:3", prior="fourier", steps=25, batch=3)
     assert plain.image.shape == (3, 3, 224, 224) and plain.similarity is None
     diverse = invert.visualize(lite0, "blocks.4:3", prior="fourier", steps=25, batch=3, diversity=20.0)
-    from invert.diversity import Diverse
-    from invert.inversion import ActivationMaximization
-
-    energy = Diverse(ActivationMaximization(lite0, "blocks.4", 3), "blocks.4", 1.0)
-    try:
-        assert diverse.similarity == pytest.approx(energy.similarity(diverse.image), abs=1e-6)
-        assert diverse.similarity < energy.similarity(plain.image)  # the weight pushed the batch apart
-    finally:
-        energy.remove_hooks()
+    assert diverse.similarity == pytest.approx(batch_similarity(lite0, "blocks.4", diverse.image), abs=1e-6)
+    assert diverse.similarity < batch_similarity(lite0, "blocks.4", plain.image)  # the weight pushed them apart
     with pytest.raises(InvertError, match="batch"):
         invert.visualize(lite0, "blocks.4:3", diversity=1.0)
+
+
+def test_the_command_line_draws_a_diverse_batch(run_cli, tmp_path):
+    out = tmp_path / "m"
+    code, cap = run_cli("maximize", "--layer", "blocks.4", "--channel", "3", "--prior", "fourier", "--batch", "2",
+                        "--diversity", "5", "--steps", "3", "--no-transfer", "--quiet", "--out", str(out))
+    assert code == 0, cap.err
+    record = __import__("json").loads((out / "result.json").read_text())["records"][0]
+    assert len(record["top1"]) == 2 and 0 <= record["similarity"] <= 1 and record["diversity"] == 5
+    code, cap = run_cli("maximize", "--layer", "blocks.4", "--channel", "3", "--diversity", "5", "--out",
+                        str(tmp_path / "n"))
+    assert code == 2 and "--batch 2 or more" in cap.err

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import InvertError
 from . import options
 from .output import prepare_output_dir, say
 from .fitting import add_common, check_layers, fit_settings, load_judges, write_result
@@ -23,6 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--position", type=options.whole(0), nargs=2, metavar=("Y", "X"), help="one neuron: the channel at Y, X")
     p.add_argument("--prior", "--priors", dest="priors", type=options.prior_names, default="dip,tv",
                    help="a prior or a comma list (default dip,tv)")
+    p.add_argument("--batch", type=options.COUNT, default=1, metavar="B",
+                   help="B images per prior (seeds SEED … SEED+B−1), fitted together")
+    p.add_argument("--diversity", type=options.WEIGHT, default=0.0, metavar="W",
+                   help="push the batch's images apart in the layer's Gram space with weight W (lucid's diversity; "
+                        "needs --batch 2 or more)")
     p.set_defaults(run=run, flags={"channel": "--channel/--class"})
 
 
@@ -40,9 +46,11 @@ def run(args: argparse.Namespace) -> int:
     from invert import zoo
 
     from .. import files, preimages, report
-    from ..images import save_image
+    from ..images import save_image, side_by_side
     from ..inversion import ActivationMaximization
 
+    if args.diversity and args.batch < 2:
+        raise InvertError("--diversity pushes a batch's images apart: give --batch 2 or more (e.g. --batch 4)")
     judges = load_judges(args)
     layer = args.layer or zoo.default_layers(judges.model.model, judges.model.input_size)[-1]
     check_layers(judges, [layer])
@@ -52,9 +60,10 @@ def run(args: argparse.Namespace) -> int:
     out = prepare_output_dir(args.out, args.overwrite)
     settings = fit_settings(args)
     cells, interrupted = preimages.fit_cells(
-        args.priors, lambda name: preimages.maximize(judges, layer, channel, name, position=position, **settings),
+        args.priors, lambda name: preimages.maximize(judges, layer, channel, name, position=position,
+                                                     diversity=args.diversity, batch=args.batch, **settings),
         on_start=lambda name: say(f"maximize {layer}[{channel}] · {name}"),
-        on_done=lambda cell: save_image(cell.image, out / f"{cell.key}.png"))
+        on_done=lambda cell: save_image(side_by_side(cell.image), out / f"{cell.key}.png"))
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.maximize_grid(cells, layer, channel, out)
         write_result(args, judges, cells, interrupted, out, layer=layer, channel=channel)
