@@ -10,6 +10,7 @@ import argparse
 
 from invert import priors
 from invert import FitConfig, fit, metrics, report, restoration
+from invert.engine import stop_rule
 from invert.images import center_crop, load_image
 
 
@@ -30,7 +31,7 @@ def main() -> None:
         prior = priors.create(name, channels=problem.channels, size=problem.output_size, preset=preset)
         config = FitConfig.build(prior.fit_defaults, progress=True, auto_stop=True)  # as `invert restore` does
         config.stop_residual = restoration.stop_residual(problem, config)
-        result = fit(prior, problem.energy, config, reference=clean)
+        result = fit(prior, problem.energy, config, reference=clean, stop=stop_rule(config, problem.energy))
         score = metrics.psnr(result.output, clean)
         print(f"{name:<13} {preset:<8} {prior.num_parameters():>9,} parameters  {score:6.2f} dB  {result.seconds:6.1f} s")
         panels.append((f"{name} {score:.2f} dB", result.output))

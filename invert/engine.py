@@ -219,7 +219,12 @@ class _Guard:
         return loss - self.loss > (self.cfg.guard_ratio - 1) * abs(self.loss)
 
 
-def _stopper(cfg: FitConfig, energy: Energy) -> DiscrepancyStop | VarianceStop | None:
+Stopper = DiscrepancyStop | VarianceStop
+
+
+def stop_rule(cfg: FitConfig, energy: Energy) -> Stopper | None:
+    """The auto-stop rule `cfg` asks for, for `fit(..., stop=)`: the discrepancy principle when it names a residual
+    (on the luminance's when `stop_luminance`), else the output variance (ES-WMV); None when auto_stop is off."""
     if not cfg.auto_stop:
         return None
     if cfg.stop_residual is not None and cfg.stop_luminance:
@@ -237,9 +242,12 @@ def fit(
     reference: torch.Tensor | None = None,
     callbacks: tuple[Callback, ...] = (),
     optimizer_state: dict | None = None,
+    stop: Stopper | None = None,
 ) -> FitResult:
     """Minimize `energy(prior())` (+ the prior's own regularizer) over the prior's parameters with Adam.
 
+    `stop` ends the fit by itself and picks the output (`stop_rule(cfg, energy)` makes the one a config asks
+    for); a prior whose answer is its energy's minimum (`stops_early` False, TV) runs its budget regardless.
     `reference` (a clean image) only feeds the PSNR in the history; it never touches the fit.
     `optimizer_state` (an earlier result's) runs a fit on with the optimizer's moments where they were: a
     fresh Adam's first steps move every parameter by about the learning rate and undo much of the fit.
@@ -270,7 +278,7 @@ def fit(
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     guard = _Guard(prior, optimizer, cfg) if cfg.guard else None
     ref = reference.to(device) if reference is not None else None
-    stopper = _stopper(cfg, energy) if getattr(prior, "stops_early", True) else None
+    stopper = stop if getattr(prior, "stops_early", True) else None
     amp = uses_amp(cfg, device)
 
     history: list[dict[str, float]] = []

@@ -17,7 +17,7 @@ from . import camera as camera_pipeline
 from . import energies, memory, metrics, stopping
 from . import priors as prior_registry
 from .energies import Energy
-from .engine import Callback, FitConfig, FitResult, fit, resolve_device
+from .engine import Callback, FitConfig, FitResult, fit, resolve_device, stop_rule
 from .errors import InvertError, SettingError
 from .noises import check_camera
 from .physics import Downsample, add_gaussian_noise, random_mask
@@ -263,7 +263,8 @@ def restore(problem: Problem, prior: str | None = None, *, preset: str | None = 
     config = FitConfig.build(fitted_prior.fit_defaults, steps=steps, lr=lr, seed=seed, device=device,
                              progress=progress, auto_stop=auto_stop)
     config.stop_residual = stop_residual(problem, config)
-    result = fit(fitted_prior, problem.energy, config, reference=problem.reference, callbacks=callbacks)
+    result = fit(fitted_prior, problem.energy, config, reference=problem.reference, callbacks=callbacks,
+                 stop=stop_rule(config, problem.energy))
     image = keep_known(problem, result.output)
     factor = problem.output_size[0] // problem.observation.shape[-2] if problem.task == "sr" else None
     noise_record = {}

@@ -4,6 +4,7 @@ import torch
 
 from invert import priors
 from invert import FitConfig, fit, reconstruction
+from invert.engine import stop_rule
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -20,7 +21,8 @@ def test_dip_fit_on_cuda_lowers_the_loss(photo, variant):
 def test_auto_stop_on_cuda_returns_the_variance_minimum(photo):
     p = priors.create("dip", preset="fast", size=(64, 64), seed=0)
     cfg = FitConfig(steps=400, lr=0.01, device="cuda", auto_stop=True, stop_window=20, stop_patience=30)
-    r = fit(p, reconstruction(photo + 0.1 * torch.randn_like(photo)), cfg)
+    energy = reconstruction(photo + 0.1 * torch.randn_like(photo))
+    r = fit(p, energy, cfg, stop=stop_rule(cfg, energy))
     assert r.chosen_step is not None and r.chosen_step <= r.steps_run
 
 

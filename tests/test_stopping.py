@@ -4,7 +4,7 @@ import torch
 
 from invert import priors
 from invert import FitConfig, denoising, fit
-from invert.engine import ema_decay
+from invert.engine import ema_decay, stop_rule
 from invert.stopping import DISCREPANCY, DiscrepancyStop, VarianceStop, noise_sigma
 
 
@@ -53,7 +53,8 @@ def test_fit_auto_stops_on_noise_and_reports_why(photo):
     noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
     p = priors.create("dip", preset="fast", size=(32, 32), seed=0)
     cfg = FitConfig.build(p.fit_defaults, steps=400, auto_stop=True, stop_window=10, stop_patience=20)
-    r = fit(p, denoising(noisy), cfg)
+    energy = denoising(noisy)
+    r = fit(p, energy, cfg, stop=stop_rule(cfg, energy))
     assert r.stopped_by == "auto" and r.steps_run < 400
     assert r.output is r.chosen and r.chosen_step == r.steps_run - 1 - 20
     s = r.summary()
@@ -107,7 +108,8 @@ def test_fit_stops_denoising_by_the_discrepancy_principle(photo):
     noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
     p = priors.create("dip", preset="fast", size=(32, 32), seed=0)
     cfg = FitConfig.build(p.fit_defaults, steps=600, auto_stop=True, stop_residual=discrepancy_threshold(noisy))
-    r = fit(p, denoising(noisy), cfg)
+    energy = denoising(noisy)
+    r = fit(p, energy, cfg, stop=stop_rule(cfg, energy))
     assert r.stopped_by == "auto" and r.chosen_step == r.steps_run - 1
     assert r.history[-1]["loss"] <= cfg.stop_residual < r.history[-2]["loss"] or r.steps_run == 1
     assert "discrepancy" in r.stop_reason
@@ -118,7 +120,8 @@ def test_discrepancy_rule_watches_the_data_term_not_the_regularizer(photo):
     noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
     p = priors.create("dip", preset="denoise", size=(32, 32), seed=0, tv_weight=0.05)
     cfg = FitConfig.build(p.fit_defaults, steps=600, auto_stop=True, stop_residual=discrepancy_threshold(noisy))
-    r = fit(p, denoising(noisy), cfg)
+    energy = denoising(noisy)
+    r = fit(p, energy, cfg, stop=stop_rule(cfg, energy))
     last = r.history[-1]
     assert r.stopped_by == "auto"
     assert last["data"] <= cfg.stop_residual < last["loss"]  # the total with TV is still above it
@@ -133,7 +136,8 @@ def test_a_run_on_cut_short_by_the_budget_is_reported(photo):
     p = priors.create("dip", preset="denoise", size=(32, 32), seed=0, tv_weight=0.05)
     cfg = FitConfig.build(p.fit_defaults, steps=600, auto_stop=True, stop_residual=discrepancy_threshold(noisy),
                           stop_extend=100.0)
-    r = fit(p, denoising(noisy), cfg)
+    energy = denoising(noisy)
+    r = fit(p, energy, cfg, stop=stop_rule(cfg, energy))
     assert r.stopped_by == "steps" and r.steps_run == 600 and r.noise_level_step is not None
     assert "cut short" in r.stop_reason and r.summary()["noise_level_step"] == r.noise_level_step
     with pytest.raises(ValueError, match="stop_extend"):
@@ -144,6 +148,7 @@ def test_tv_runs_its_budget_since_its_minimum_is_the_answer(photo):
     noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
     p = priors.create("tv", size=(32, 32), seed=0)
     cfg = FitConfig.build(p.fit_defaults, steps=60, auto_stop=True, stop_residual=discrepancy_threshold(noisy))
-    r = fit(p, denoising(noisy), cfg)
+    energy = denoising(noisy)
+    r = fit(p, energy, cfg, stop=stop_rule(cfg, energy))
     assert r.stopped_by == "steps" and r.steps_run == 60
     assert r.history[-1]["data"] < cfg.stop_residual  # the data term passed the threshold, and it went on
