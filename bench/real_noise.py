@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from invert import images, restoration
+from invert.commands.restore import stop_reason
 from invert.priors.regularizers import chroma
 from invert.stopping import BLOCK_QUANTILE, block_sigmas, luminance
 
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         done = restoration.restore(problem, prior, steps=args.steps)
         r = done.record
         rows.append({"prior": prior, "preset": r["preset"], "stopped_by": r["stopped_by"], "steps_run": r["steps_run"],
-                     "output_step": r["output_step"], "seconds": r["seconds"], "stop_reason": r["stop_reason"],
+                     "output_step": r["output_step"], "seconds": r["seconds"], "stop_reason": stop_reason(done.fit),
                      "chroma_noise": round(chroma_noise(done.image), 2)})
         panels.append(done.image)
         print(rows[-1], flush=True)

@@ -98,31 +98,6 @@ class FitResult:
             return self.chosen
         return self.ema if self.config is not None and self.config.ema > 0 else self.final
 
-    @property
-    def stop_reason(self) -> str:
-        cfg = self.config
-        if self.stopped_by != "auto":
-            why = {"steps": "ran all steps", "callback": "a callback asked to stop",
-                   "interrupt": "interrupted (Ctrl-C)"}[self.stopped_by]
-            if cfg is not None and cfg.auto_stop and not self.watched and self.stopped_by == "steps":
-                why += " (this prior's answer is its energy's minimum: it does not stop early)"
-            if self.noise_level_step is not None:
-                return (f"{why}; the residual reached the noise level at step {self.noise_level_step}, and the "
-                        f"run on to {cfg.stop_extend:g}× that step was cut short")
-        elif cfg.stop_residual is not None:
-            run_on = (f", and the fit ran on to {cfg.stop_extend:g}× that step as the shown average lags it"
-                      if cfg.stop_extend > 1 else "")
-            of, its = ("of the luminance ", "the luminance's") if cfg.stop_luminance else ("", "the")
-            return (f"the mean squared residual {of}fell to {cfg.stop_residual:.4g}, just under {its} noise variance "
-                    f"estimated from the input (discrepancy principle){run_on}; the output is from step "
-                    f"{self.chosen_step}")
-        else:
-            why = (f"the variance of the last {cfg.stop_window} outputs stayed above its minimum"
-                   + (f" (+{cfg.stop_tolerance:.0%})" if cfg.stop_tolerance else "") + f" for {cfg.stop_patience} steps")
-        if self.chosen is not None:
-            why += f"; the output is from step {self.chosen_step}, the last near the variance minimum"
-        return why
-
     def summary(self) -> dict[str, Any]:
         return {
             "steps_run": self.steps_run,
@@ -133,7 +108,6 @@ class FitResult:
             "stopped_at": self.steps_run,
             "output_step": self.chosen_step if self.chosen is not None else self.steps_run - 1,
             "noise_level_step": self.noise_level_step,
-            "stop_reason": self.stop_reason,
             "backoffs": self.backoffs,
             "config": asdict(self.config) if self.config else None,
         }

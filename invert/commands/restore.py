@@ -13,6 +13,7 @@ from . import options
 from .output import prepare_output_dir, say
 
 if TYPE_CHECKING:
+    from ..engine import FitResult
     from ..restoration import Problem
 
 # Used when IMAGE is left out: a sample photo shipped with scikit-image, degraded as each task's `sample` says
@@ -91,6 +92,32 @@ def task_of(args: argparse.Namespace, sample: bool = False) -> tasks.Restoration
     return task(**({**task.sample, **task.from_clean, **given} if sample else given))
 
 
+def stop_reason(result: FitResult) -> str:
+    """Why the fit ended and which step's output is shown, in words (result.json's `stop_reason`, the terminal)."""
+    cfg = result.config
+    if result.stopped_by != "auto":
+        why = {"steps": "ran all steps", "callback": "a callback asked to stop",
+               "interrupt": "interrupted (Ctrl-C)"}[result.stopped_by]
+        if cfg is not None and cfg.auto_stop and not result.watched and result.stopped_by == "steps":
+            why += " (this prior's answer is its energy's minimum: it does not stop early)"
+        if result.noise_level_step is not None:
+            return (f"{why}; the residual reached the noise level at step {result.noise_level_step}, and the "
+                    f"run on to {cfg.stop_extend:g}× that step was cut short")
+    elif cfg.stop_residual is not None:
+        run_on = (f", and the fit ran on to {cfg.stop_extend:g}× that step as the shown average lags it"
+                  if cfg.stop_extend > 1 else "")
+        of, its = ("of the luminance ", "the luminance's") if cfg.stop_luminance else ("", "the")
+        return (f"the mean squared residual {of}fell to {cfg.stop_residual:.4g}, just under {its} noise variance "
+                f"estimated from the input (discrepancy principle){run_on}; the output is from step "
+                f"{result.chosen_step}")
+    else:
+        why = (f"the variance of the last {cfg.stop_window} outputs stayed above its minimum"
+               + (f" (+{cfg.stop_tolerance:.0%})" if cfg.stop_tolerance else "") + f" for {cfg.stop_patience} steps")
+    if result.chosen is not None:
+        why += f"; the output is from step {result.chosen_step}, the last near the variance minimum"
+    return why
+
+
 def build_problem(args: argparse.Namespace, task: tasks.RestorationTask) -> tuple[Problem, list[str]]:
     from .. import images, restoration
 
@@ -136,13 +163,14 @@ def run(args: argparse.Namespace) -> int:
     if result.interrupted:
         say(f"interrupted at step {result.steps_run}; saving the result so far")
     elif result.stopped_by == "auto":
-        say(f"auto-stop after {result.steps_run} steps: {result.stop_reason} (--no-auto-stop runs them all)")
+        say(f"auto-stop after {result.steps_run} steps: {stop_reason(result)} (--no-auto-stop runs them all)")
     elif result.watched:  # the budget ran out first: say so, and why
         why = ("the residual never fell to that noise level; give --noise-level or more --steps"
-               if result.config.stop_residual is not None and result.noise_level_step is None else result.stop_reason)
+               if result.config.stop_residual is not None and result.noise_level_step is None else stop_reason(result))
         say(f"auto-stop did not fire in {result.steps_run} steps: {why}")
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
-        report.write_restoration(done, out, {"image": args.image, "notes": notes + more})
+        report.write_restoration(done, out, {"image": args.image, "notes": notes + more,
+                                             "stop_reason": stop_reason(result)})
     scores = done.record
     summary = f"{scores['psnr_input']:.2f} → {scores['psnr']:.2f} dB, " if "psnr" in scores else ""
     say(f"{args.task} done in {result.seconds:.1f} s ({result.steps_run} steps), {summary}results in {out}/")
