@@ -28,12 +28,17 @@ class ModelEnergy(Energy):
     def __init__(self, loaded: LoadedModel, layers: Sequence[str], transform: Transform | None = None,
                  statistics: float = 0.0):
         super().__init__()
-        self.loaded = loaded
-        self.model = loaded.model  # a submodule, so .to(device) moves it with the energy
+        self.loaded = loaded  # not a submodule: moving the energy (its targets) leaves the shared model where it is
         self.transform = transform
         self.extractor = FeatureExtractor(loaded.model, list(layers), loaded.name)
         self.statistics = statistics
         self._norms: NormStatistics | None = None
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The classifier, shared by every energy and judge that looks through it; its device is set once, by
+        whoever fits (`preimages`), not moved per fit."""
+        return self.loaded.model
 
     def features(self, x: torch.Tensor, transformed: bool = True) -> dict[str, torch.Tensor]:
         return self._forward(x, transformed)[0]

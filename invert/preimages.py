@@ -108,6 +108,7 @@ def _fit(prior_name: str, preset: str | None, task: str, model: LoadedModel, mak
     memory.ensure_fit_fits(build, resolve_device(device), f"fitting {prior_name} at {size[1]}×{size[0]}",
                            "choose a model with a smaller input or a smaller prior")
     prior = build()
+    model.model.to(resolve_device(device))  # once: a no-op for every later fit on the same device
     data = make_data()
     try:
         statistics = settings.get("statistics", 0.0)

@@ -126,3 +126,17 @@ def test_the_command_line_draws_a_diverse_batch(run_cli, tmp_path):
     code, cap = run_cli("maximize", "--layer", "blocks.4", "--channel", "3", "--diversity", "5", "--out",
                         str(tmp_path / "n"))
     assert code == 2 and "--batch 2 or more" in cap.err
+
+
+def test_moving_an_energy_leaves_the_shared_classifier_where_it_is(lite0):
+    from invert.inversion import ActivationMaximization
+
+    weights = [p.data_ptr() for p in lite0.model.parameters()]
+    energy = ActivationMaximization(lite0, "blocks.2", 3)
+    try:
+        energy.to(torch.float64)  # what engine.fit does with a device: the energy's own tensors only
+        assert next(lite0.model.parameters()).dtype == torch.float32 and not list(energy.children())
+    finally:
+        energy.remove_hooks()
+    invert.visualize(lite0, "blocks.2:3", prior="pixel", steps=2)
+    assert [p.data_ptr() for p in lite0.model.parameters()] == weights  # not copied away and back
