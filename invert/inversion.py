@@ -44,7 +44,8 @@ class ModelEnergy(Energy):
         return self._forward(x, transformed)[0]
 
     def _forward(self, x: torch.Tensor, transformed: bool) -> tuple[dict[str, torch.Tensor], torch.Tensor | float]:
-        """The features and the weighted statistics penalty (0 when off) of one forward."""
+        """The features and the weighted statistics penalty (0 when off) of one forward, on the model's device."""
+        x = x.to(next(self.model.parameters()).device)
         if transformed and self.transform is not None:
             x = self.transform(x)
         x = self.loaded.preprocess(x)

@@ -123,8 +123,7 @@ def _fit(prior_name: str, preset: str | None, task: str, model: LoadedModel, mak
         config = FitConfig.build({**prior.fit_defaults, **(fit_settings or {})}, steps=steps, seed=seed, device=device,
                                  progress=progress)
         energy = _objective(data, settings)
-        result = fit(prior, energy, config, callbacks=callbacks)
-        data.to("cpu")
+        result = fit(prior, energy, config, callbacks=callbacks)  # the energy stays with the model, for its scores
         record = {"prior": prior_name, "preset": preset_name, "params": prior.num_parameters(),
                   "seconds": round(result.seconds, 2), "steps_run": result.steps_run}
 
@@ -135,7 +134,6 @@ def _fit(prior_name: str, preset: str | None, task: str, model: LoadedModel, mak
             nonlocal last
             last = fit(prior, energy, replace(config, seed=transform_seed), callbacks=callbacks,
                        optimizer_state=last.optimizer_state)
-            data.to("cpu")
             return last.output.clamp(0, 1), last
 
         return result.output.clamp(0, 1), record, data, result, resume

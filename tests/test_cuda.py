@@ -30,3 +30,13 @@ def test_dip_with_total_variation_on_cuda_keeps_the_data_term_apart(photo):
     p = priors.create("dip", preset="denoise", size=(64, 64), seed=0)
     r = fit(p, reconstruction(photo), FitConfig.build(p.fit_defaults, steps=30, device="cuda"))
     assert all(0 < h["data"] < h["loss"] for h in r.history)  # the TV term is on the same device and adds
+
+
+def test_a_preimage_and_a_diverse_batch_on_cuda_keep_the_classifier_there():
+    import invert
+
+    lite0 = invert.zoo.load("efficientnet_lite0")
+    p = invert.preimage(lite0, "skimage:coffee", layer="blocks.4", prior="dip", steps=5, device="cuda", score=True)
+    assert next(lite0.model.parameters()).device.type == "cuda" and p.scores.model.wanted == 967
+    v = invert.visualize(lite0, "blocks.4:3", prior="fourier", steps=5, batch=2, diversity=5.0, device="cuda")
+    assert v.image.shape[0] == 2 and 0 <= v.similarity <= 1
