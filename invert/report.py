@@ -274,16 +274,18 @@ def study_table(cells: Sequence[tuple[dict, dict]]) -> list[dict[str, Any]]:
     """Per (prior, layer / unit / restoration): each metric's mean and 95 % CI over images and seeds."""
     from .metrics import mean_ci
 
-    metrics = _study_task(cells[0][0]).columns
-    groups: dict[tuple[str, str], list[tuple[dict, dict]]] = {}
+    from .cell_scores import columns
+
+    scores = _study_task(cells[0][0]).scores
+    groups: dict[tuple[str, str], list] = {}
     for settings, record in cells:
-        groups.setdefault((settings["prior"], _row_of(settings)), []).append((settings, record))
+        groups.setdefault((settings["prior"], _row_of(settings)), []).append(scores.of(settings, record))
     rows = []
     for (prior, what), members in sorted(groups.items()):
         row: dict[str, Any] = {"prior": prior, "row": what, "cells": len(members)}
-        for name, read in metrics.items():
-            values = [v for v in (read(s, r) for s, r in members) if v is not None]
-            row[name] = mean_ci(values) if values else None
+        for name, heading in columns(scores).items():
+            values = [v for v in (getattr(m, name) for m in members) if v is not None]
+            row[heading] = mean_ci(values) if values else None
         rows.append(row)
     return rows
 

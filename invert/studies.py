@@ -21,6 +21,7 @@ from typing import Any, Callable
 import torch
 
 from . import files, images, restoration, tasks
+from .cell_scores import MaximizeScores, PreImageScores, RestorationScores
 from .defaults import EXECUTORS
 from .engine import parse_device, resolve_device
 from .threads import available_cores
@@ -52,7 +53,7 @@ class StudyTask:
     grid: Callable[["Spec"], list[dict[str, Any]]]  # each cell's own settings, before priors and seeds
     run: Callable[[dict[str, Any], dict[str, Any]], tuple]  # (settings, steps/seed/device) -> picture, record, fit
     row: Callable[[dict[str, Any]], str]  # what a report row stands for besides the prior
-    columns: dict[str, Callable[[dict, dict], float | None]]  # report column -> value from settings and record
+    scores: type  # a dataclass with `of(settings, record)`; its fields are the report's columns (cell_scores)
     shows_original: bool = False  # the report's grids start with the cell's input image
 
 
@@ -314,35 +315,20 @@ def _run_maximize(settings: dict[str, Any], common: dict[str, Any]):
     return preimages.maximize(_judges(settings), settings["layer"], settings["unit"], settings["prior"], **common)
 
 
-def _is_class(settings: dict[str, Any], record: dict[str, Any]) -> bool:
-    return bool(record.get("class_name"))
-
-
 register_study_task(StudyTask(
     "preimage", frozenset({"model", "images", "layers", "transfer"}), _read_preimage,
     lambda spec: [{"model": spec.model, "transfer": spec.transfer, "image": i, "layer": layer}
                   for i in spec.images for layer in spec.layers],
-    _run_preimage, lambda settings: settings["layer"],
-    {"class kept": lambda s, r: float(r["top1"] == r["top1_original"]),
-     "recognized": lambda s, r: float(r["transfer_agrees"]) if "transfer_agrees" in r else None,
-     "feature loss": lambda s, r: r["feature_loss"], "SSIM": lambda s, r: r["ssim_to_original"],
-     "seconds": lambda s, r: r["seconds"]},
-    shows_original=True))
+    _run_preimage, lambda settings: settings["layer"], PreImageScores, shows_original=True))
 register_study_task(StudyTask(
     "maximize", frozenset({"model", "layers", "classes", "channels", "transfer"}), _read_maximize,
     lambda spec: [{"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0], "unit": u}
                   for u in spec.units],
-    _run_maximize, lambda settings: f"{settings['layer']}[{settings['unit']}]",
-    {"activation": lambda s, r: r["activation"],
-     "class kept": lambda s, r: float(r["top1"] == s["unit"]) if _is_class(s, r) else None,
-     "recognized": lambda s, r: float(r.get("top1_transfer") == s["unit"]) if _is_class(s, r) else None,
-     "seconds": lambda s, r: r["seconds"]}))
+    _run_maximize, lambda settings: f"{settings['layer']}[{settings['unit']}]", MaximizeScores))
 register_study_task(StudyTask(
     "restore", frozenset({"images", "restore", "crop"}), _read_restore,
     lambda spec: [{"image": i, "restore": spec.restore, **spec.restoration, "crop": spec.crop} for i in spec.images],
-    _run_restore, lambda settings: settings["restore"],
-    {"PSNR": lambda s, r: r.get("psnr"), "SSIM": lambda s, r: r.get("ssim"),
-     "stop step": lambda s, r: r["output_step"], "seconds": lambda s, r: r["seconds"]}))
+    _run_restore, lambda settings: settings["restore"], RestorationScores))
 
 
 def _init_worker(threads: int) -> None:

@@ -125,6 +125,7 @@ def test_a_deblurring_study_from_a_spec(tmp_path):
 def test_a_study_task_registered_outside_the_library_runs_as_a_spec_and_reports(tmp_path):
     """A new kind of study (fit a prior to reproduce an image) with its own keys, cells and report columns."""
     from invert import FitConfig, fit, images, metrics, priors
+    from invert.cell_scores import column
     from invert.energies import reconstruction
 
     def read(raw, spec, base, where):
@@ -137,9 +138,17 @@ def test_a_study_task_registered_outside_the_library_runs_as_a_spec_and_reports(
         result = fit(prior, reconstruction(target), FitConfig(steps=common["steps"], lr=0.05, auto_stop=False))
         return result.output, {"psnr": metrics.psnr(result.output, target), "seconds": result.seconds}, result
 
+    @dataclass(frozen=True)
+    class Reproduced:
+        psnr: float = column("PSNR to the crop")
+
+        @classmethod
+        def of(cls, settings, record):
+            return cls(record["psnr"])
+
     task = studies.StudyTask("reproduce", frozenset({"images"}), read,
                              lambda spec: [{"image": i} for i in spec.images], run, lambda settings: "reproduce",
-                             {"PSNR": lambda s, r: r["psnr"]})
+                             Reproduced)
     studies.register_study_task(task)
     try:
         spec_file = tmp_path / "spec.toml"
@@ -148,6 +157,6 @@ def test_a_study_task_registered_outside_the_library_runs_as_a_spec_and_reports(
         out.mkdir()
         assert studies.run_study(studies.load_spec(spec_file), out)[:2] == (1, 1)
         report_md, report_html = studies.write_report(out)
-        assert "PSNR" in report_md.read_text() and "reproduce" in report_html.read_text()
+        assert "PSNR to the crop" in report_md.read_text() and "reproduce" in report_html.read_text()
     finally:
         del studies.STUDY_TASKS["reproduce"]

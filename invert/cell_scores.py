@@ -1,0 +1,58 @@
+"""What each kind of study cell scores, as typed objects: the report's columns are their fields (each field's
+`column` metadata is its heading), so a new kind of study brings its own scores and the report follows."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+def column(heading: str) -> Any:
+    """A scores field shown in the study report under `heading` (None: not applicable to this cell)."""
+    return dataclasses.field(metadata={"column": heading})
+
+
+def columns(scores: type) -> dict[str, str]:
+    """A scores class's report headings by field name, in declaration order."""
+    return {f.name: f.metadata["column"] for f in dataclasses.fields(scores) if "column" in f.metadata}
+
+
+@dataclass(frozen=True)
+class PreImageScores:
+    class_kept: float = column("class kept")  # 1 when the inverted model's top-1 is the photo's
+    recognized: float | None = column("recognized")  # 1 when the independent judge agrees (None without one)
+    feature_loss: float = column("feature loss")
+    ssim: float = column("SSIM")  # to the photo
+    seconds: float = column("seconds")
+
+    @classmethod
+    def of(cls, settings: dict[str, Any], record: dict[str, Any]) -> PreImageScores:
+        return cls(float(record["top1"] == record["top1_original"]),
+                   float(record["transfer_agrees"]) if "transfer_agrees" in record else None,
+                   record["feature_loss"], record["ssim_to_original"], record["seconds"])
+
+
+@dataclass(frozen=True)
+class MaximizeScores:
+    activation: float = column("activation")
+    class_kept: float | None = column("class kept")  # for a class logit: 1 when the model's top-1 is the class
+    recognized: float | None = column("recognized")  # … and when the independent judge's is
+    seconds: float = column("seconds")
+
+    @classmethod
+    def of(cls, settings: dict[str, Any], record: dict[str, Any]) -> MaximizeScores:
+        is_class = bool(record.get("class_name"))
+        return cls(record["activation"], float(record["top1"] == settings["unit"]) if is_class else None,
+                   float(record.get("top1_transfer") == settings["unit"]) if is_class else None, record["seconds"])
+
+
+@dataclass(frozen=True)
+class RestorationScores:
+    psnr: float | None = column("PSNR")  # against the clean reference (None without one)
+    ssim: float | None = column("SSIM")
+    output_step: int = column("stop step")  # the step whose output is kept
+    seconds: float = column("seconds")
+
+    @classmethod
+    def of(cls, settings: dict[str, Any], record: dict[str, Any]) -> RestorationScores:
+        return cls(record.get("psnr"), record.get("ssim"), record["output_step"], record["seconds"])
