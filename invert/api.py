@@ -80,6 +80,9 @@ class Visualization:
     scores: Scores | None = None  # of the first image of a batch
     similarity: float | None = None  # a diverse batch's Gram similarity at the diversity layer (1: all alike)
 
+    def _repr_png_(self) -> bytes:  # a notebook shows the picture (a batch side by side)
+        return images.png_bytes(self.image)
+
 
 @dataclass
 class PreImage:
@@ -95,6 +98,9 @@ class PreImage:
     stalled: bool
     fit: FitResult
     scores: Scores | None = None
+
+    def _repr_png_(self) -> bytes:  # a notebook shows the photo as the model sees it beside its pre-image
+        return images.png_bytes(torch.cat([self.target.cpu(), self.image.cpu()]))
 
 
 def _model(model: Model) -> zoo.LoadedModel:

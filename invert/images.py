@@ -1,6 +1,7 @@
 """Reading and writing images as 1×C×H×W float tensors in [0, 1]."""
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from contextlib import contextmanager
@@ -156,6 +157,13 @@ def check_image_path(path: str | os.PathLike) -> str:
 def side_by_side(batch: torch.Tensor) -> torch.Tensor:
     """A batch of images (N×C×H×W) as one 1×C×H×(N·W) strip, left to right."""
     return torch.cat(list(batch), dim=-1)[None]
+
+
+def png_bytes(x: torch.Tensor) -> bytes:
+    """An image (1×C×H×W, or a batch shown side by side) as PNG bytes: what a notebook displays inline."""
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8(side_by_side(x) if len(x) > 1 else x)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def save_image(x: torch.Tensor, path: str | os.PathLike) -> None:

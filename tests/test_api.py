@@ -140,3 +140,15 @@ def test_moving_an_energy_leaves_the_shared_classifier_where_it_is(lite0):
         energy.remove_hooks()
     invert.visualize(lite0, "blocks.2:3", prior="pixel", steps=2)
     assert [p.data_ptr() for p in lite0.model.parameters()] == weights  # not copied away and back
+
+
+def test_a_notebook_shows_results_as_pictures(lite0):
+    import io
+
+    from PIL import Image
+
+    v = invert.visualize(lite0, "blocks.2:3", prior="pixel", steps=1, batch=2)
+    shown = Image.open(io.BytesIO(v._repr_png_()))
+    assert shown.size == (2 * 224, 224)  # a batch side by side
+    p = invert.preimage(lite0, torch.rand(1, 3, 224, 224), layer="blocks.1", prior="pixel", steps=1)
+    assert Image.open(io.BytesIO(p._repr_png_())).size == (2 * 224, 224)  # the target beside its pre-image
