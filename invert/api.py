@@ -119,11 +119,13 @@ def score(model: Model, image: torch.Tensor, wanted: int | None = None, judge: M
 def visualize(model: Model, units: str | Direction | Sequence[str | Direction], prior: str = "fourier", *,
               preset: str | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
               score: bool = False, progress: bool = False, batch: int = 1, diversity: float = 0.0,
-              diversity_layer: str | None = None) -> Visualization | list[Visualization]:
+              diversity_layer: str | None = None, recipe: tasks.Recipe | None = None
+              ) -> Visualization | list[Visualization]:
     """The image `prior` can make that most excites each unit (activation maximization): "LAYER:CHANNEL[@Y,X]",
     "LOGITS:CLASS" or an `invert.Direction`; a list of units gives a list. `score=True` adds `invert.score`
     (the unit's class, for a logit) to each. `batch` images per unit, pushed apart by `diversity` (a weight)
-    in the Gram space of `diversity_layer` (default: the unit's layer), as lucid's diversity objective does."""
+    in the Gram space of `diversity_layer` (default: the unit's layer), as lucid's diversity objective does.
+    `recipe` adds to the prior's preset (`invert.tasks.Recipe(tv=..., no_transforms=True)`)."""
     if diversity and batch < 2:
         raise SettingError("diversity", "needs a batch of at least 2 images to push apart; give batch=4, say")
     loaded = _model(model)
@@ -140,7 +142,8 @@ def visualize(model: Model, units: str | Direction | Sequence[str | Direction], 
     done = []
     for unit, probe in zip(parsed, checked):
         image, record, fit, _ = maximize_energy(Judges(loaded), lambda: make_energy(unit), prior, preset=preset,
-                                                steps=steps, seed=seed, device=device, progress=progress, batch=batch)
+                                                steps=steps, seed=seed, device=device, progress=progress, batch=batch,
+                                                objective=(recipe or tasks.Recipe()).objective())
         is_class = isinstance(probe, ActivationMaximization) and not probe.spatial and probe.units == loaded.num_classes
         scores = _score(loaded, image[:1], unit.channel if is_class else None) if score else None
         similarity = batch_similarity(loaded, diversity_layer or unit.layer, image) if diversity else None
@@ -150,13 +153,15 @@ def visualize(model: Model, units: str | Direction | Sequence[str | Direction], 
 
 def preimage(model: Model, image: Image, layer: str, prior: str = "dip", *, preset: str | None = None,
              steps: int | None = None, seed: int = 0, device: str = "auto", score: bool = False,
-             progress: bool = False) -> PreImage:
+             progress: bool = False, recipe: tasks.Recipe | None = None) -> PreImage:
     """An image whose features at `layer` match those of `image` (a file, `skimage:NAME`, or a 1×3×H×W tensor in
-    [0, 1] at the model's input size), under `prior`. `score=True` adds `invert.score` against the photo's class."""
+    [0, 1] at the model's input size), under `prior`. `score=True` adds `invert.score` against the photo's class;
+    `recipe` adds to the prior's preset (`invert.tasks.Recipe(tv=30.0)`)."""
     loaded = _model(model)
     target = image if isinstance(image, torch.Tensor) else prepare_target(str(image), loaded)[0]
     picture, record, fit = invert_layer(Judges(loaded), target, layer, prior, preset=preset, steps=steps, seed=seed,
-                                        device=device, progress=progress)
+                                        device=device, progress=progress,
+                                        objective=(recipe or tasks.Recipe()).objective())
     return PreImage(layer, picture, target, prior, record["preset"], record["feature_loss"],
                     record["flat_feature_loss"], record["stalled"], fit,
                     _score(loaded, picture, record["top1_original"]) if score else None)

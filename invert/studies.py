@@ -80,6 +80,7 @@ class Spec:
     steps: int | None = None
     restore: str = "denoise"
     restoration: dict[str, Any] = field(default_factory=dict)  # restore: the task's settings (invert.tasks)
+    recipe: dict[str, Any] = field(default_factory=dict)  # preimage, maximize: the recipe settings given (tasks.Recipe)
     crop: int | None = None
     device: str = "auto"
     transfer: bool = True
@@ -228,6 +229,15 @@ def _read_model_and_layers(raw: dict, spec: Spec, where: str, default_logits: bo
             raise StudyError(f"{where}: layers[{i}]: {error}") from None
 
 
+def _read_recipe(raw: dict, spec: Spec, where: str) -> None:
+    """The recipe settings a preimage or maximize spec gives (tv, alpha_norm, no_transforms, statistics)."""
+    given = {k: raw[k] for k in tasks.settings_of(tasks.Recipe) if k in raw}
+    try:
+        spec.recipe = tasks.Recipe(**given).settings()
+    except SettingError as error:
+        raise StudyError(f"{where}: {error}") from None
+
+
 def _read_restore(raw: dict, spec: Spec, base: Path, where: str) -> None:
     _read_images(raw, spec, base, where)
     spec.restore, spec.restoration = _restoration(raw, where)
@@ -237,10 +247,12 @@ def _read_restore(raw: dict, spec: Spec, base: Path, where: str) -> None:
 def _read_preimage(raw: dict, spec: Spec, base: Path, where: str) -> None:
     _read_images(raw, spec, base, where)
     _read_model_and_layers(raw, spec, where, default_logits=False)
+    _read_recipe(raw, spec, where)
 
 
 def _read_maximize(raw: dict, spec: Spec, base: Path, where: str) -> None:
     _read_model_and_layers(raw, spec, where, default_logits=True)
+    _read_recipe(raw, spec, where)
     classes, channels = raw.get("classes"), raw.get("channels")
     if (classes is None) == (channels is None):
         raise StudyError(f"{where}: a maximize study needs exactly one of classes and channels")
@@ -306,23 +318,30 @@ def _run_preimage(settings: dict[str, Any], common: dict[str, Any]):
 
     judges = _judges(settings)
     target, _ = preimages.prepare_target(settings["image"], judges.model)
-    return preimages.invert_layer(judges, target, settings["layer"], settings["prior"], **common)
+    return preimages.invert_layer(judges, target, settings["layer"], settings["prior"], **common,
+                                  objective=_recipe(settings).objective())
 
 
 def _run_maximize(settings: dict[str, Any], common: dict[str, Any]):
     from . import preimages
 
-    return preimages.maximize(_judges(settings), settings["layer"], settings["unit"], settings["prior"], **common)
+    return preimages.maximize(_judges(settings), settings["layer"], settings["unit"], settings["prior"], **common,
+                              objective=_recipe(settings).objective())
+
+
+def _recipe(settings: dict[str, Any]) -> tasks.Recipe:
+    return tasks.Recipe(**{k: v for k, v in settings.items() if k in tasks.settings_of(tasks.Recipe)})
 
 
 register_study_task(StudyTask(
-    "preimage", frozenset({"model", "images", "layers", "transfer"}), _read_preimage,
-    lambda spec: [{"model": spec.model, "transfer": spec.transfer, "image": i, "layer": layer}
+    "preimage", frozenset({"model", "images", "layers", "transfer", *tasks.settings_of(tasks.Recipe)}), _read_preimage,
+    lambda spec: [{"model": spec.model, "transfer": spec.transfer, "image": i, "layer": layer, **spec.recipe}
                   for i in spec.images for layer in spec.layers],
     _run_preimage, lambda settings: settings["layer"], PreImageScores, shows_original=True))
 register_study_task(StudyTask(
-    "maximize", frozenset({"model", "layers", "classes", "channels", "transfer"}), _read_maximize,
-    lambda spec: [{"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0], "unit": u}
+    "maximize", frozenset({"model", "layers", "classes", "channels", "transfer", *tasks.settings_of(tasks.Recipe)}),
+    _read_maximize,
+    lambda spec: [{"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0], "unit": u, **spec.recipe}
                   for u in spec.units],
     _run_maximize, lambda settings: f"{settings['layer']}[{settings['unit']}]", MaximizeScores))
 register_study_task(StudyTask(

@@ -148,5 +148,6 @@ def test_several_images_or_seeds_make_the_everyday_commands_a_study(tmp_path, ca
     capsys.readouterr()
     assert cli.main(["restore", "denoise", "skimage:camera", "skimage:astronaut", "--out", str(tmp_path / "x")]) == 2
     assert "give --add-noise SIGMA" in capsys.readouterr().err
-    assert cli.main(["preimage", "skimage:camera", "skimage:astronaut", "--tv", "1", "--out", str(tmp_path / "y")]) == 2
-    assert "--tv works on one image" in capsys.readouterr().err
+    assert cli.main(["preimage", "skimage:camera", "skimage:astronaut", "--attribution", "--out",
+                     str(tmp_path / "y")]) == 2
+    assert "--attribution works on one image" in capsys.readouterr().err

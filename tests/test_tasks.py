@@ -160,3 +160,28 @@ def test_a_study_task_registered_outside_the_library_runs_as_a_spec_and_reports(
         assert "PSNR to the crop" in report_md.read_text() and "reproduce" in report_html.read_text()
     finally:
         del studies.STUDY_TASKS["reproduce"]
+
+
+def test_the_recipe_is_typed_once_for_flags_spec_keys_and_python(tmp_path, run_cli):
+    import invert
+
+    assert tasks.Recipe(tv=2.0, no_transforms=True).objective() == {"tv": 2.0, "transforms": False}
+    spec_file = tmp_path / "spec.toml"
+    spec_file.write_text('task = "preimage"\nimages = ["skimage:camera"]\nlayers = ["blocks.1"]\npriors = ["pixel"]\n'
+                         'tv = 5.0\nsteps = 3\ntransfer = false\n')
+    spec = studies.load_spec(spec_file)
+    assert spec.recipe == {"tv": 5.0} and spec.cells()[0]["tv"] == 5.0
+    spec_file.write_text('task = "preimage"\nimages = ["skimage:camera"]\nlayers = ["blocks.1"]\npriors = ["pixel"]\n'
+                         'tv = -1\n')
+    with pytest.raises(studies.StudyError, match="tv = -1; give a number, at least 0"):
+        studies.load_spec(spec_file)
+    out = tmp_path / "batch"  # several seeds: a study, which now takes the recipe instead of refusing it
+    code, cap = run_cli("preimage", "skimage:camera", "--seeds", "0,1", "--layer", "blocks.1", "--prior", "pixel",
+                        "--tv", "5", "--steps", "2", "--no-transfer", "--quiet", "--out", str(out))
+    assert code == 0, cap.err
+    assert all(e["settings"]["tv"] == 5.0 for e in studies.read_manifest(out).values())
+    lite0 = invert.zoo.load("efficientnet_lite0")
+    plain = invert.preimage(lite0, "skimage:camera", layer="blocks.1", prior="pixel", steps=5)
+    smooth = invert.preimage(lite0, "skimage:camera", layer="blocks.1", prior="pixel", steps=5,
+                             recipe=tasks.Recipe(tv=50.0))
+    assert not torch.equal(plain.image, smooth.image)  # the TV term reached the fit

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ..defaults import RESTARTS, STALL_RATIO
+from .. import tasks
 from . import options
 from .model_args import add_model_args
 from .output import say
@@ -20,36 +21,24 @@ def add_common(p: argparse.ArgumentParser, restarts: bool = True) -> None:
     p.add_argument("--steps", type=options.COUNT, default=None,
                    help="optimization steps per pre-image (default: the preset's; more at deep layers)")
     p.add_argument("--no-transfer", action="store_true", help="skip the independent model's check (saves memory)")
-    p.add_argument("--tv", type=options.WEIGHT, default=None, metavar="W",
-                   help="add W · TV (β = 2) to the energy, whatever the prior (Mahendran & Vedaldi)")
-    p.add_argument("--alpha-norm", type=options.WEIGHT, default=None, metavar="W", help="add W · α-norm (α = 6) to the energy")
-    p.add_argument("--no-transforms", action="store_true", help="no random jitter/rotation/scale at coarse layers")
-    p.add_argument("--statistics", type=options.WEIGHT, default=None, metavar="W",
-                   help="weight of the BatchNorm statistics prior (DeepInversion; 0 turns it off)")
+    for name, spec in tasks.settings_of(tasks.Recipe).items():  # the recipe's typed settings, as in a study spec
+        options.add_setting(p, name, spec)
     if restarts:  # pre-images: a fit that stalls is run again
         p.add_argument("--restarts", type=options.whole(0, 100), default=RESTARTS, metavar="N",
                        help=f"run a stalled pre-image (feature loss not below {STALL_RATIO:g}× a flat grey image's) "
                             f"again, up to N times: run on if it had moved, else from another seed (default {RESTARTS})")
 
 
-def objective(args: argparse.Namespace) -> dict:
-    """The recipe overrides the user asked for (empty: each prior's preset decides)."""
-    extra: dict = {}
-    if args.tv is not None:
-        extra["tv"] = args.tv
-    if args.alpha_norm is not None:
-        extra["alpha"] = args.alpha_norm
-    if args.no_transforms:
-        extra["transforms"] = False
-    if args.statistics is not None:
-        extra["statistics"] = args.statistics
-    return extra
+def recipe(args: argparse.Namespace) -> tasks.Recipe:
+    """The recipe settings the user gave (none: each prior's preset decides)."""
+    return tasks.Recipe(**{name: getattr(args, name) for name in tasks.settings_of(tasks.Recipe)
+                           if getattr(args, name) not in (None, False)})
 
 
 def fit_settings(args: argparse.Namespace) -> dict:
     """The keyword arguments of `invert_layer` and `maximize` that come from the command line."""
     settings = dict(steps=args.steps, seed=args.seed, device=args.device, progress=not args.quiet,
-                    objective=objective(args))
+                    objective=recipe(args).objective())
     if hasattr(args, "restarts"):
         settings["restarts"] = args.restarts
     return settings

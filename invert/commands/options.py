@@ -121,6 +121,21 @@ def of_setting(spec: Setting) -> Callable[[str], Any]:
     return parse
 
 
+def flag_of(name: str, spec: Setting) -> str:
+    """A typed setting's flag: its own, else --NAME."""
+    return spec.flag or "--" + name.replace("_", "-")
+
+
+def add_setting(group: argparse._ActionsContainer, name: str, spec: Setting, default: Any = None) -> None:
+    """A typed setting (`invert.tasks.setting`) as an option: a switch for a bool, else a checked value."""
+    if spec.kind is bool:
+        group.add_argument(flag_of(name, spec), dest=name, action="store_true", help=spec.help)
+        return
+    shown = f" (default {default})" if default not in (None, False) else ""
+    group.add_argument(flag_of(name, spec), dest=name, type=of_setting(spec), default=None, metavar=spec.metavar,
+                       choices=spec.choices, help=spec.help + shown)
+
+
 def names(text: str) -> list[str]:
     """A comma-separated list of names (layers, priors, images) with at least one."""
     items = [t.strip() for t in text.split(",") if t.strip()]

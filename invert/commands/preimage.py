@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InvertError
 from . import options
-from .fitting import add_common, check_layers, fit_settings, load_judges, warn_if_stalled, write_result
+from .fitting import add_common, check_layers, fit_settings, load_judges, recipe, warn_if_stalled, write_result
 from .model_args import DEFAULT_IMAGE, load_target
 from .output import prepare_output_dir, say
 
@@ -85,7 +85,7 @@ def overview_steps(layers: list[str]) -> dict[str, int]:
     return {**{layer: OVERVIEW_STEPS for layer in layers[:-1]}, layers[-1]: OVERVIEW_LOGITS_STEPS}
 
 
-ONE_IMAGE_ONLY = ("weights", "tv", "alpha_norm", "statistics", "no_transforms", "attribution")
+ONE_IMAGE_ONLY = ("weights", "attribution")
 
 
 def run_batch(args: argparse.Namespace, given: list[str]) -> int:
@@ -105,6 +105,7 @@ def run_batch(args: argparse.Namespace, given: list[str]) -> int:
     check_layers(Judges(loaded), layers)
     steps = args.steps or (OVERVIEW_STEPS if args.layers is None else None)
     spec = studies.Spec("preimage", args.priors, args.seeds or [args.seed], model=args.model, images=images,
-                        layers=layers, steps=steps, device=args.device, transfer=not args.no_transfer)
+                        layers=layers, steps=steps, device=args.device, transfer=not args.no_transfer,
+                        recipe=recipe(args).settings())
     return run_spec(spec, args.out, overwrite=args.overwrite or (Path(args.out) / studies.MANIFEST).is_file(),
                     quiet=args.quiet)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import glob
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import tasks
 from ..errors import InvertError
@@ -20,27 +20,14 @@ if TYPE_CHECKING:
 SAMPLE = {"image": "skimage:chelsea", "crop": 128}
 
 
-def flag_of(name: str, spec: tasks.Setting) -> str:
-    return spec.flag or "--" + name.replace("_", "-")
-
-
 def task_flags() -> dict[str, str]:
     """Every task setting's flag by library name, with the names a task's errors use for it (`sigma`)."""
     flags = {}
     for task in map(tasks.get, tasks.available()):
         settings = tasks.settings_of(task)
-        flags.update({name: flag_of(name, spec) for name, spec in settings.items()})
-        flags.update({alias: flag_of(name, settings[name]) for alias, name in task.aliases.items()})
+        flags.update({name: options.flag_of(name, spec) for name, spec in settings.items()})
+        flags.update({alias: options.flag_of(name, settings[name]) for alias, name in task.aliases.items()})
     return flags
-
-
-def _add_setting(group: argparse._ArgumentGroup, name: str, spec: tasks.Setting, default: Any) -> None:
-    shown = f" (default {default})" if default not in (None, False) else ""
-    if spec.kind is bool:
-        group.add_argument(flag_of(name, spec), dest=name, action="store_true", help=spec.help)
-    else:
-        group.add_argument(flag_of(name, spec), dest=name, type=options.of_setting(spec), default=None,
-                           metavar=spec.metavar, choices=spec.choices, help=spec.help + shown)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -75,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         task = tasks.get(name)
         group = p.add_argument_group(name, task.summary)
         for setting_name, spec in tasks.settings_of(task).items():
-            _add_setting(group, setting_name, spec, task.__dataclass_fields__[setting_name].default)
+            options.add_setting(group, setting_name, spec, task.__dataclass_fields__[setting_name].default)
     p.set_defaults(run=run, flags=task_flags())
 
 
@@ -87,7 +74,7 @@ def task_of(args: argparse.Namespace, sample: bool = False) -> tasks.Restoration
     for other in tasks.available():
         for name, spec in tasks.settings_of(tasks.get(other)).items():
             if name not in own and getattr(args, name, None) not in (None, False):
-                raise InvertError(f"{flag_of(name, spec)} is for {other}; leave it out for {args.task}")
+                raise InvertError(f"{options.flag_of(name, spec)} is for {other}; leave it out for {args.task}")
     given = {name: getattr(args, name) for name in own if getattr(args, name) not in (None, False)}
     return task(**({**task.sample, **task.from_clean, **given} if sample else given))
 
@@ -185,7 +172,7 @@ def run_batch(args: argparse.Namespace) -> int:
     given = studies.expand_images(args.images or [SAMPLE["image"]], Path.cwd(), "the images given")
     task = task_of(args)
     if not task.synthesizes:
-        need = " ".join(flag_of(name, spec) + ("" if spec.kind is bool else f" {spec.metavar or name.upper()}")
+        need = " ".join(options.flag_of(name, spec) + ("" if spec.kind is bool else f" {spec.metavar or name.upper()}")
                         for name, spec in tasks.settings_of(type(task)).items() if name in {**task.sample, **task.from_clean})
         raise InvertError(f"several images or seeds are scored against clean references: give {need}")
     for flag, value in (("--preset", args.preset), ("--lr", args.lr), ("--no-auto-stop", not args.auto_stop),

@@ -87,7 +87,25 @@ class Source:
 
 
 @dataclass(frozen=True)
-class RestorationTask:
+class Settings:
+    """Typed settings described by `setting(...)`, checked when the object is made (`check` adds the rules that
+    tie settings together). The command line makes flags of them and a study spec takes them as keys."""
+
+    def __post_init__(self) -> None:
+        for name, spec in settings_of(type(self)).items():
+            object.__setattr__(self, name, spec.validate(name, getattr(self, name)))
+        self.check()
+
+    def check(self) -> None:
+        """Settings that exclude or need each other: a SettingError naming one of them."""
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that differ from their defaults, by field name: what a study cell records."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default}
+
+
+@dataclass(frozen=True)
+class RestorationTask(Settings):
     """A degradation to undo. Subclasses set the class variables and `problem`, and may add `check`."""
 
     name: ClassVar[str]  # invert restore NAME; a study's restore = "NAME"; the prior presets' task name
@@ -103,14 +121,6 @@ class RestorationTask:
     # library settings that raise errors under another name (denoise's `sigma` is the `noise` setting)
     aliases: ClassVar[dict[str, str]] = {}
 
-    def __post_init__(self) -> None:
-        for name, spec in settings_of(type(self)).items():
-            object.__setattr__(self, name, spec.validate(name, getattr(self, name)))
-        self.check()
-
-    def check(self) -> None:
-        """Settings that exclude or need each other: a SettingError naming one of them."""
-
     @property
     def synthesizes(self) -> bool:
         """Whether the degradation is made here from a clean image, which is then the reference scores need."""
@@ -124,11 +134,6 @@ class RestorationTask:
         """The problem (observation, energy, reference) for `image`, degraded here when the settings say so."""
         raise NotImplementedError
 
-    def settings(self) -> dict[str, Any]:
-        """The settings that differ from their defaults, by field name: what a study cell records."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default}
-
-
-def settings_of(task: type[RestorationTask]) -> dict[str, Setting]:
+def settings_of(task: type[Settings]) -> dict[str, Setting]:
     """A task class's settings, by field name, in declaration order."""
     return {f.name: f.metadata["setting"] for f in dataclasses.fields(task) if "setting" in f.metadata}
