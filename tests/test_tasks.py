@@ -29,13 +29,10 @@ class Undim(tasks.RestorationTask):
     summary = "undo a known dimming"
     default_prior = "tv"
     sample = {"add_dim": 0.5}
+    synthesized_by = "add_dim"
 
     add_dim: float | None = tasks.setting(help="IMAGE is bright: dim it by this factor first", kind=float, least=0,
                                           most=1, above=True, below=True)
-
-    @property
-    def synthesizes(self) -> bool:
-        return self.add_dim is not None
 
     def problem(self, image, seed=0, source=None):
         dim = Dim(self.add_dim)

@@ -113,6 +113,8 @@ class RestorationTask(Settings):
     default_prior: ClassVar[str] = "dip"
     # the degradation synthesized on the sample photo, and in a study when the spec names none
     sample: ClassVar[dict[str, Any]] = {}
+    # the setting that, when given, makes the degradation from a clean input (denoise: noise; sr: from_hr)
+    synthesized_by: ClassVar[str | None] = None
     # what a study and the sample photo add so that the input is the clean reference (sr: downscale it first);
     # kept out of a study cell's settings, which are those the spec gave or `sample`
     from_clean: ClassVar[dict[str, Any]] = {}
@@ -124,7 +126,7 @@ class RestorationTask(Settings):
     @property
     def synthesizes(self) -> bool:
         """Whether the degradation is made here from a clean image, which is then the reference scores need."""
-        return False
+        return self.synthesized_by is not None and getattr(self, self.synthesized_by) not in (None, False)
 
     def sample_crop(self, crop: int) -> int:
         """The crop of the sample photo that these settings can use."""

@@ -17,11 +17,8 @@ class Deblur(RestorationTask):
     # 27.99 -> 29.09 dB in 2.9 s; its denoising weight (0.14) 26.71 dB; DIP's fast preset 28.62 dB in 97 s
     default_prior = "tv"
     presets = {"tv": "sr"}
+    synthesized_by = "add_blur"
     sample = {"add_blur": 2.0}
-
-    @property
-    def synthesizes(self) -> bool:
-        return self.add_blur is not None
 
     blur: float | None = setting(help="IMAGE is blurred by a Gaussian of σ S pixels: undo it", kind=float, least=0,
                                  most=32, above=True, metavar="S")

@@ -14,12 +14,9 @@ class Denoise(RestorationTask):
     name = "denoise"
     summary = "remove noise (white Gaussian, or a camera's)"
     default_prior = "dip"
+    synthesized_by = "noise"
     sample = {"noise": "25"}
     aliases = {"sigma": "noise", "camera": "noise", "jpeg_quality": "noise"}
-
-    @property
-    def synthesizes(self) -> bool:
-        return self.noise is not None
 
     noise: str | None = setting(
         help="IMAGE is clean: add white Gaussian noise of σ SIGMA (0–255 scale), or camera noise (Poisson–Gaussian "

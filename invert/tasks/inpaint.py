@@ -17,11 +17,8 @@ class Inpaint(RestorationTask):
     # bench/inpaint_priors.py): 27.4 dB in 3.5 s, mean of four cases, where DIP needed 3 minutes to pass it
     # (27.7 dB at 800 steps, 28.6 at 1200, still rising)
     default_prior = "tv"
+    synthesized_by = "drop"
     sample = {"drop": 0.5}
-
-    @property
-    def synthesizes(self) -> bool:
-        return self.drop is not None
 
     mask: str | None = setting(help="mask image: white = known pixel, black = missing", metavar="FILE")
     drop: float | None = setting(help="drop this fraction of pixels at random", kind=float, least=0, most=1,

@@ -15,16 +15,13 @@ class SuperResolve(RestorationTask):
     name = "sr"
     summary = "upscale by an integer factor"
     default_prior = "dip"
+    synthesized_by = "from_hr"
     sample = {"factor": 4}
     from_clean = {"from_hr": True}
 
     factor: int | None = setting(help="upscaling factor (e.g. 4 or 8)", kind=int, least=2)
     from_hr: bool = setting(False, help="IMAGE is the high-resolution reference: downscale it first", kind=bool)
     kernel: str = setting("lanczos2", help="downsampling operator of the SR energy", choices=SR_KERNELS)
-
-    @property
-    def synthesizes(self) -> bool:
-        return self.from_hr
 
     def sample_crop(self, crop: int) -> int:
         """The sample photo's crop rounded down to a multiple of the factor, which must divide it."""
