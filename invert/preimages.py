@@ -169,6 +169,7 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
     try:
         flat = data.errors(torch.full_like(target, 0.5))[layer]
         prior_seed, attempts, continued = seed, [], 0
+        loss = flat  # the last attempt's feature loss; none yet
         for attempt in range(restarts + 1):
             if attempt and loss < CONTINUE_RATIO * flat:
                 image, result = resume(seed + RESTART_SEED_STEP * attempt)
