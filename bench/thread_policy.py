@@ -5,7 +5,7 @@ under thread policies given as environment and arguments, and records each proce
 its result.json) and wall time. The issue's bar: N processes at once each take at most N × 1.2 times their
 time alone.
 
-    python -m bench thread_policy [--policies old,new,...] [--processes 1,2,3] [--steps 40]
+    python -m bench thread_policy [--policies old,new,...] [--processes 1,2,3] [--steps 40] [--stagger S]
 
 Writes bench/results/thread_policy-cpu-<date>.json.
 """
@@ -37,13 +37,17 @@ WORKLOAD = ["preimage", "--layer", "blocks.4", "--prior", "dip,tv", "--no-transf
 SMOKE = ["--policies", "new", "--processes", "1", "--steps", "2"]
 
 
-def run_together(n: int, env_extra: dict[str, str], args: list[str], steps: int, tmp: Path) -> list[dict]:
-    """Start `n` identical processes at once; each one's wall and fitting seconds and thread count."""
+def run_together(n: int, env_extra: dict[str, str], args: list[str], steps: int, tmp: Path,
+                 stagger: float = 0.0) -> list[dict]:
+    """Start `n` identical processes at once, or each `stagger` seconds after the one before (a process that
+    started alone and is joined later); each one's wall and fitting seconds and thread count."""
     invert = Path(sys.executable).with_name("invert")
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")}
     env.update(env_extra)
     runs = []
     for i in range(n):
+        if i and stagger:
+            time.sleep(stagger)
         out = tmp / f"run{n}-{i}"
         command = [str(invert), *WORKLOAD, "--steps", str(steps), "--out", str(out), *args]
         runs.append((out, time.perf_counter(), subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
@@ -65,6 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--processes", default="1,2,3")
     ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--stagger", type=float, default=0.0, metavar="S",
+                    help="start each process S seconds after the one before (default: all at once)")
     ap.add_argument("--name", default="thread_policy")
     args = ap.parse_args(argv)
     counts = [int(n) for n in args.processes.split(",")]
@@ -75,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
             alone = None
             for n in counts:
                 load = os.getloadavg()[0]
-                rows = run_together(n, env_extra, extra_args, args.steps, Path(tmp) / policy)
+                rows = run_together(n, env_extra, extra_args, args.steps, Path(tmp) / policy, args.stagger)
                 mean_fit = sum(r["fit_seconds"] for r in rows) / n
                 alone = alone if alone is not None else (mean_fit if n == 1 else None)
                 entry = {"policy": policy, "environment": env_extra, "arguments": extra_args, "processes": n,
@@ -87,7 +93,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{policy:11s} ×{n}: fit {mean_fit:6.1f} s each"
                       + (f", {entry['slowdown']:.2f}× alone (bar {entry['bar']:.1f}×)" if entry["bar"] and alone else "")
                       + f"; threads {[r['threads'] for r in rows]}; load before {load:.2f}", flush=True)
-    save_result(args.name, {"device": "cpu", "cores": os.cpu_count(), "steps": args.steps, "workload": WORKLOAD,
+    save_result(args.name, {"device": "cpu", "cores": os.cpu_count(), "steps": args.steps, "stagger": args.stagger,
+                            "workload": WORKLOAD,
                             "rows": table})
 
 
