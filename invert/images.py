@@ -162,7 +162,7 @@ def side_by_side(batch: torch.Tensor) -> torch.Tensor:
 def png_bytes(x: torch.Tensor) -> bytes:
     """An image (1×C×H×W, or a batch shown side by side) as PNG bytes: what a notebook displays inline."""
     buffer = io.BytesIO()
-    Image.fromarray(to_uint8(side_by_side(x) if len(x) > 1 else x)).save(buffer, format="PNG")
+    Image.fromarray(to_uint8(side_by_side(x))).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

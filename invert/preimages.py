@@ -227,14 +227,13 @@ def maximize(judges: Judges, layer: str, channel: int, prior_name: str, *, posit
     from .diversity import Diverse, batch_similarity
 
     model = judges.model
-    unit = ActivationMaximization(model, layer, channel, position)  # checks the unit before anything is built
-    unit.remove_hooks()
 
     def make_energy() -> Energy:
         energy = ActivationMaximization(model, layer, channel, position)
         return Diverse(energy, layer, diversity) if diversity else energy
 
-    image, record, result, _ = maximize_energy(judges, make_energy, prior_name, **settings)
+    image, record, result, data = maximize_energy(judges, make_energy, prior_name, **settings)
+    unit = data.unit if diversity else data
     class_name = None if unit.spatial or unit.units != model.num_classes else model.class_name(channel)
     extra = {"diversity": diversity, "similarity": batch_similarity(model, layer, image)} if diversity else {}
     return image, {"layer": layer, "channel": channel, "position": list(position) if position else None,

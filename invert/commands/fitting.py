@@ -21,8 +21,7 @@ def add_common(p: argparse.ArgumentParser, restarts: bool = True) -> None:
     p.add_argument("--steps", type=options.COUNT, default=None,
                    help="optimization steps per pre-image (default: the preset's; more at deep layers)")
     p.add_argument("--no-transfer", action="store_true", help="skip the independent model's check (saves memory)")
-    for name, spec in tasks.settings_of(tasks.Recipe).items():  # the recipe's typed settings, as in a study spec
-        options.add_setting(p, name, spec)
+    options.add_settings(p, tasks.Recipe)  # the recipe's typed settings, as in a study spec
     if restarts:  # pre-images: a fit that stalls is run again
         p.add_argument("--restarts", type=options.whole(0, 100), default=RESTARTS, metavar="N",
                        help=f"run a stalled pre-image (feature loss not below {STALL_RATIO:g}× a flat grey image's) "
@@ -31,8 +30,7 @@ def add_common(p: argparse.ArgumentParser, restarts: bool = True) -> None:
 
 def recipe(args: argparse.Namespace) -> tasks.Recipe:
     """The recipe settings the user gave (none: each prior's preset decides)."""
-    return tasks.Recipe(**{name: getattr(args, name) for name in tasks.settings_of(tasks.Recipe)
-                           if getattr(args, name) not in (None, False)})
+    return tasks.Recipe(**options.given_settings(tasks.Recipe, args))
 
 
 def fit_settings(args: argparse.Namespace) -> dict:

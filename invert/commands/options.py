@@ -7,6 +7,7 @@ Parsing imports no torch, so that --help and a mistyped option answer at once; t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import math
 import re
@@ -16,7 +17,7 @@ from typing import Any, Callable, NoReturn
 
 from ..defaults import BUILT_IN_PRIORS
 from ..errors import SettingError
-from ..tasks import Setting
+from ..tasks import Setting, settings_of
 
 
 class Parser(argparse.ArgumentParser):
@@ -126,7 +127,19 @@ def flag_of(name: str, spec: Setting) -> str:
     return spec.flag or "--" + name.replace("_", "-")
 
 
-def add_setting(group: argparse._ActionsContainer, name: str, spec: Setting, default: Any = None) -> None:
+def add_settings(group: argparse._ActionsContainer, settings: type) -> None:
+    """Every typed setting of a `tasks.Settings` class (a restoration, the pre-image recipe) as an option."""
+    for field in dataclasses.fields(settings):
+        if "setting" in field.metadata:
+            _add_setting(group, field.name, field.metadata["setting"], field.default)
+
+
+def given_settings(settings: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The typed settings of a `tasks.Settings` class that the command line gave (not None, not an unset switch)."""
+    return {name: getattr(args, name) for name in settings_of(settings) if getattr(args, name, None) not in (None, False)}
+
+
+def _add_setting(group: argparse._ActionsContainer, name: str, spec: Setting, default: Any = None) -> None:
     """A typed setting (`invert.tasks.setting`) as an option: a switch for a bool, else a checked value."""
     if spec.kind is bool:
         group.add_argument(flag_of(name, spec), dest=name, action="store_true", help=spec.help)

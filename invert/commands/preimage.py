@@ -70,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
         save_image(cell.image, out / "cells" / f"{cell.key[0]}__{cell.key[1]}.png")
         warn_if_stalled(cell)
 
+    settings = fit_settings(args)
     cells, interrupted = preimages.fit_cells(
         [(layer, name) for layer in layers for name in args.priors],
-        lambda key: preimages.invert_layer(judges, target, key[0], key[1], **{**fit_settings(args), "steps": steps[key[0]]}),
+        lambda key: preimages.invert_layer(judges, target, key[0], key[1], **{**settings, "steps": steps[key[0]]}),
         on_start=lambda key: say(f"{key[0]} · {key[1]}"), on_done=save)
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.preimage_grid(cells, judges.model, target, layers, args.priors, out, attribution=args.attribution)

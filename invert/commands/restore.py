@@ -60,9 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "degradation was synthesized (--add-noise, --from-hr, --drop, --add-blur)")
     for name in names:
         task = tasks.get(name)
-        group = p.add_argument_group(name, task.summary)
-        for setting_name, spec in tasks.settings_of(task).items():
-            options.add_setting(group, setting_name, spec, task.__dataclass_fields__[setting_name].default)
+        options.add_settings(p.add_argument_group(name, task.summary), task)
     p.set_defaults(run=run, flags=task_flags())
 
 
@@ -75,7 +73,7 @@ def task_of(args: argparse.Namespace, sample: bool = False) -> tasks.Restoration
         for name, spec in tasks.settings_of(tasks.get(other)).items():
             if name not in own and getattr(args, name, None) not in (None, False):
                 raise InvertError(f"{options.flag_of(name, spec)} is for {other}; leave it out for {args.task}")
-    given = {name: getattr(args, name) for name in own if getattr(args, name) not in (None, False)}
+    given = options.given_settings(task, args)
     return task(**({**task.sample, **task.from_clean, **given} if sample else given))
 
 
