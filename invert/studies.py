@@ -150,13 +150,18 @@ def _restoration(raw: dict, where: str) -> tuple[str, dict[str, Any]]:
             others = [t for t in tasks.available() if key in tasks.settings_of(tasks.get(t))]
             raise StudyError(f"{where}: {key} is a setting of {', '.join(others)}, not of restore = {name!r}")
     settings = {**task.sample, **given}
+    _checked(task, settings, where, **task.from_clean)
+    return name, settings
+
+
+def _checked(kind: type[tasks.Settings], settings: dict[str, Any], where: str, **extra: Any) -> tasks.Settings:
+    """`kind` made from a spec's `settings` (plus `extra`), or a StudyError that names the key and its value."""
     try:
-        task(**{**settings, **task.from_clean})
+        return kind.of(settings, **extra)
     except SettingError as error:
         said = error.setting not in settings or error.problem.startswith("= ")  # the value is in the message
         raise StudyError(f"{where}: {error}" if said else
                          f"{where}: {error.setting} = {settings[error.setting]!r}: {error.problem}") from None
-    return name, settings
 
 
 def _check_crop(crop: Any, where: str) -> None:
@@ -231,11 +236,7 @@ def _read_model_and_layers(raw: dict, spec: Spec, where: str, default_logits: bo
 
 def _read_recipe(raw: dict, spec: Spec, where: str) -> None:
     """The recipe settings a preimage or maximize spec gives (tv, alpha_norm, no_transforms, statistics)."""
-    given = {k: raw[k] for k in tasks.settings_of(tasks.Recipe) if k in raw}
-    try:
-        spec.recipe = tasks.Recipe(**given).settings()
-    except SettingError as error:
-        raise StudyError(f"{where}: {error}") from None
+    spec.recipe = _checked(tasks.Recipe, raw, where).settings()
 
 
 def _read_restore(raw: dict, spec: Spec, base: Path, where: str) -> None:
@@ -307,8 +308,7 @@ def _run_restore(settings: dict[str, Any], common: dict[str, Any]):
     if settings["crop"]:
         image = images.center_crop(image, settings["crop"])
     task = tasks.get(settings["restore"])
-    own = {k: v for k, v in settings.items() if k in tasks.settings_of(task)}
-    problem = task(**own, **task.from_clean).problem(image, settings["seed"])
+    problem = task.of(settings, **task.from_clean).problem(image, settings["seed"])
     done = restoration.restore(problem, settings["prior"], **common)
     return done.image, done.record, done.fit
 
@@ -319,18 +319,15 @@ def _run_preimage(settings: dict[str, Any], common: dict[str, Any]):
     judges = _judges(settings)
     target, _ = preimages.prepare_target(settings["image"], judges.model)
     return preimages.invert_layer(judges, target, settings["layer"], settings["prior"], **common,
-                                  objective=_recipe(settings).objective())
+                                  objective=tasks.Recipe.of(settings).objective())
 
 
 def _run_maximize(settings: dict[str, Any], common: dict[str, Any]):
     from . import preimages
 
     return preimages.maximize(_judges(settings), settings["layer"], settings["unit"], settings["prior"], **common,
-                              objective=_recipe(settings).objective())
+                              objective=tasks.Recipe.of(settings).objective())
 
-
-def _recipe(settings: dict[str, Any]) -> tasks.Recipe:
-    return tasks.Recipe(**{k: v for k, v in settings.items() if k in tasks.settings_of(tasks.Recipe)})
 
 
 register_study_task(StudyTask(

@@ -99,6 +99,12 @@ class Settings:
     def check(self) -> None:
         """Settings that exclude or need each other: a SettingError naming one of them."""
 
+    @classmethod
+    def of(cls, mapping: dict[str, Any], **extra: Any) -> Settings:
+        """Made from the entries of `mapping` that are this class's settings (a spec, a cell's settings), plus
+        `extra`."""
+        return cls(**{name: mapping[name] for name in settings_of(cls) if name in mapping}, **extra)
+
     def settings(self) -> dict[str, Any]:
         """The settings that differ from their defaults, by field name: what a study cell records."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default}
