@@ -56,3 +56,17 @@ class RestorationScores:
     @classmethod
     def of(cls, settings: dict[str, Any], record: dict[str, Any]) -> RestorationScores:
         return cls(record.get("psnr"), record.get("ssim"), record["output_step"], record["seconds"])
+
+
+@dataclass(frozen=True)
+class AtlasScores:
+    activation: float = column("activation")  # the mean over the cell's units, each on its own image
+    recognized: float | None = column("recognized")  # class units: the share the independent judge names
+    seconds: float = column("seconds")  # the cell's fit, all its units together
+
+    @classmethod
+    def of(cls, settings: dict[str, Any], record: dict[str, Any]) -> AtlasScores:
+        units, judged = record["units"], record.get("top1_transfer")
+        judged_classes = judged is not None and record["classes"]
+        recognized = sum(j == u for j, u in zip(judged, units)) / len(units) if judged_classes else None
+        return cls(sum(record["activations"]) / len(units), recognized, record["seconds"])

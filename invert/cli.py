@@ -20,7 +20,7 @@ DEBUG_VARIABLE = "INVERT_DEBUG"
 
 
 def build_parser() -> Parser:
-    from .commands import codec, compare, curves, layers_list, maximize, preimage, priors_list, restore, study
+    from .commands import atlas, codec, compare, curves, layers_list, maximize, preimage, priors_list, restore, study
     from .commands.options import Parser
 
     parser = Parser(
@@ -29,7 +29,7 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--debug", action="store_true", help=f"show tracebacks (or set {DEBUG_VARIABLE}=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (preimage, maximize, compare, study, layers_list, restore, curves, codec, priors_list):
+    for command in (preimage, maximize, compare, atlas, study, layers_list, restore, curves, codec, priors_list):
         command.add_parser(sub)
     return parser
 

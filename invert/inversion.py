@@ -97,19 +97,26 @@ class FeatureInversion(ModelEnergy):
 
 
 class ActivationMaximization(ModelEnergy):
-    """−activation of one channel (its mean over positions, or one position) or one class logit."""
+    """−activation of one channel (its mean over positions, or one position) or one class logit.
 
-    def __init__(self, loaded: LoadedModel, layer: str, channel: int, position: tuple[int, int] | None = None,
-                 transform: Transform | None = None, statistics: float = 0.0):
+    `channel` may be a list: image i of the batch is then fitted for channel i (an atlas renders B units in one
+    fit, each on its own image); the energy is the mean of their activations, so each image's balance with the
+    prior's terms is what it would be alone.
+    """
+
+    def __init__(self, loaded: LoadedModel, layer: str, channel: int | Sequence[int],
+                 position: tuple[int, int] | None = None, transform: Transform | None = None, statistics: float = 0.0):
         super().__init__(loaded, [layer], transform, statistics)
-        self.layer, self.channel, self.position = layer, channel, position
+        self.layer, self.position = layer, position
+        self.channels = [channel] if isinstance(channel, int) else [int(c) for c in channel]
         with torch.no_grad():
             probe = self.features(torch.full((1, *loaded.input_size), 0.5), transformed=False)[layer]
         self.units = probe.shape[1]  # channels, or classes at the logits
         self.spatial = probe.dim() == 4
-        if not 0 <= channel < probe.shape[1]:
-            raise SettingError("channel", f"{channel} is out of range for layer {layer!r}, which has "
-                                          f"{probe.shape[1]} (0–{probe.shape[1] - 1})")
+        for c in self.channels:
+            if not 0 <= c < probe.shape[1]:
+                raise SettingError("channel", f"{c} is out of range for layer {layer!r}, which has "
+                                              f"{probe.shape[1]} (0–{probe.shape[1] - 1})")
         if position is not None:
             if not self.spatial:
                 raise SettingError("position", f"cannot be given: layer {layer!r} has no spatial positions")
@@ -117,15 +124,27 @@ class ActivationMaximization(ModelEnergy):
             if not (0 <= position[0] < h and 0 <= position[1] < w):
                 raise SettingError("position", f"{position} is outside layer {layer!r}'s {h}×{w} map")
 
+    @property
+    def channel(self) -> int:
+        return self.channels[0]
+
     def activation(self, x: torch.Tensor, transformed: bool = True) -> torch.Tensor:
         return self.measure(self.features(x, transformed))
 
-    def measure(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The unit's activation, averaged over the batch, from features of one forward that include its layer."""
-        a = feats[self.layer][:, self.channel]
+    def activations(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Each channel's activation on its own image (a transform's copies averaged): a vector, one per channel."""
+        f = feats[self.layer]
+        n = len(self.channels)
+        f = f.reshape(-1, n, *f.shape[1:])  # copies × images × …, as transforms order their copies
+        a = f[:, torch.arange(n, device=f.device), torch.tensor(self.channels, device=f.device)]
         if self.position is not None:
-            return a[:, self.position[0], self.position[1]].mean()
-        return a.mean()
+            a = a[..., self.position[0], self.position[1]]
+        return a.reshape(*a.shape[:2], -1).mean(dim=(0, 2))
+
+    def measure(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The mean activation of the channels on their images, from features of one forward that include the
+        layer; with one channel, its activation averaged over the batch."""
+        return self.activations(feats).mean()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats, penalty = self._forward(x, transformed=True)

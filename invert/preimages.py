@@ -257,6 +257,8 @@ def maximize_energy(judges: Judges, make_energy: Callable[[], Energy], prior_nam
         objective=objective, fit_settings=fit_settings, prior_settings=prior_settings, batch=batch)
     try:
         activation = float(data.activation(image, transformed=False))
+        if len(getattr(data, "channels", ())) > 1:  # several units, one per image: each one's own activation
+            fitted["activations"] = data.activations(data.features(image, transformed=False)).tolist()
     finally:
         data.remove_hooks()
     record = {**fitted, "activation": activation}

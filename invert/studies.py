@@ -55,6 +55,8 @@ class StudyTask:
     row: Callable[[dict[str, Any]], str]  # what a report row stands for besides the prior
     scores: type  # a dataclass with `of(settings, record)`; its fields are the report's columns (cell_scores)
     shows_original: bool = False  # the report's grids start with the cell's input image
+    prepare: Callable[["Spec", Path], None] | None = None  # run once before the cells, here (an atlas's examples)
+    report: Callable[[Path, list], list[Path]] | None = None  # pages of its own beside report.html (atlas.html)
 
 
 STUDY_TASKS: dict[str, StudyTask] = {}
@@ -76,7 +78,9 @@ class Spec:
     model: str = zoo.DEFAULT_MODEL
     images: list[str] = field(default_factory=list)
     layers: list[str] = field(default_factory=list)
-    units: list[int] = field(default_factory=list)  # maximize: class indices or channels of layers[0]
+    units: list[int] = field(default_factory=list)  # maximize, atlas: class indices or channels of layers[0]
+    batch: int = 1  # atlas: units rendered per fit
+    top: int = 6  # atlas: dataset examples kept per unit
     steps: int | None = None
     restore: str = "denoise"
     restoration: dict[str, Any] = field(default_factory=dict)  # restore: the task's settings (invert.tasks)
@@ -106,9 +110,9 @@ def _list(raw: dict, key: str, kind: type, where: str) -> list:
     return value
 
 
-def expand_images(patterns: list[str], base: Path, where: str) -> list[str]:
-    """Paths and globs relative to `base`, folders (their images), skimage:NAME; each must match, and each image
-    must read, so that a bad one fails before any cell runs."""
+def expand_images(patterns: list[str], base: Path, where: str, read: bool = True) -> list[str]:
+    """Paths and globs relative to `base`, folders (their images), skimage:NAME; each must match, and with `read`
+    each image must read, so that a bad one fails before any cell runs."""
     found: list[str] = []
     for i, pattern in enumerate(patterns):
         if pattern.startswith(images.SAMPLE_PREFIX):
@@ -122,7 +126,7 @@ def expand_images(patterns: list[str], base: Path, where: str) -> list[str]:
         if not matches:
             raise StudyError(f"{where}: images[{i}] = {pattern!r} matches no image file (relative to {base})")
         found += matches
-    for image in found:
+    for image in found if read else []:
         try:
             images.load_image(image)
         except InvertError as error:
@@ -180,6 +184,12 @@ def load_spec(path: str | os.PathLike) -> Spec:
         raise StudyError(f"cannot read the spec {path}: {error.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise StudyError(f"{where}: not valid TOML ({error})") from None
+    return spec_of(raw, path.parent, where)
+
+
+def spec_of(raw: dict[str, Any], base: Path, where: str) -> Spec:
+    """A spec from its keys (a TOML file's, or a command's options), checked; relative paths are from `base`,
+    and errors name `where`."""
     known = KEYS.union(*(t.keys for t in STUDY_TASKS.values()))
     unknown = sorted(set(raw) - known - restoration_keys() - set(OLD_SPELLINGS))
     if unknown:
@@ -206,7 +216,7 @@ def load_spec(path: str | os.PathLike) -> Spec:
         raise StudyError(f"{where}: device = {error.problem}") from None
     spec = Spec(task, priors, seeds, steps=steps, device=device,
                 transfer=bool(raw.get("transfer", True)), crop=raw.get("crop"))
-    STUDY_TASKS[task].read(raw, spec, path.parent, where)
+    STUDY_TASKS[task].read(raw, spec, base, where)
     return spec
 
 
@@ -265,6 +275,18 @@ def _read_maximize(raw: dict, spec: Spec, base: Path, where: str) -> None:
                 raise StudyError(f"{where}: classes[{i}]: {error}") from None
     else:
         spec.units = _list(raw, "channels", int, where)
+        count = unit_count(_models[spec.model], spec.layers[0])
+        for i, unit in enumerate(spec.units):  # every unit checked before any cell runs
+            if not 0 <= unit < count:
+                raise StudyError(f"{where}: channels[{i}] = {unit} is out of range for layer {spec.layers[0]!r}, "
+                                 f"which has {count} (0–{count - 1})")
+
+
+def unit_count(loaded: zoo.LoadedModel, layer: str) -> int:
+    """How many channels (or classes, at the logits) `layer` has."""
+    with torch.no_grad(), zoo.FeatureExtractor(loaded.model, [layer], loaded.name) as extractor:
+        device = next(loaded.model.parameters()).device
+        return extractor(loaded.preprocess(torch.full((1, *loaded.input_size), 0.5, device=device)))[layer].shape[1]
 
 
 # --- running cells --------------------------------------------------------------------------------------------
@@ -294,7 +316,7 @@ def run_cell(settings: dict[str, Any], folder: Path) -> dict[str, Any]:
     common = dict(steps=settings["steps"], seed=settings["seed"], device=settings["device"])
     picture, record, fit = STUDY_TASKS[settings["task"]].run(settings, common)
     folder.mkdir(parents=True, exist_ok=True)
-    images.save_image(picture, folder / "image.png")
+    images.save_image(images.side_by_side(picture), folder / "image.png")  # a batch (an atlas cell): a strip
     record = {**record, "losses": [h["loss"] for h in fit.history], "threads": torch.get_num_threads(),
               "wall_seconds": round(time.perf_counter() - start, 2)}
     from .report import write_json
@@ -457,6 +479,8 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
 
     if executor != "ray" and todo:
         resolve_device(spec.device)  # here, before any cell: a CUDA spec on a machine without one is refused
+    if STUDY_TASKS[spec.task].prepare is not None:
+        STUDY_TASKS[spec.task].prepare(spec, out)
     try:
         if executor == "ray":
             _run_on_ray(todo, out, threads, address, record_done)
@@ -496,4 +520,11 @@ def write_report(out: Path) -> tuple[Path, Path]:
     cells = finished_cells(out)
     if not cells:
         raise StudyError(f"{out} has no finished cells yet; run the study first")
-    return study_report(out, cells)
+    written = study_report(out, cells)
+    own = STUDY_TASKS[cells[0][0]["task"]].report
+    if own is not None:
+        own(out, cells)
+    return written
+
+
+from . import atlas_study  # noqa: E402,F401  (registers the atlas study task, which builds on this module)

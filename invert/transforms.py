@@ -73,7 +73,8 @@ def padded(transform: Transform, pixels: int, value: float = 0.5) -> Transform:
 
 
 def crops(n: int, scale: tuple[float, float] = (0.5, 1.0), noise: float = 0.0) -> Transform:
-    """A batch of `n` random square crops, each resized to the image's size, plus noise (MACO's transform).
+    """`n` random square crops of each image of the batch, each resized to the image's size, plus noise (MACO's
+    transform).
 
     A crop's side is a fraction in `scale` of the image's shorter side; its centre is drawn around the image
     centre (σ = 0.15 of the size) and kept inside. The noise is Gaussian of std `noise` plus uniform of width
@@ -81,13 +82,15 @@ def crops(n: int, scale: tuple[float, float] = (0.5, 1.0), noise: float = 0.0) -
     """
 
     def apply(x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        side = torch.empty(n).uniform_(*scale) * min(h, w)
-        cy = (0.5 + 0.15 * torch.randn(n)) * h
-        cx = (0.5 + 0.15 * torch.randn(n)) * w
+        b, (h, w) = x.shape[0], x.shape[-2:]
+        count = n * b  # n crops of each image, copy-major (crop c of image i is item c·b + i), as `copies` orders them
+        side = torch.empty(count).uniform_(*scale) * min(h, w)
+        cy = (0.5 + 0.15 * torch.randn(count)) * h
+        cx = (0.5 + 0.15 * torch.randn(count)) * w
         cy = torch.minimum(torch.maximum(cy, side / 2), h - side / 2)
         cx = torch.minimum(torch.maximum(cx, side / 2), w - side / 2)
-        boxes = torch.stack([torch.zeros(n), cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], dim=1)
+        image = torch.arange(b).repeat(n).float()
+        boxes = torch.stack([image, cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], dim=1)
         batch = roi_align(x, boxes.to(x), output_size=(h, w), sampling_ratio=2, aligned=True)
         if noise:
             batch = batch + noise * torch.randn_like(batch) + noise * (torch.rand_like(batch) - 0.5)

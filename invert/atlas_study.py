@@ -1,0 +1,130 @@
+"""The atlas as a study task: a cell is a batch of units under one prior and seed, so that an atlas resumes
+after a kill and runs on Ray like any study. Before the cells, the dataset examples' index is built (or read
+from the folder's cache); after them, atlas.json and atlas.html are written beside the study's report.
+
+    task = "atlas"
+    model = "efficientnet_lite0"
+    layers = ["blocks.4"]
+    channels = [0, 1, 2, 3, 4, 5, 6, 7]     # or classes = [...] at the logits
+    batch = 8                               # units per fit
+    images = ["photos/"]                    # dataset examples (optional); broken files are skipped
+    top = 6
+    priors = ["fourier", "maco"]
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from . import atlas, atlas_page, examples, files, images, tasks
+from .cell_scores import AtlasScores
+from .studies import (Spec, StudyError, StudyTask, _judges, _list, _models, _read_maximize, expand_images,
+                      register_study_task)
+
+EXAMPLES = "examples"  # the folder, inside the atlas's, of the examples index and its crops
+CURRENT = "current.json"  # which index the last run used, for the report
+
+
+def _read(raw: dict, spec: Spec, base: Path, where: str) -> None:
+    _read_maximize(raw, spec, base, where)
+    if len(spec.layers) != 1:
+        raise StudyError(f"{where}: an atlas shows one layer; give layers = [\"NAME\"]")
+    for key in ("batch", "top"):
+        value = raw.get(key, getattr(spec, key))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise StudyError(f"{where}: {key} = {value!r}; give a whole number, at least 1")
+        setattr(spec, key, value)
+    # the photos are read in the examples pass, where a broken one is skipped with a line, not refused here
+    spec.images = expand_images(_list(raw, "images", str, where), base, where, read=False)
+
+
+def _grid(spec: Spec) -> list[dict[str, Any]]:
+    chunks = [spec.units[i: i + spec.batch] for i in range(0, len(spec.units), spec.batch)]
+    return [{"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0], "units": chunk, **spec.recipe}
+            for chunk in chunks]
+
+
+def _run(settings: dict[str, Any], common: dict[str, Any]):
+    return atlas.render(_judges(settings), settings["layer"], settings["units"], settings["prior"], **common,
+                        objective=tasks.Recipe.of(settings).objective())
+
+
+def _row(settings: dict[str, Any]) -> str:
+    units = settings["units"]
+    return f"{settings['layer']}[{units[0]}]" if len(units) == 1 else f"{settings['layer']}[{units[0]}–{units[-1]}]"
+
+
+def prepare_examples(spec: Spec, out: Path, *, progress=None, skipped=None) -> examples.ExampleIndex | None:
+    """The dataset examples' index for the spec's layer and images: read from `out`'s cache when one answers,
+    else built in one pass and cached; its crops written as files beside it. None without images."""
+    if not spec.images:
+        return None
+    loaded = _models.get(spec.model) or _models.setdefault(spec.model, _judges({"model": spec.model,
+                                                                               "transfer": False}).model)
+    folder = out / EXAMPLES
+    path = examples.cache_path(folder, loaded, spec.layers[0], spec.images)
+    index = examples.load(path, loaded, spec.layers[0], spec.top)
+    if index is None:
+        index = examples.build(loaded, spec.layers[0], spec.images, spec.top, progress=progress, skipped=skipped)
+        examples.save(index, path)
+    crops = folder / f"crops_{path.stem}"
+    crops.mkdir(parents=True, exist_ok=True)
+    for unit, pieces in index.crops.items():
+        for k, data in enumerate(pieces):
+            if not (crops / f"{unit}_{k}.jpg").is_file():
+                files.write_bytes(crops / f"{unit}_{k}.jpg", data)
+    files.write_text(folder / CURRENT, json.dumps({"index": path.name, "top": spec.top, "crops": crops.name}))
+    return index
+
+
+def _examples_of(out: Path, layer: str, model: str) -> tuple[examples.ExampleIndex | None, Path | None]:
+    """The index the last run of this atlas used, with its crops' folder (None, None without one)."""
+    try:
+        current = json.loads((out / EXAMPLES / CURRENT).read_text())
+    except (OSError, ValueError):
+        return None, None
+    loaded = _models.get(model) or _judges({"model": model, "transfer": False}).model
+    index = examples.load(out / EXAMPLES / current["index"], loaded, layer, current["top"])
+    return index, out / EXAMPLES / current["crops"]
+
+
+def write_atlas(out: Path, cells: list) -> list[Path]:
+    """atlas.json and atlas.html from the finished cells ((settings, record, strip path)) and the examples."""
+    settings0 = cells[0][0]
+    layer, model = settings0["layer"], settings0["model"]
+    index, crops_folder = _examples_of(out, layer, model)
+    loaded = _models.get(model) or _judges({"model": model, "transfer": False}).model
+    units_folder = out / "units"
+    placed = []
+    for settings, record, strip in cells:
+        picture, _ = images.load_image(strip)
+        width = picture.shape[-1] // len(record["units"])
+        folder = units_folder / f"{settings['prior']}_seed{settings['seed']}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, unit in enumerate(record["units"]):
+            images.save_image(picture[..., i * width: (i + 1) * width], folder / f"{unit}.png")
+        placed.append((settings, record, [f"{folder.relative_to(out)}/{unit}.png" for unit in record["units"]]))
+    rows = atlas.entries(placed, index, lambda u: loaded.class_name(u) if cells[0][1].get("classes") else None)
+    crops = {}
+    if index is not None and crops_folder is not None:
+        crops = {u.unit: [f"{crops_folder.relative_to(out)}/{u.unit}_{k}.jpg" for k in range(len(u.examples))]
+                 for u in rows}
+    about = {"model": model, "layer": layer, "priors": sorted({s["prior"] for s, _, _ in cells}),
+             "units shown": len(rows), "dataset images": len(index.images) if index is not None else 0,
+             "receptive field px": index.receptive_field if index is not None else None,
+             "steps": settings0["steps"] or "the presets'"}
+    json_path = out / "atlas.json"
+    from .report import run_info, write_json
+
+    write_json({**atlas.as_json(rows, **about), "skipped_images": index.skipped if index is not None else [],
+                **run_info()}, json_path)
+    return [json_path, atlas_page.write(out, rows, crops, about)]
+
+
+register_study_task(StudyTask(
+    "atlas", frozenset({"model", "layers", "classes", "channels", "transfer", "batch", "top", "images",
+                        *tasks.settings_of(tasks.Recipe)}),
+    _read, _grid, _run, _row, AtlasScores,
+    prepare=lambda spec, out: prepare_examples(spec, out), report=write_atlas))
+
