@@ -20,6 +20,12 @@ from .inversion import ActivationMaximization
 from .preimages import Judges, maximize_energy
 
 
+# the classifier in channels_last and bfloat16 (where the CPU or GPU has bf16 units) while an atlas renders:
+# a fit of 8 images 2.4x faster, of 24 (MACO's crops) 4.9x, on 2 cores; bench/atlas.py compares its pictures
+# with fp32 one-at-a-time fits of the same units
+FAST_CLASSIFIER = True
+
+
 def render(judges: Judges, layer: str, units: Sequence[int], prior: str, *, steps: int | None = None, seed: int = 0,
            device: str = "auto", objective: dict[str, Any] | None = None
            ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
@@ -29,9 +35,11 @@ def render(judges: Judges, layer: str, units: Sequence[int], prior: str, *, step
     and the independent judge) and the fit."""
     units = list(units)
     model = judges.model
+    if FAST_CLASSIFIER:
+        model.model.to(memory_format=torch.channels_last)  # the same numbers, 1.5x faster on a CPU batch of 8
     image, record, fit, energy = maximize_energy(judges, lambda: ActivationMaximization(model, layer, units), prior,
-                                            steps=steps, seed=seed, device=device, objective=objective,
-                                            batch=len(units))
+                                                 steps=steps, seed=seed, device=device, batch=len(units),
+                                                 objective={"classifier_bf16": FAST_CLASSIFIER, **(objective or {})})
     if len(units) == 1:  # one image: maximize_energy's numbers are already that unit's
         record = {**record, "activations": [record["activation"]],
                   **{k: [record[k]] for k in ("top1", "top1_transfer") if k in record}}

@@ -19,7 +19,7 @@ from invert.zoo import LoadedModel, NormStatistics
 from . import images, memory, metrics
 from .defaults import RESTARTS, STALL_RATIO
 from .energies import Energy, TotalVariation
-from .engine import Callback, FitConfig, FitResult, fit, resolve_device
+from .engine import Callback, FitConfig, FitResult, bf16_pays, fit, resolve_device
 from .inversion import ActivationMaximization, AlphaNorm, FeatureInversion, classify, top1
 from .transforms import from_recipe
 
@@ -110,6 +110,7 @@ def _fit(prior_name: str, preset: str | None, task: str, model: LoadedModel, mak
     prior = build()
     model.model.to(resolve_device(device))  # once: a no-op for every later fit on the same device
     data = make_data()
+    data.bf16 = bool(settings.get("classifier_bf16")) and bf16_pays(resolve_device(device))
     try:
         statistics = settings.get("statistics", 0.0)
         if statistics and NormStatistics.norm_layers(model.model):  # without BatchNorm (a ViT) there are none to match
@@ -256,6 +257,7 @@ def maximize_energy(judges: Judges, make_energy: Callable[[], Energy], prior_nam
         prior_name, preset, MAXIMIZE, model, make_energy, steps=steps, seed=seed, device=device, progress=progress,
         objective=objective, fit_settings=fit_settings, prior_settings=prior_settings, batch=batch)
     try:
+        data.bf16 = False  # the numbers reported are measured in float32, whatever the fit ran in
         activation = float(data.activation(image, transformed=False))
         if len(getattr(data, "channels", ())) > 1:  # several units, one per image: each one's own activation
             fitted["activations"] = data.activations(data.features(image, transformed=False)).tolist()
