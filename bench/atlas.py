@@ -56,7 +56,6 @@ def timed(fn):
 def ours(judges: Judges, units: list[int], prior: str, batch: int, steps: int, fast: bool) -> float:
     """Seconds to render `units` in fits of `batch`."""
     atlas.FAST_CLASSIFIER = fast
-    judges.model.model.to(memory_format=torch.channels_last if fast else torch.contiguous_format)
     start = time.perf_counter()
     for i in range(0, len(units), batch):
         atlas.render(judges, LAYER, units[i: i + batch], prior, steps=steps, seed=i)
@@ -87,6 +86,7 @@ def lucent_batch(loaded: zoo.LoadedModel, units: list[int], batch: int, steps: i
 
 def speed(judges: Judges, steps: int, batches: list[int], units: list[int], lucent: bool) -> list[dict]:
     rows = []
+    capped, atlas.MOST_PER_FIT = atlas.MOST_PER_FIT, {}  # B units in one fit, whatever the atlas's caps
     for prior in ("fourier", "dip"):
         for fast in (False, True):
             for batch in batches:
@@ -95,8 +95,7 @@ def speed(judges: Judges, steps: int, batches: list[int], units: list[int], luce
                              "units": len(units), "steps": steps, "seconds": round(seconds, 2),
                              "units_per_minute": round(60 * len(units) / seconds, 2)})
                 print(rows[-1], flush=True)
-    atlas.FAST_CLASSIFIER = True
-    judges.model.model.to(memory_format=torch.contiguous_format)
+    atlas.FAST_CLASSIFIER, atlas.MOST_PER_FIT = True, capped
     if lucent:
         for batch in batches:
             seconds = lucent_batch(judges.model, units, batch, steps)
@@ -130,7 +129,6 @@ def quality(judges: Judges, steps: int, channels: list[int], classes: list[int])
     for layer, units in ((LAYER, channels), (logits, classes)):
         atlas.FAST_CLASSIFIER = True
         batched, seconds_batched = timed(lambda: atlas.render(judges, layer, units, "fourier", steps=steps, seed=0))
-        loaded.model.to(memory_format=torch.contiguous_format)
         for i, unit in enumerate(units):
             row = {"layer": layer, "unit": unit, "batched_seconds_per_unit": round(seconds_batched / len(units), 2)}
             row["batched"] = activation_of(loaded, layer, unit, batched[0][i: i + 1])

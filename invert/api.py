@@ -7,20 +7,23 @@
     p = invert.preimage(model, "skimage:coffee", layer="blocks.4", prior="dip")
     r = invert.restore("photo.png", invert.tasks.Deblur(blur=2.0))
     s = invert.score(model, v.image, wanted=v.unit.channel)                 # evaluation, apart from fitting
+    a = invert.layer_atlas(model, "blocks.4", range(8), ["fourier", "maco"], images=["photos/"])  # a.html
 
 A unit is written as lucid and lucent write it: LAYER:CHANNEL, a class name or index at the logits, and
 @Y,X for one position. Fits run no judge unless `score=True`; `invert.score` scores any image later.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 from torch import nn
 
-from . import images, restoration, tasks, zoo
+from . import atlas, images, restoration, tasks, zoo
 from .engine import FitResult
 from .errors import InvertError, SettingError
 from .direction import Direction
@@ -184,3 +187,43 @@ def restore(image: Image, task: tasks.RestorationTask | str, prior: str | None =
 
 def _score(loaded: zoo.LoadedModel, image: torch.Tensor, wanted: int | None) -> Scores:
     return score(loaded, image, wanted)
+
+
+@dataclass(frozen=True)
+class Atlas:
+    """A layer atlas on disk: `units` (one row per unit: pictures by prior, dataset examples, numbers), and the
+    page and JSON in `folder`."""
+
+    folder: Path
+    units: list[atlas.Unit]
+
+    @property
+    def html(self) -> Path:
+        return self.folder / "atlas.html"
+
+    @property
+    def json(self) -> Path:
+        return self.folder / "atlas.json"
+
+
+def layer_atlas(model: Model, layer: str, units: Sequence[int], priors: Sequence[str] = ("fourier",), *,
+                images: Sequence[str] = (), top: int = 6, batch: int = 8, steps: int | None = None, seed: int = 0,
+                device: str = "auto", out: str | os.PathLike = "runs/atlas") -> Atlas:
+    """Every unit of `units` rendered under each prior, `batch` per fit, beside the `top` photos of `images`
+    (folders, globs, skimage:NAME) that drive it most, written to `out` (a study folder: run it again to resume,
+    or with more units or priors to add them). The index of the photos is cached in `out`."""
+    from . import studies
+
+    loaded = _model(model)
+    studies.remember_model(loaded)  # the cells of this process use this very model, not a fresh load by name
+    raw = {"task": "atlas", "model": loaded.name, "layers": [layer], "channels": [int(u) for u in units],
+           "batch": batch, "top": top, "images": list(images), "priors": list(priors), "seeds": [seed],
+           "device": device}
+    if steps is not None:
+        raw["steps"] = steps
+    spec = studies.spec_of(raw, Path.cwd(), "layer_atlas")
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    studies.run_study(spec, folder)
+    studies.write_report(folder)
+    return Atlas(folder, atlas.units_of(json.loads((folder / "atlas.json").read_text())))

@@ -9,8 +9,9 @@ which `page.write` turns into atlas.json and a self-contained atlas.html.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -26,25 +27,64 @@ from .preimages import Judges, maximize_energy
 FAST_CLASSIFIER = True
 
 
+# the most units one fit renders, for priors whose batch members are separate networks run one after another:
+# on 2 CPU threads DIP rendered 12.5 units/min one per fit, 16.1 four per fit, 8.9 sixteen per fit (the
+# classifier's batch is three crops per image; bench/results/atlas-cpu-2026-12-03.json). The Deep Decoder is a
+# generator network too and is capped the same way (not measured). Others have no cap: a batch is one tensor.
+MOST_PER_FIT = {"dip": 4, "deep_decoder": 4}
+
+
 def render(judges: Judges, layer: str, units: Sequence[int], prior: str, *, steps: int | None = None, seed: int = 0,
            device: str = "auto", objective: dict[str, Any] | None = None
            ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
-    """`units` of `layer` rendered as one fit of a batch (image i for unit i, seed `seed` + i): one forward of the
-    classifier per step, each unit's own objective on its own image, under the prior's `maximize` recipe.
-    Returns the B images, the record (`activations`: each unit's on its image; each image's top-1 by the model
-    and the independent judge) and the fit."""
+    """`units` of `layer` rendered as fits of a batch (image i for unit i, seed `seed` + i): one forward of the
+    classifier per step, each unit's own objective on its own image, under the prior's `maximize` recipe; at most
+    `MOST_PER_FIT[prior]` units per fit. Returns the images, the record (`activations`: each unit's on its image;
+    each image's top-1 by the model and the independent judge; `seconds` of all fits) and the first fit."""
     units = list(units)
+    most = MOST_PER_FIT.get(prior, len(units))
+    parts = [_render_fit(judges, layer, units[i: i + most], prior, steps=steps, seed=seed + i, device=device,
+                         objective=objective) for i in range(0, len(units), most)]
+    if len(parts) == 1:
+        return parts[0]
+    records = [record for _, record, _ in parts]
+    joined = {**records[0], "units": units, "seconds": round(sum(r["seconds"] for r in records), 2),
+              "activation": sum(r["activation"] * len(r["units"]) for r in records) / len(units),
+              **{k: [v for r in records for v in r[k]] for k in ("activations", "top1", "top1_name", "top1_transfer",
+                                                                 "top1_transfer_name") if k in records[0]}}
+    return torch.cat([image for image, _, _ in parts]), joined, parts[0][2]
+
+
+def _render_fit(judges: Judges, layer: str, units: list[int], prior: str, **settings: Any
+                ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+    """`units` rendered as one fit."""
     model = judges.model
-    if FAST_CLASSIFIER:
-        model.model.to(memory_format=torch.channels_last)  # the same numbers, 1.5x faster on a CPU batch of 8
-    image, record, fit, energy = maximize_energy(judges, lambda: ActivationMaximization(model, layer, units), prior,
-                                                 steps=steps, seed=seed, device=device, batch=len(units),
-                                                 objective={"classifier_bf16": FAST_CLASSIFIER, **(objective or {})})
+    objective = {"classifier_bf16": FAST_CLASSIFIER, **(settings.pop("objective") or {})}
+    with _channels_last(model.model, FAST_CLASSIFIER):
+        image, record, fit, energy = maximize_energy(judges, lambda: ActivationMaximization(model, layer, units),
+                                                     prior, batch=len(units), objective=objective, **settings)
     if len(units) == 1:  # one image: maximize_energy's numbers are already that unit's
         record = {**record, "activations": [record["activation"]],
-                  **{k: [record[k]] for k in ("top1", "top1_transfer") if k in record}}
+                  **{k: [record[k]] for k in ("top1", "top1_name", "top1_transfer", "top1_transfer_name")
+                     if k in record}}
     is_class = not energy.spatial and energy.units == model.num_classes  # the logits: units are classes
     return image, {**record, "layer": layer, "units": units, "classes": is_class}, fit
+
+
+@contextmanager
+def _channels_last(model: torch.nn.Module, wanted: bool) -> Iterator[None]:
+    """The shared classifier in channels_last for the block (1.5x faster on a CPU batch of 8; the same numbers up
+    to rounding), and back as it was after, so that other fits in the process see the model they were given."""
+    weights = [p for p in model.parameters() if p.dim() == 4]
+    was = bool(weights) and weights[0].is_contiguous(memory_format=torch.channels_last)
+    if not wanted or was or not weights:
+        yield
+        return
+    model.to(memory_format=torch.channels_last)
+    try:
+        yield
+    finally:
+        model.to(memory_format=torch.contiguous_format)
 
 
 @dataclass
@@ -111,3 +151,9 @@ def entries(cells: Sequence[tuple[dict, dict, list[str]]], index: ExampleIndex |
 def as_json(units: Sequence[Unit], **about: Any) -> dict[str, Any]:
     """What atlas.json holds: `about` (model, layer, priors, …) and every unit's numbers."""
     return {**about, "units": [asdict(u) for u in units]}
+
+
+def units_of(data: dict[str, Any]) -> list[Unit]:
+    """The rows of an atlas.json, as the objects `entries` made."""
+    return [Unit(u["unit"], u["name"], [Picture(**p) for p in u["pictures"]], [Example(**e) for e in u["examples"]],
+                 u["best_real"], u["quantiles"]) for u in data["units"]]

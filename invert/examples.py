@@ -122,7 +122,7 @@ def build(loaded: LoadedModel, layer: str, paths: Sequence[str], top: int = 6, *
           skipped: Callable[[str, str], None] | None = None) -> ExampleIndex:
     """One pass over `paths` (files or skimage:NAME): each unit's activation on each image and where it fires,
     then the top `top` images' crops per unit. An image that cannot be read (broken, a decompression bomb) is
-    left out and reported to `skipped(path, why)`; `progress(done, total)` follows the pass."""
+    left out and reported to `skipped(path, why)` (`why` names the file); `progress(done, total)` follows the pass."""
     device = next(loaded.model.parameters()).device
     kept: list[str] = []
     left_out: list[str] = []
@@ -149,9 +149,10 @@ def build(loaded: LoadedModel, layer: str, paths: Sequence[str], top: int = 6, *
             try:
                 target, _ = prepare_target(str(path), loaded)
             except (InvertError, OSError, ValueError) as error:
-                left_out.append(f"{path}: {error}")
+                why = str(error) if str(path) in str(error) else f"{path}: {error}"  # one line that names the file
+                left_out.append(why)
                 if skipped is not None:
-                    skipped(str(path), str(error))
+                    skipped(str(path), why)
             else:
                 batch.append(target)
                 kept.append(str(path))

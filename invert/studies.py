@@ -294,6 +294,11 @@ def unit_count(loaded: zoo.LoadedModel, layer: str) -> int:
 _models: dict[str, zoo.LoadedModel] = {}  # per process: each model loads once
 
 
+def remember_model(loaded: zoo.LoadedModel) -> None:
+    """Cells of this process that name `loaded.name` use this model (a caller's own, already loaded)."""
+    _models[loaded.name] = loaded
+
+
 def _judges(settings: dict[str, Any]):
     from .preimages import Judges, transfer_model_name
 

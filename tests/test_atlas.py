@@ -23,7 +23,7 @@ def lite0():
 
 @pytest.fixture
 def photos(tmp_path):
-    """Three photos that read, one file that does not."""
+    """Three photos that read, a file that does not and a decompression bomb."""
     from skimage import data
 
     folder = tmp_path / "photos"
@@ -31,6 +31,7 @@ def photos(tmp_path):
     for name in ("astronaut", "coffee", "chelsea"):
         Image.fromarray(getattr(data, name)()).save(folder / f"{name}.png")
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    Image.new("1", (12_000, 12_000)).save(folder / "bomb.png")  # 144 megapixels in a few kB
     return folder
 
 
@@ -85,13 +86,27 @@ def test_render_returns_one_image_and_one_activation_per_unit(lite0):
     finally:
         energy.remove_hooks()
     assert record["activations"] == pytest.approx(measured.tolist(), rel=1e-4)
+    stem = lite0.model.conv_stem.weight  # the shared model is left as it was (other fits' numbers depend on it)
+    assert stem.is_contiguous() and not stem.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_a_prior_with_a_cap_renders_its_units_in_several_fits(lite0, monkeypatch):
+    from invert import atlas
+    from invert.preimages import Judges
+
+    monkeypatch.setattr(atlas, "MOST_PER_FIT", {"tv": 2})
+    images, record, _ = atlas.render(Judges(lite0), LAYER, [4, 1, 9], "tv", steps=2, seed=5)
+    alone, single, _ = atlas.render(Judges(lite0), LAYER, [9], "tv", steps=2, seed=7)  # the third: seed 5 + 2
+    assert images.shape[0] == 3 and record["units"] == [4, 1, 9] and len(record["activations"]) == 3
+    assert torch.equal(images[2:], alone) and record["activations"][2] == single["activations"][0]
+    assert record["activation"] == pytest.approx(sum(record["activations"]) / 3)
 
 
 def test_the_examples_pass_ranks_crops_caches_and_skips_what_does_not_read(lite0, photos, tmp_path):
     paths = sorted(str(p) for p in photos.iterdir())
     skipped = []
     index = examples.build(lite0, LAYER, paths, top=2, skipped=lambda path, why: skipped.append(path))
-    assert skipped == [str(photos / "broken.jpg")] and len(index.images) == 3
+    assert skipped == [str(photos / "bomb.png"), str(photos / "broken.jpg")] and len(index.images) == 3
     assert index.activations.shape == (3, 24) and index.where.shape == (3, 24, 2)
     for unit in (0, 23):
         ranking = index.ranking(unit)
@@ -124,7 +139,8 @@ def test_invert_atlas_writes_the_page_and_resumes(run_cli, photos, tmp_path):
             "--images", str(photos), "--top", "2", "--out", str(out), "--quiet"]
     code, printed = run_cli(*argv)
     assert code == 0, printed.err
-    assert "skipped" in printed.err and "broken.jpg" in printed.err  # one line for the file that does not read
+    skips = [line for line in printed.err.splitlines() if "skipped" in line]
+    assert len(skips) == 2 and "broken.jpg" in skips[1] and "too large" in skips[0]  # one line for each
     data = json.loads((out / "atlas.json").read_text())
     assert [u["unit"] for u in data["units"]] == [0, 1, 2] and data["dataset images"] == 3
     for unit in data["units"]:

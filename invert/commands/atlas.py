@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         bar.n = done
         bar.refresh()
 
-    atlas_study.prepare_examples(spec, out, progress=progress, skipped=lambda path, why: say(f"skipped {path}: {why}"))
+    atlas_study.prepare_examples(spec, out, progress=progress, skipped=lambda _path, why: say(f"skipped: {why}"))
     bar.close()
     return run_claimed(spec, out, workers=args.workers, threads=args.threads, quiet=args.quiet,
                        executor=args.executor, address=args.address)

@@ -54,5 +54,6 @@ def report(args: argparse.Namespace) -> int:
     if not (out / studies.MANIFEST).is_file():
         raise InvertError(f"{out} is not a study folder (no {studies.MANIFEST}); give the --out of `invert study run`")
     md, html = studies.write_report(out)
-    say(f"wrote {md} and {html}")
+    pages = [md, html] + [out / "atlas.html"] * (out / "atlas.html").is_file()  # an atlas study's page too
+    say(f"wrote {', '.join(map(str, pages[:-1]))} and {pages[-1]}")
     return 0
