@@ -165,16 +165,11 @@ def test_invert_atlas_refuses_a_unit_the_layer_does_not_have_before_any_work(run
 
 def test_an_atlas_study_spec_runs_to_its_page(photos, tmp_path):
     from invert import studies
+    from test_studies import run_to_report
 
-    spec_path = tmp_path / "atlas.toml"
-    spec_path.write_text(f'task = "atlas"\nlayers = ["{LAYER}"]\nchannels = [4, 5, 6]\nbatch = 3\npriors = ["tv"]\n'
-                         f'steps = 2\nimages = ["{photos}/*.png"]\ntop = 1\n')
-    spec = studies.load_spec(spec_path)
-    assert [cell["units"] for cell in spec.cells()] == [[4, 5, 6]]
-    out = tmp_path / "study"
-    out.mkdir()
-    studies.run_study(spec, out)
-    studies.write_report(out)
+    out = run_to_report(tmp_path, f'task = "atlas"\nlayers = ["{LAYER}"]\nchannels = [4, 5, 6]\nbatch = 3\n'
+                                  f'priors = ["tv"]\nsteps = 2\nimages = ["{photos}/*.png"]\ntop = 1\n')
+    assert [entry["settings"]["units"] for entry in studies.read_manifest(out).values()] == [[4, 5, 6]]
     data = json.loads((out / "atlas.json").read_text())
     assert [len(u["examples"]) for u in data["units"]] == [1, 1, 1]
     assert (out / "report.html").is_file() and (out / "atlas.html").is_file()

@@ -105,14 +105,10 @@ def test_a_study_report_shows_its_images_and_the_cells_numbers(browser, tmp_path
     from selenium.webdriver.support.ui import WebDriverWait
 
     from invert import report, studies
+    from test_studies import run_to_report
 
-    spec = tmp_path / "study.toml"
-    spec.write_text('task = "restore"\nimages = ["skimage:camera", "skimage:coins"]\npriors = ["tv", "pixel"]\n'
-                    "steps = 3\ncrop = 32\n")
-    out = tmp_path / "study"
-    out.mkdir()
-    studies.run_study(studies.load_spec(spec), out)
-    studies.write_report(out)
+    out = run_to_report(tmp_path, 'task = "restore"\nimages = ["skimage:camera", "skimage:coins"]\n'
+                                  'priors = ["tv", "pixel"]\nsteps = 3\ncrop = 32\n')
     browser.get((out / "report.html").as_uri())
     WebDriverWait(browser, 20).until(all_images_decoded)
     assert len(browser.find_elements(By.TAG_NAME, "img")) == 3  # two images' grids and the loss curves

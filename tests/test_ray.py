@@ -14,7 +14,7 @@ ray = pytest.importorskip("ray")
 from invert import studies  # noqa: E402
 from invert.errors import InvertError  # noqa: E402
 
-from test_studies import SPEC, write  # noqa: E402
+from test_studies import SPEC, run_to_report, write  # noqa: E402
 
 TIMINGS = {"seconds", "wall_seconds"}
 
@@ -56,13 +56,10 @@ def test_a_cuda_spec_on_a_cluster_without_gpus_is_refused_before_any_cell(tmp_pa
 
 def test_an_atlas_runs_on_ray_like_any_study(tmp_path, local_cluster):
     """Its cells (batches of units) run as Ray tasks; the examples' index is built here, before them."""
-    spec_path = tmp_path / "atlas.toml"
-    spec_path.write_text('task = "atlas"\nlayers = ["blocks.1"]\nchannels = [0, 1, 2, 3]\nbatch = 2\n'
-                         'priors = ["tv"]\nsteps = 2\nimages = ["skimage:coffee", "skimage:astronaut"]\ntop = 1\n')
-    out = tmp_path / "atlas"
-    out.mkdir()
-    assert studies.run_study(studies.load_spec(spec_path), out, threads=1, executor="ray")[:2] == (2, 2)
-    studies.write_report(out)
+    out = run_to_report(tmp_path, 'task = "atlas"\nlayers = ["blocks.1"]\nchannels = [0, 1, 2, 3]\nbatch = 2\n'
+                                  'priors = ["tv"]\nsteps = 2\nimages = ["skimage:coffee", "skimage:astronaut"]\n'
+                                  'top = 1\n', threads=1, executor="ray")
+    assert len(studies.read_manifest(out)) == 2
     data = json.loads((out / "atlas.json").read_text())
     assert [u["unit"] for u in data["units"]] == [0, 1, 2, 3] and all(len(u["examples"]) == 1 for u in data["units"])
 

@@ -23,6 +23,15 @@ def write(tmp_path, text, name="study.toml"):
     return path
 
 
+def run_to_report(tmp_path, text, **run):
+    """The spec `text` run into tmp_path/study (`run`: run_study's options) and reported; returns the folder."""
+    out = tmp_path / "study"
+    out.mkdir()
+    studies.run_study(studies.load_spec(write(tmp_path, text)), out, **run)
+    studies.write_report(out)
+    return out
+
+
 def test_a_study_resumes_where_it_was_cut_and_reports(tmp_path):
     spec = studies.load_spec(write(tmp_path, SPEC))
     out = tmp_path / "study"
