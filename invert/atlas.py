@@ -10,6 +10,7 @@ which `page.write` turns into atlas.json and a self-contained atlas.html.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
@@ -17,6 +18,7 @@ import torch
 
 from .engine import FitResult
 from .examples import ExampleIndex
+from .zoo import LoadedModel
 from .inversion import ActivationMaximization
 from .preimages import Judges, maximize_energy
 
@@ -98,6 +100,8 @@ class Picture:
     seconds: float  # the fit's time shared out over its batch
     judge: str | None = None  # for a class unit: the independent model's top-1 class name
     recognized: bool | None = None  # … and whether it is the unit's class
+    path_similarity: float | None = None  # faithfulness.path_similarity against the unit's top and bottom photos
+    spectrum_db: float | None = None  # faithfulness.spectrum: distance from natural photos' spectrum
 
 
 @dataclass
@@ -146,6 +150,30 @@ def entries(cells: Sequence[tuple[dict, dict, list[str]]], index: ExampleIndex |
                                     float(index.activations[i, unit]) / row.best_real if row.best_real > 0 else None)
                             for i in index.ranking(unit)]
     return [rows[u] for u in sorted(rows)]
+
+
+def add_faithfulness(rows: Sequence[Unit], loaded: LoadedModel, layer: str, index: ExampleIndex | None,
+                     folder: Path, k: int = 3) -> None:
+    """Each picture's path similarity (against the unit's top `k` and bottom `k` photos of the index, or of the
+    packaged photos without one) and its distance from natural photos' spectrum."""
+    from . import faithfulness
+    from .images import load_image
+    from .preimages import prepare_target
+
+    def photos(indices: list[int]) -> torch.Tensor:
+        return torch.cat([prepare_target(index.images[i], loaded)[0] for i in indices])
+
+    for row in rows:
+        drivers = others = None
+        if index is not None and len(index.images) >= 2:
+            ranked = index.activations[:, row.unit].argsort(descending=True).tolist()
+            n = min(k, len(ranked) // 2)
+            drivers, others = photos(ranked[:n]), photos(ranked[-n:])
+        for picture in row.pictures:
+            scores = faithfulness.score_picture(loaded, layer, load_image(folder / picture.image)[0], unit=row.unit,
+                                                drivers=drivers, others=others)
+            picture.path_similarity = scores.path.summary if scores.path is not None else None
+            picture.spectrum_db = scores.spectrum.distance_db
 
 
 def as_json(units: Sequence[Unit], **about: Any) -> dict[str, Any]:

@@ -106,6 +106,7 @@ def write_atlas(out: Path, cells: list) -> list[Path]:
             images.save_image(picture[..., i * width: (i + 1) * width], folder / f"{unit}.png")
         placed.append((settings, record, [f"{folder.relative_to(out)}/{unit}.png" for unit in record["units"]]))
     rows = atlas.entries(placed, index, lambda u: loaded.class_name(u) if cells[0][1].get("classes") else None)
+    atlas.add_faithfulness(rows, loaded, layer, index, out)
     crops = {}
     if index is not None and crops_folder is not None:
         crops = {u.unit: [f"{crops_folder.relative_to(out)}/{u.unit}_{k}.jpg" for k in range(len(u.examples))]

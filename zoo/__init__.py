@@ -19,6 +19,7 @@ _NEEDS_TORCH = {
     "default_layers": "layers",
     "find_layers": "layers",
     "layers": "layers",
+    "stages": "layers",
     "DEFAULT_MODEL": "loader",
     "LoadedModel": "loader",
     "load": "loader",

@@ -165,10 +165,20 @@ def default_layers(model: nn.Module, input_size: tuple[int, int, int], count: in
     not plumbing (activations, dropout) and not a container of other stages.
     """
     infos = layers(model, input_size)
-    shallow = [i for i in infos if i.name.count(".") <= 1 and i.type not in _PLUMBING]
-    stages = [i.name for i in shallow if i.output_shape and len(i.output_shape) == 3
-              and not any(j.name.startswith(i.name + ".") for j in shallow)]
+    stages = _stages(infos)
     vectors = [i.name for i in infos if i.output_shape and len(i.output_shape) == 1]
     n = len(stages)
     picks = [stages[min(n - 1, round(f * (n - 1)))] for f in (0.25, 0.5, 0.75)][: count - 1] if n else []
     return list(dict.fromkeys(picks + vectors[-1:]))
+
+
+def stages(model: nn.Module, input_size: tuple[int, int, int]) -> list[str]:
+    """The model's stages, shallow to deep: modules at most one level deep with a C×H×W output, not plumbing
+    (activations, dropout) and not a container of other stages (`blocks.0` … `blocks.6`, `layer1` … `layer4`)."""
+    return _stages(layers(model, input_size))
+
+
+def _stages(infos: list[LayerInfo]) -> list[str]:
+    shallow = [i for i in infos if i.name.count(".") <= 1 and i.type not in _PLUMBING]
+    return [i.name for i in shallow if i.output_shape and len(i.output_shape) == 3
+            and not any(j.name.startswith(i.name + ".") for j in shallow)]

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from invert import zoo
 
     from .. import files, preimages, report
+    from ..faithfulness import score_picture
     from ..images import save_image
 
     image_specs = options.images_of(args, DEFAULT_IMAGE)
@@ -59,5 +60,6 @@ def run(args: argparse.Namespace) -> int:
         report.comparison(cells, judges.model, targets, table, out)
         print(report.markdown_table(table))
         write_result(args, judges, cells, interrupted, out, layer=layer, priors=args.priors, images=image_specs,
-                     summary=table)
+                     summary=table, faithful=lambda cell: score_picture(judges.model, layer, cell.image,
+                                                                        photo=targets[cell.key[0]]).as_record())
     return 130 if interrupted or held else 0

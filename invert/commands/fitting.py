@@ -3,7 +3,7 @@ options, the judges they load, the stall warning and result.json."""
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..defaults import RESTARTS, STALL_RATIO
 from .. import tasks
@@ -70,11 +70,12 @@ def check_layers(judges: Judges, layers: list[str]) -> None:
 
 
 def write_result(args: argparse.Namespace, judges: Judges, cells: list[Cell], interrupted: bool, out,
-                 **extra) -> None:
+                 faithful: Callable[[Cell], dict[str, Any]] | None = None, **extra) -> None:
+    """result.json; `faithful(cell)` adds each picture's faithfulness scores (invert/faithfulness.py)."""
     from .. import report
     from ..engine import resolve_device
 
-    records = [cell.record for cell in cells]
+    records = [cell.record if faithful is None else {**cell.record, "faithfulness": faithful(cell)} for cell in cells]
     report.write_json({
         **report.run_info(),
         "model": judges.model.name,
@@ -86,4 +87,4 @@ def write_result(args: argparse.Namespace, judges: Judges, cells: list[Cell], in
         "records": records,
     }, out / "result.json")
     total = sum(r["seconds"] for r in records)
-    say(f"{len(records)} pre-images in {total:.0f} s of fitting; results in {out}/")
+    say(f"{len(records)} pictures in {total:.0f} s of fitting; results in {out}/")

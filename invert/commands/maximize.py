@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from invert import zoo
 
     from .. import files, preimages, report
+    from ..faithfulness import score_picture
     from ..images import save_image, side_by_side
     from ..inversion import ActivationMaximization
 
@@ -66,5 +67,6 @@ def run(args: argparse.Namespace) -> int:
         on_done=lambda cell: save_image(side_by_side(cell.image), out / f"{cell.key}.png"))
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.maximize_grid(cells, layer, channel, out)
-        write_result(args, judges, cells, interrupted, out, layer=layer, channel=channel)
+        write_result(args, judges, cells, interrupted, out, layer=layer, channel=channel,
+                     faithful=lambda cell: score_picture(judges.model, layer, cell.image, unit=channel).as_record())
     return 130 if interrupted or held else 0

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from invert import zoo
 
     from .. import files, preimages, report
+    from ..faithfulness import score_picture
     from ..images import save_image
 
     given = options.images_of(args, DEFAULT_IMAGE)
@@ -77,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
         on_start=lambda key: say(f"{key[0]} · {key[1]}"), on_done=save)
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.preimage_grid(cells, judges.model, target, layers, args.priors, out, attribution=args.attribution)
-        write_result(args, judges, cells, interrupted, out, image=image, layers=layers, priors=args.priors)
+        write_result(args, judges, cells, interrupted, out, image=image, layers=layers, priors=args.priors,
+                     faithful=lambda cell: score_picture(judges.model, cell.key[0], cell.image,
+                                                         photo=target).as_record())
     return 130 if interrupted or held else 0
 
 
