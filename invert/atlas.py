@@ -102,6 +102,7 @@ class Picture:
     recognized: bool | None = None  # … and whether it is the unit's class
     path_similarity: float | None = None  # faithfulness.path_similarity against the unit's top and bottom photos
     spectrum_db: float | None = None  # faithfulness.spectrum: distance from natural photos' spectrum
+    spectral_slope: float | None = None  # … and the slope of its own (natural photos: about −2 to −3.5)
 
 
 @dataclass
@@ -173,7 +174,7 @@ def add_faithfulness(rows: Sequence[Unit], loaded: LoadedModel, layer: str, inde
             scores = faithfulness.score_picture(loaded, layer, load_image(folder / picture.image)[0], unit=row.unit,
                                                 drivers=drivers, others=others)
             picture.path_similarity = scores.path.summary if scores.path is not None else None
-            picture.spectrum_db = scores.spectrum.distance_db
+            picture.spectrum_db, picture.spectral_slope = scores.spectrum.distance_db, scores.spectrum.slope
 
 
 def as_json(units: Sequence[Unit], **about: Any) -> dict[str, Any]:

@@ -87,8 +87,9 @@ def _row(unit: Unit, crops: Sequence[str], images: dict[str, str], folder: Path)
                        f"data-src='{escape(key)}'><figcaption>{escape(picture.prior)}<br>"
                        f"<span class='activation'>{number(picture.activation)}</span> "
                        f"<span class='multiple'>{times(picture.multiple)}</span><br>"
-                       f"<span title='path similarity'>path <span class='path'>{number(picture.path_similarity)}"
-                       f"</span></span> · <span class='spectrum'>{number(picture.spectrum_db)}</span> dB"
+                       f"<span title='spectral slope (natural photos: about −2 to −3.5)'>slope "
+                       f"<span class='slope'>{number(picture.spectral_slope)}</span></span> · "
+                       f"<span class='spectrum'>{number(picture.spectrum_db)}</span> dB"
                        f"{verdict}</figcaption></figure>")
     examples = []
     for example, crop in zip(unit.examples, crops):
@@ -111,10 +112,9 @@ def write(folder: Path, units: Sequence[Unit], crops: dict[int, list[str]], abou
     blob = json.dumps(images).replace("</", "<\\/")  # no "</script>" inside the script element
     html = (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title><style>{STYLE}</style>"
             f"</head><body><header><h1>{escape(title)}</h1><p class='muted'>{facts}. Each picture: the unit's "
-            f"activation it reached and that as a multiple of the best real image's, its path similarity (how much "
-            f"closer the network's lower layers find it to the photos that drive the unit than to those that do not) "
-            f"and its spectrum's distance from natural photos'; each crop: where a real image drives the unit most, "
-            f"its activation as a multiple of the best.</p>"
+            f"activation it reached and that as a multiple of the best real image's, its spectral slope (natural "
+            f"photos: about −2 to −3.5; flatter is noisier) and its spectrum's distance from natural photos' in dB; "
+            f"each crop: where a real image drives the unit most, its activation as a multiple of the best.</p>"
             f"<input id='search' type='search' placeholder='unit number or class name' aria-label='search units'> "
             f"<span id='count'>{len(units)} of {len(units)} units</span></header>"
             f"<main>{rows}</main><script type='application/json' id='images'>{blob}</script>"

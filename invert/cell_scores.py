@@ -23,13 +23,15 @@ class PreImageScores:
     recognized: float | None = column("recognized")  # 1 when the independent judge agrees (None without one)
     feature_loss: float = column("feature loss")
     ssim: float = column("SSIM")  # to the photo
+    spectrum_db: float | None = column("spectrum dB")  # faithfulness: distance from natural photos' spectrum
+    slope: float | None = column("spectral slope")  # … natural photos about −2 to −3.5 (None in older cells)
     seconds: float = column("seconds")
 
     @classmethod
     def of(cls, settings: dict[str, Any], record: dict[str, Any]) -> PreImageScores:
         return cls(float(record["top1"] == record["top1_original"]),
                    float(record["transfer_agrees"]) if "transfer_agrees" in record else None,
-                   record["feature_loss"], record["ssim_to_original"], record["seconds"])
+                   record["feature_loss"], record["ssim_to_original"], *faithful(record), record["seconds"])
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,23 @@ class MaximizeScores:
     activation: float = column("activation")
     class_kept: float | None = column("class kept")  # for a class logit: 1 when the model's top-1 is the class
     recognized: float | None = column("recognized")  # … and when the independent judge's is
+    spectrum_db: float | None = column("spectrum dB")  # faithfulness: distance from natural photos' spectrum
+    slope: float | None = column("spectral slope")  # … natural photos about −2 to −3.5 (None in older cells)
     seconds: float = column("seconds")
 
     @classmethod
     def of(cls, settings: dict[str, Any], record: dict[str, Any]) -> MaximizeScores:
         is_class = bool(record.get("class_name"))
         return cls(record["activation"], float(record["top1"] == settings["unit"]) if is_class else None,
-                   float(record.get("top1_transfer") == settings["unit"]) if is_class else None, record["seconds"])
+                   float(record.get("top1_transfer") == settings["unit"]) if is_class else None, *faithful(record),
+                   record["seconds"])
+
+
+def faithful(record: dict[str, Any]) -> tuple[float | None, float | None]:
+    """A cell's spectrum distance and slope (invert/faithfulness.py; None for cells made before). Path similarity
+    is in the record but not a column: on the benchmark's pictures it separated nothing (docs/faithfulness.md)."""
+    scores = record.get("faithfulness") or {}
+    return scores.get("spectrum_distance_db"), scores.get("spectral_slope")
 
 
 @dataclass(frozen=True)

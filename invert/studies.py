@@ -342,18 +342,25 @@ def _run_restore(settings: dict[str, Any], common: dict[str, Any]):
 
 def _run_preimage(settings: dict[str, Any], common: dict[str, Any]):
     from . import preimages
+    from .faithfulness import score_picture
 
     judges = _judges(settings)
     target, _ = preimages.prepare_target(settings["image"], judges.model)
-    return preimages.invert_layer(judges, target, settings["layer"], settings["prior"], **common,
-                                  objective=tasks.Recipe.of(settings).objective())
+    image, record, fit = preimages.invert_layer(judges, target, settings["layer"], settings["prior"], **common,
+                                                objective=tasks.Recipe.of(settings).objective())
+    scores = score_picture(judges.model, settings["layer"], image, photo=target).as_record()
+    return image, {**record, "faithfulness": scores}, fit
 
 
 def _run_maximize(settings: dict[str, Any], common: dict[str, Any]):
     from . import preimages
+    from .faithfulness import score_picture
 
-    return preimages.maximize(_judges(settings), settings["layer"], settings["unit"], settings["prior"], **common,
-                              objective=tasks.Recipe.of(settings).objective())
+    judges = _judges(settings)
+    image, record, fit = preimages.maximize(judges, settings["layer"], settings["unit"], settings["prior"], **common,
+                                            objective=tasks.Recipe.of(settings).objective())
+    scores = score_picture(judges.model, settings["layer"], image, unit=settings["unit"]).as_record()
+    return image, {**record, "faithfulness": scores}, fit
 
 
 

@@ -78,7 +78,7 @@ def test_the_atlas_page_shows_every_unit_image_and_number_of_its_json(browser, a
         assert shown == [number(p["activation"]) for p in unit["pictures"]]
         shown = [e.text for e in row.find_elements(By.CSS_SELECTOR, ".viz .multiple")]
         assert shown == [times(p["multiple"]) for p in unit["pictures"]]
-        for kind, key in (("path", "path_similarity"), ("spectrum", "spectrum_db")):
+        for kind, key in (("slope", "spectral_slope"), ("spectrum", "spectrum_db")):
             shown = [e.text for e in row.find_elements(By.CSS_SELECTOR, f".viz .{kind}")]
             assert shown == [number(p[key]) for p in unit["pictures"]] and "–" not in shown
         shown = [e.text for e in row.find_elements(By.CSS_SELECTOR, ".crop .multiple")]
