@@ -28,6 +28,7 @@ from .engine import FitResult
 from .errors import InvertError, SettingError
 from .direction import Direction
 from .diversity import Diverse, batch_similarity
+from .faithfulness import Faithfulness, score_picture
 from .inversion import ActivationMaximization
 from .preimages import Judges, invert_layer, maximize_energy, prepare_target, transfer_model_name
 from .scores import Scores, verdict
@@ -82,6 +83,7 @@ class Visualization:
     fit: FitResult
     scores: Scores | None = None  # of the first image of a batch
     similarity: float | None = None  # a diverse batch's Gram similarity at the diversity layer (1: all alike)
+    faithfulness: Faithfulness | None = None  # with score=True: path similarity and natural spectrum (first image)
 
     def _repr_png_(self) -> bytes:  # a notebook shows the picture (a batch side by side)
         return images.png_bytes(self.image)
@@ -101,6 +103,7 @@ class PreImage:
     stalled: bool
     fit: FitResult
     scores: Scores | None = None
+    faithfulness: Faithfulness | None = None  # with score=True: path similarity to the photo, natural spectrum
 
     def _repr_png_(self) -> bytes:  # a notebook shows the photo as the model sees it beside its pre-image
         return images.png_bytes(torch.cat([self.target.cpu(), self.image.cpu()]))
@@ -126,7 +129,7 @@ def visualize(model: Model, units: str | Direction | Sequence[str | Direction], 
               ) -> Visualization | list[Visualization]:
     """The image `prior` can make that most excites each unit (activation maximization): "LAYER:CHANNEL[@Y,X]",
     "LOGITS:CLASS" or an `invert.Direction`; a list of units gives a list. `score=True` adds `invert.score`
-    (the unit's class, for a logit) to each. `batch` images per unit, pushed apart by `diversity` (a weight)
+    (the unit's class, for a logit) and the faithfulness scores to each. `batch` images per unit, pushed apart by `diversity` (a weight)
     in the Gram space of `diversity_layer` (default: the unit's layer), as lucid's diversity objective does.
     `recipe` adds to the prior's preset (`invert.tasks.Recipe(tv=..., no_transforms=True)`)."""
     if diversity and batch < 2:
@@ -150,7 +153,9 @@ def visualize(model: Model, units: str | Direction | Sequence[str | Direction], 
         is_class = isinstance(probe, ActivationMaximization) and not probe.spatial and probe.units == loaded.num_classes
         scores = _score(loaded, image[:1], unit.channel if is_class else None) if score else None
         similarity = batch_similarity(loaded, diversity_layer or unit.layer, image) if diversity else None
-        done.append(Visualization(unit, image, prior, record["preset"], record["activation"], fit, scores, similarity))
+        faithful = score_picture(loaded, unit.layer, image[:1], unit=getattr(unit, "channel", None)) if score else None
+        done.append(Visualization(unit, image, prior, record["preset"], record["activation"], fit, scores, similarity,
+                                  faithful))
     return done if several else done[0]
 
 
@@ -158,7 +163,8 @@ def preimage(model: Model, image: Image, layer: str, prior: str = "dip", *, pres
              steps: int | None = None, seed: int = 0, device: str = "auto", score: bool = False,
              progress: bool = False, recipe: tasks.Recipe | None = None) -> PreImage:
     """An image whose features at `layer` match those of `image` (a file, `skimage:NAME`, or a 1×3×H×W tensor in
-    [0, 1] at the model's input size), under `prior`. `score=True` adds `invert.score` against the photo's class;
+    [0, 1] at the model's input size), under `prior`. `score=True` adds `invert.score` against the photo's class
+    and the faithfulness scores;
     `recipe` adds to the prior's preset (`invert.tasks.Recipe(tv=30.0)`)."""
     loaded = _model(model)
     target = image if isinstance(image, torch.Tensor) else prepare_target(str(image), loaded)[0]
@@ -167,7 +173,8 @@ def preimage(model: Model, image: Image, layer: str, prior: str = "dip", *, pres
                                         objective=(recipe or tasks.Recipe()).objective())
     return PreImage(layer, picture, target, prior, record["preset"], record["feature_loss"],
                     record["flat_feature_loss"], record["stalled"], fit,
-                    _score(loaded, picture, record["top1_original"]) if score else None)
+                    _score(loaded, picture, record["top1_original"]) if score else None,
+                    score_picture(loaded, layer, picture, photo=target) if score else None)
 
 
 def restore(image: Image, task: tasks.RestorationTask | str, prior: str | None = None, *, preset: str | None = None,

@@ -66,3 +66,16 @@ def test_maximize_writes_the_scores_into_result_json(run_cli, tmp_path):
     scores = json.loads((tmp_path / "m" / "result.json").read_text())["records"][0]["faithfulness"]
     assert math.isfinite(scores["path_similarity"]) and math.isfinite(scores["spectrum_distance_db"])
     assert list(scores["path_by_layer"])[-1] == "blocks.1"  # the layers below the unit's
+
+
+def test_a_batch_of_seeds_gets_its_agreement_and_the_facade_its_scores(run_cli, tmp_path, lite0):
+    import invert
+
+    code, printed = run_cli("maximize", "--class", "volcano", "--prior", "tv", "--steps", "2", "--batch", "2",
+                            "--out", str(tmp_path / "m"), "--quiet")
+    assert code == 0, printed.err
+    agreement = json.loads((tmp_path / "m" / "result.json").read_text())["records"][0]["faithfulness"]["seed_agreement"]
+    assert agreement["seeds"] == 2 and 0 <= agreement["recognized"] <= 2 and agreement["spread"] >= 0
+    v = invert.visualize(lite0, "blocks.2:3", prior="tv", steps=2, score=True)
+    assert v.faithfulness.path is not None and math.isfinite(v.faithfulness.spectrum.slope)
+    assert invert.visualize(lite0, "blocks.2:3", prior="tv", steps=2).faithfulness is None  # scoring only when asked
