@@ -35,7 +35,7 @@ def check_numbers(out: Path) -> int:
     for row in report.study_table([(s, r) for s, r, _ in cells]):
         line = next(l for l in text.splitlines() if l.startswith(f"| {row['prior']} | {row['row']} |"))
         for value in (v for k, v in row.items() if isinstance(v, tuple)):
-            assert f"{value[0]:.3g} ± {value[1]:.2g}" in line, (line, value)
+            assert report._mean_ci_text(value) in line, (line, value)
             checked += 1
     return checked
 

@@ -6,6 +6,7 @@ see the traceback. Ctrl-C and SIGTERM end a run keeping what it has (exit 130), 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -23,9 +24,14 @@ def build_parser() -> Parser:
     from .commands import atlas, codec, compare, curves, layers_list, maximize, preimage, priors_list, restore, study
     from .commands.options import Parser
 
+    from .commands.options import example
+
     parser = Parser(
         prog="invert",
         description="Fit image priors (Deep Image Prior, Deep Decoder, TV) to restore images or invert classifiers.",
+        **example("invert preimage", "invert maximize --class flamingo --prior fourier,dip", "invert atlas",
+                  "invert restore denoise photo.jpg", "invert study run study.toml --out runs/study",
+                  "invert COMMAND --help"),
     )
     parser.add_argument("--debug", action="store_true", help=f"show tracebacks (or set {DEBUG_VARIABLE}=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -49,6 +55,10 @@ def explain(error: Exception, args: argparse.Namespace) -> str:
     return f"{_flag(setting, args)}: {error}" if setting else str(error)
 
 
+# a disk that is full, over quota, read-only or failing: the user's to fix, said in one line
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG}
+
+
 def _run(args: argparse.Namespace, debug: bool) -> int:
     from invert.priors import PriorError
     from invert.zoo import ZooError
@@ -65,6 +75,16 @@ def _run(args: argparse.Namespace, debug: bool) -> int:
         status = args.run(args)
     except (InvertError, PriorError, ZooError, FloatingPointError) as error:
         print(f"invert: error: {explain(error, args)}", file=sys.stderr)
+        status = 2
+    except BrokenPipeError:  # `invert priors | head -1`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 0
+    except OSError as error:
+        if error.errno not in WRITE_ERRORS:
+            raise
+        where = f" {error.filename}" if error.filename else ""
+        print(f"invert: error: cannot write{where}: {error.strerror}; free some space or choose another output",
+              file=sys.stderr)
         status = 2
     except Exception as error:
         if debug:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ def quantize_(prior: torch.nn.Module, precision: str) -> None:
 def encode(prior: torch.nn.Module, architecture: dict[str, Any], seed: int, precision: str,
            extra: dict[str, Any] | None = None) -> bytes:
     params = [p.detach().cpu().numpy().astype(DTYPES[precision]) for p in prior.parameters()]
+    weights = b"".join(p.tobytes() for p in params)
     header = {
         "format": FORMAT,
         "prior": "deep_decoder",
@@ -46,10 +48,11 @@ def encode(prior: torch.nn.Module, architecture: dict[str, Any], seed: int, prec
         "seed": seed,
         "precision": precision,
         "shapes": [list(p.shape) for p in params],
+        "crc32": zlib.crc32(weights),  # a file damaged after writing is refused, not decoded into another image
         **(extra or {}),
     }
     head = json.dumps(header).encode()
-    return MAGIC + struct.pack("<I", len(head)) + head + b"".join(p.tobytes() for p in params)
+    return MAGIC + struct.pack("<I", len(head)) + head + weights
 
 
 def _whole(value: Any, least: int, most: int) -> bool:
@@ -91,6 +94,8 @@ def decode(blob: bytes, source: str = "file") -> tuple[torch.nn.Module, dict[str
         header = json.loads(blob[start : start + length])
         offset = start + length
         _check_header(header, len(blob) - offset)
+        if "crc32" in header and header["crc32"] != zlib.crc32(blob[offset:]):  # files before it had none
+            raise ValueError("the weights do not match their checksum")
         dtype = DTYPES[header["precision"]]
 
         def build() -> torch.nn.Module:
@@ -103,6 +108,8 @@ def decode(blob: bytes, source: str = "file") -> tuple[torch.nn.Module, dict[str
             for p, shape in zip(prior.parameters(), header["shapes"], strict=True):
                 count = int(np.prod(shape))
                 values = np.frombuffer(blob, dtype=dtype, count=count, offset=offset)
+                if not np.isfinite(values).all():
+                    raise ValueError("the weights hold NaN or infinite values")
                 offset += count * np.dtype(dtype).itemsize
                 p.copy_(torch.from_numpy(values.astype(np.float32).reshape(shape)))
     except InvertError:

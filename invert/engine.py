@@ -144,9 +144,12 @@ def parse_device(name: str) -> torch.device | None:
     if name == "auto":
         return None
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
-        raise SettingError("device", f"{name!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):  # meta, xla …: nothing this fits on
+        raise SettingError("device", f"{name!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    return device
 
 
 def resolve_device(name: str) -> torch.device:

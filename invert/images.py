@@ -26,14 +26,19 @@ def _from_array(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
 
 
+# the images scikit-image ships in its wheel: skimage.data's other functions return no image (a face detector's
+# file name, stereo pairs) or download one (brain, download_all)
+SAMPLES = ("astronaut", "binary_blobs", "brick", "camera", "cat", "cell", "checkerboard", "chelsea", "clock", "coffee",
+           "coins", "colorwheel", "grass", "gravel", "horse", "hubble_deep_field", "immunohistochemistry", "logo",
+           "moon", "page", "retina", "rocket", "shepp_logan_phantom", "text")
+
+
 def _sample(name: str) -> np.ndarray:
     from skimage import data
 
-    loader = getattr(data, name, None)
-    if loader is None or not callable(loader) or name.startswith("_"):
-        known = "astronaut, camera, cat, chelsea, coffee, rocket, ..."
-        raise InvertError(f"unknown sample image {SAMPLE_PREFIX}{name}; skimage.data has e.g. {known}")
-    return loader()
+    if name not in SAMPLES:
+        raise InvertError(f"unknown sample image {SAMPLE_PREFIX}{name}; give one of {', '.join(SAMPLES)}")
+    return np.asarray(getattr(data, name)())
 
 
 def _normalise_mode(img: Image.Image, notes: list[str]) -> np.ndarray:
@@ -98,7 +103,8 @@ def load_image(spec: str | os.PathLike) -> tuple[torch.Tensor, list[str]]:
         a = _sample(spec[len(SAMPLE_PREFIX) :])
         if a.ndim == 3 and a.shape[2] == 4:
             a, notes = a[..., :3], ["dropped the alpha channel (RGBA → RGB)"]
-        return _from_array(a.astype(np.float32) / (65535.0 if a.dtype == np.uint16 else 255.0)), notes
+        scale = {np.dtype(np.uint16): 65535.0, np.dtype(np.uint8): 255.0}.get(a.dtype, 1.0)  # bool, float: as is
+        return _from_array(np.clip(a.astype(np.float32) / scale, 0, 1)), notes
     path = Path(spec)
     if not path.exists():
         raise InvertError(f"image not found: {path}; check the path")

@@ -265,9 +265,21 @@ def _study_task(settings: dict[str, Any]):
     return STUDY_TASKS[settings["task"]]
 
 
-def _row_of(settings: dict[str, Any]) -> str:
-    """What a table row and a grid row stand for besides the prior: the layer, the unit or the restoration."""
-    return _study_task(settings).row(settings)
+# settings that vary within one spec's cells without making them different experiments (or that the row shows)
+SAME_EXPERIMENT = {"seed", "image", "prior", "task", "layer", "unit", "units", "restore"}
+
+
+def varying(cells: Sequence[tuple[dict, ...]]) -> list[str]:
+    """The settings whose values differ between cells although one spec would not vary them (steps, a recipe
+    weight): cells of two specs in one folder. Rows show them, so that such cells are never averaged together."""
+    keys = sorted({k for c in cells for k in c[0]} - SAME_EXPERIMENT)
+    return [k for k in keys if len({json.dumps(c[0].get(k), sort_keys=True) for c in cells}) > 1]
+
+
+def _row_of(settings: dict[str, Any], apart: Sequence[str] = ()) -> str:
+    """What a table row and a grid row stand for besides the prior: the layer, the unit or the restoration, and
+    the settings in `apart` (see `varying`)."""
+    return _study_task(settings).row(settings) + "".join(f" {k}={settings.get(k)}" for k in apart)
 
 
 def study_table(cells: Sequence[tuple[dict, dict]]) -> list[dict[str, Any]]:
@@ -277,21 +289,25 @@ def study_table(cells: Sequence[tuple[dict, dict]]) -> list[dict[str, Any]]:
     from .cell_scores import columns
 
     scores = _study_task(cells[0][0]).scores
+    apart = varying(cells)
     groups: dict[tuple[str, str], list] = {}
     for settings, record in cells:
-        groups.setdefault((settings["prior"], _row_of(settings)), []).append(scores.of(settings, record))
+        groups.setdefault((settings["prior"], _row_of(settings, apart)), []).append(scores.of(settings, record))
     rows = []
     for (prior, what), members in sorted(groups.items()):
         row: dict[str, Any] = {"prior": prior, "row": what, "cells": len(members)}
         for name, heading in columns(scores).items():
             values = [v for v in (getattr(m, name) for m in members) if v is not None]
-            row[heading] = mean_ci(values) if values else None
+            # a 95 % interval from fewer than 3 values is wider than most quantities' range: none is given
+            row[heading] = None if not values else mean_ci(values) if len(values) >= 3 else (mean_ci(values)[0], None)
         rows.append(row)
     return rows
 
 
-def _mean_ci_text(value: tuple[float, float] | None) -> str:
-    return "—" if value is None else f"{value[0]:.3g} ± {value[1]:.2g}"
+def _mean_ci_text(value: tuple[float, float | None] | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value[0]:.3g} (n < 3: no interval)" if value[1] is None else f"{value[0]:.3g} ± {value[1]:.2g}"
 
 
 def _table_markdown(rows: list[dict[str, Any]]) -> str:
@@ -326,6 +342,7 @@ def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[P
     from .images import load_image
 
     task = cells[0][0]["task"]
+    apart = varying(cells)
     priors = list(dict.fromkeys(s["prior"] for s, _, _ in cells))
     first_seed = min(s["seed"] for s, _, _ in cells)
     figures: list[tuple[str, Path]] = []
@@ -336,7 +353,7 @@ def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[P
     for index, (name, members) in enumerate(by_image.items()):
         rows: dict[str, list] = {}
         for settings, record, image in members:
-            rows.setdefault(_row_of(settings), {})[settings["prior"]] = (record, image)
+            rows.setdefault(_row_of(settings, apart), {})[settings["prior"]] = (record, image)
         grid_png = out / f"report_grid_{index}.png"
         shows = _study_task(cells[0][0]).shows_original
         first = [("original", _original_like(name, load_image(members[0][2])[0]))] if shows else []
@@ -345,14 +362,15 @@ def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[P
         figures.append((f"{Path(name).name}: rows {', '.join(rows)}; columns {', '.join(priors)} (seed {first_seed})",
                         grid_png))
     curves_png = out / "report_curves.png"
-    curves_by_run({f"{_row_of(s)} · {s['prior']} · {Path(str(s.get('image', ''))).stem} · seed {s['seed']}":
+    curves_by_run({f"{_row_of(s, apart)} · {s['prior']} · {Path(str(s.get('image', ''))).stem} · seed {s['seed']}":
                    [{"step": i, "loss": v} for i, v in enumerate(r["losses"])] for s, r, _ in cells},
                   curves_png, f"{task} study: loss per cell")
     figures.append(("loss curves, every cell", curves_png))
     rows = study_table([(s, r) for s, r, _ in cells])
     table = _table_markdown(rows)
     title = f"# {task} study: {len(cells)} cells, priors {', '.join(priors)}\n\n"
-    note = "Each entry: the mean over images and seeds ± the half-width of its 95 % confidence interval (Student's t).\n\n"
+    note = ("Each entry: the mean over images and seeds ± the half-width of its 95 % confidence interval (Student's t; "
+            "none for fewer than 3 cells).\n\n")
     md = title + note + table + "\n" + "".join(f"![{caption}]({path.name})\n\n{caption}\n\n" for caption, path in figures)
     files.write_text(out / "report.md", md)
     inline = "".join(f'<figure><img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'

@@ -13,6 +13,7 @@ import os
 import time
 import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
+import dataclasses
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -93,7 +94,8 @@ class Spec:
         """Every cell's settings, in a fixed order (images, then layers or units, then priors, then seeds)."""
         base = {"task": self.task, "steps": self.steps, "device": self.device}
         grid = STUDY_TASKS[self.task].grid(self)
-        return [{**base, **g, "prior": p, "seed": s} for g in grid for p in self.priors for s in self.seeds]
+        cells = [{**base, **g, "prior": p, "seed": s} for g in grid for p in self.priors for s in self.seeds]
+        return list({cell_key(c): c for c in cells}.values())  # a prior or seed named twice is one cell
 
 
 def cell_key(settings: dict[str, Any]) -> str:
@@ -323,7 +325,7 @@ def run_cell(settings: dict[str, Any], folder: Path) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     images.save_image(images.side_by_side(picture), folder / "image.png")  # a batch (an atlas cell): a strip
     record = {**record, "losses": [h["loss"] for h in fit.history], "threads": torch.get_num_threads(),
-              "wall_seconds": round(time.perf_counter() - start, 2)}
+              "wall_seconds": round(time.perf_counter() - start, 2), "interrupted": bool(fit.interrupted)}
     from .report import write_json
 
     write_json({"settings": settings, "record": record}, folder / "record.json")
@@ -382,7 +384,22 @@ register_study_task(StudyTask(
 
 
 def _init_worker(threads: int) -> None:
+    _exit_with_parent()
     torch.set_num_threads(threads)
+
+
+def _exit_with_parent() -> None:
+    """A worker whose study was killed (its parent gone) stops within a second instead of fitting on alone."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _worker(settings: dict[str, Any], folder: str) -> dict[str, Any]:
@@ -404,6 +421,18 @@ def _gpus(settings: dict[str, Any]) -> int:
     return int(str(settings["device"]).startswith("cuda"))
 
 
+def _reachable(address: str) -> None:
+    """A cluster's HOST:PORT answers within 3 s, or a one-line error (Ray itself retries for minutes)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=3).close()
+    except (OSError, ValueError):
+        raise InvertError(f"no Ray cluster answers at {address}; start one (ray start --head) or check --address") \
+            from None
+
+
 def _run_on_ray(todo: list[dict[str, Any]], out: Path, threads: int, address: str | None,
                 record_done: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
     """The cells as Ray tasks (a local cluster when `address` is None, else the one there; "auto" joins a running
@@ -411,6 +440,8 @@ def _run_on_ray(todo: list[dict[str, Any]], out: Path, threads: int, address: st
     models it loaded for the tasks after. The driver writes every cell's files and the manifest."""
     import ray
 
+    if address and address != "auto":
+        _reachable(address)
     if not ray.is_initialized():
         ray.init(address=address, num_cpus=None if address else available_cores(), include_dashboard=False,
                  log_to_driver=False)
@@ -434,19 +465,54 @@ def _run_on_ray(todo: list[dict[str, Any]], out: Path, threads: int, address: st
             ray.cancel(ref, force=True)
 
 
-def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
-    """Finished cells by key; a line cut short by a kill is skipped (its cell runs again)."""
+SPEC_FILE = "spec.json"
+
+
+def record_spec(out: Path, spec: Spec) -> list[str]:
+    """Keep the spec a run of `out` follows (spec.json); returns what differs from the spec it held before (the
+    names of the settings), [] for a new study or the same spec."""
+    current = json.loads(json.dumps(dataclasses.asdict(spec), default=str))
+    try:
+        before = json.loads((out / SPEC_FILE).read_text())
+    except (OSError, ValueError):
+        before = None
+    files.write_text(out / SPEC_FILE, json.dumps(current, indent=2) + "\n")
+    if not isinstance(before, dict):
+        return []
+    return sorted(k for k in set(current) | set(before) if current.get(k) != before.get(k))
+
+
+def read_manifest(out: Path, damaged: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Finished cells by key. A line cut short by a kill, one that is not a cell's entry (edited, foreign bytes)
+    and a cell whose record.json does not read are skipped, their cells run again; each is described in
+    `damaged` ("manifest line 3: …") for the caller to say."""
     done: dict[str, dict[str, Any]] = {}
     path = out / MANIFEST
     if not path.is_file():
         return done
-    for line in path.read_text().splitlines():
+    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
+            entry = None
+        if not (isinstance(entry, dict) and isinstance(entry.get("key"), str) and isinstance(entry.get("settings"), dict)
+                and entry["key"] == cell_key(entry["settings"])):
+            if damaged is not None and number < len(lines):  # the last line may be one a kill cut short
+                damaged.append(f"{MANIFEST} line {number} is not a cell's entry; skipped (its cell runs again)")
             continue
-        if entry.get("status") == "done" and (out / "cells" / entry["key"] / "record.json").is_file():
-            done[entry["key"]] = entry
+        if entry.get("status") != "done":
+            done.pop(entry["key"], None)
+            continue
+        try:
+            json.loads((out / "cells" / entry["key"] / "record.json").read_text())
+        except (OSError, ValueError):
+            if damaged is not None:
+                damaged.append(f"cells/{entry['key']}/record.json is missing or damaged; its cell runs again")
+            continue
+        done[entry["key"]] = entry
     return done
 
 
@@ -479,6 +545,13 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
     total, finished = len(todo_all), len(todo_all) - len(todo)
     threads = threads or max(1, available_cores() // max(1, workers))
     ran = 0
+    (out / MANIFEST).touch()  # the folder is a study's from now on: a rerun resumes it, even after a kill
+
+    def cut(settings: dict[str, Any]) -> tuple[int, int, bool]:
+        """A cell stopped by Ctrl-C or SIGTERM: marked as cut (it runs again on resume), and the study stops."""
+        _append(out, {"key": cell_key(settings), "status": "cut", "settings": settings,
+                      "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        return ran, total, True
 
     def record_done(settings: dict[str, Any], record: dict[str, Any]) -> None:
         nonlocal ran
@@ -501,7 +574,10 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
             torch.set_num_threads(threads)
             try:
                 for settings in todo:
-                    record_done(settings, run_cell(settings, out / "cells" / cell_key(settings)))
+                    record = run_cell(settings, out / "cells" / cell_key(settings))
+                    if record["interrupted"]:
+                        return cut(settings)
+                    record_done(settings, record)
             finally:
                 torch.set_num_threads(previous)
         else:
@@ -510,7 +586,11 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
                                      initargs=(threads,)) as pool:
                 futures = {pool.submit(_worker, s, str(out / "cells" / cell_key(s))): s for s in todo}
                 for future in as_completed(futures):
-                    record_done(futures[future], future.result())
+                    record = future.result()
+                    if record["interrupted"]:
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        return cut(futures[future])
+                    record_done(futures[future], record)
     except KeyboardInterrupt:
         return ran, total, True
     return ran, total, False

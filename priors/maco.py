@@ -81,9 +81,13 @@ def natural_spectrum(height: int, width: int) -> torch.Tensor:
     with torch.device("cpu"):  # also when the prior is built on the meta device for a memory estimate
         if path.is_file():
             try:
-                return torch.load(path, map_location="cpu", weights_only=True)
+                cached = torch.load(path, map_location="cpu", weights_only=True)
             except Exception:  # a damaged cache file (unpickling, zip errors share no base): compute it again
-                pass
+                cached = None
+            # a file that is not this spectrum (edited, another size, NaN) is computed again, not used
+            if (isinstance(cached, torch.Tensor) and cached.shape == (3, height, width // 2 + 1)
+                    and cached.dtype == torch.float32 and bool(torch.isfinite(cached).all()) and bool((cached >= 0).all())):
+                return cached
         spectrum = _compute_spectrum(height, width)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -163,6 +163,16 @@ REFUSED = [
     ("compare --priors , --out {out}", "--priors"),
     ("maximize --class 1 --weights {pth} --out {out}", "--weights"),
     ("maximize --layer nonexistent --channel 0 --out {out}", "unknown layer"),
+    ("restore denoise skimage:lbp_frontal_face_cascade_filename --out {out}", "unknown sample image"),
+    ("restore denoise skimage:stereo_motorcycle --out {out}", "unknown sample image"),
+    ("restore denoise skimage:brain --out {out}", "unknown sample image"),
+    ("restore denoise skimage:download_all --out {out}", "unknown sample image"),
+    ("curves {photo} --crop 1 --out {out}", "--crop"),
+    ("curves {tiny} --out {out}", "at least 8 pixels"),
+    ("restore denoise {photo} --threads 1024 --out {out}", "--threads"),
+    ("priors --size 65536 65536", "--size"),
+    ("maximize --class ² --out {out}", "unknown class"),
+    ("compress {photo} /proc/invert-test.ddc --steps 1", "cannot write in /proc"),
 ]
 
 
@@ -367,3 +377,158 @@ def test_ctrl_c_between_cells_keeps_the_cells_done_and_before_any_goes_on():
     assert not interrupted and len(cells) == 2
     with pytest.raises(KeyboardInterrupt):
         fit_cells(["c", "a"], fit_key)
+
+
+# --- the second sweep (issue 30): results are never lost or mixed up ----------------------------------------
+
+STUDY = 'task = "restore"\nimages = ["skimage:camera"]\npriors = ["tv", "pixel", "tv"]\nseeds = [0, 1, 2]\n' \
+        'steps = 2\ncrop = 16\n'
+
+
+def test_a_later_cell_failing_keeps_the_cells_that_finished(run_cli, tmp_path, monkeypatch):
+    from invert import studies
+
+    real, calls = studies.run_cell, []
+
+    def third_fails(settings, folder):
+        calls.append(settings)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real(settings, folder)
+
+    monkeypatch.setattr(studies, "run_cell", third_fails)
+    (tmp_path / "s.toml").write_text(STUDY)
+    out = tmp_path / "study"
+    code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
+    assert code != 0 and len(studies.read_manifest(out)) == 2  # the two finished cells are still there
+    monkeypatch.setattr(studies, "run_cell", real)
+    code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
+    assert code == 0 and "4 cells run now, 6 of 6 done" in err  # resumed: only the missing ones ran
+
+
+def test_a_cell_cut_by_ctrl_c_is_marked_cut_and_the_study_stops(tmp_path, monkeypatch):
+    from invert import studies
+
+    real = studies.run_cell
+
+    def cut_second(settings, folder):
+        record = real(settings, folder)
+        return {**record, "interrupted": settings["seed"] == 1}
+
+    monkeypatch.setattr(studies, "run_cell", cut_second)
+    (tmp_path / "s.toml").write_text(STUDY)
+    out = tmp_path / "study"
+    out.mkdir()
+    ran, total, interrupted = studies.run_study(studies.load_spec(tmp_path / "s.toml"), out)
+    assert (ran, total, interrupted) == (1, 6, True)  # stopped at the cut cell, which is not counted as done
+    statuses = [json.loads(line)["status"] for line in (out / studies.MANIFEST).read_text().splitlines()]
+    assert statuses == ["done", "cut"] and len(studies.read_manifest(out)) == 1
+
+
+def test_a_study_killed_before_its_first_cell_resumes(run_cli, tmp_path):
+    from invert import studies
+
+    (tmp_path / "s.toml").write_text(STUDY)
+    out = tmp_path / "study"
+    (out / "cells" / "abc").mkdir(parents=True)  # what a killed worker left
+    (out / studies.MANIFEST).touch()  # written when the study started
+    code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
+    assert code == 0 and "6 of 6 done" in err
+
+
+def test_an_edited_spec_is_said_and_kept_apart_in_the_report(run_cli, tmp_path):
+    from invert import report, studies
+
+    out = tmp_path / "study"
+    for steps in (1, 2):
+        (tmp_path / "s.toml").write_text(STUDY.replace("steps = 2", f"steps = {steps}").replace(
+            'priors = ["tv", "pixel", "tv"]', 'priors = ["tv"]').replace("seeds = [0, 1, 2]", "seeds = [0]"))
+        code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
+        assert code == 0, err
+    assert "holds cells of another spec (it differed in steps)" in err
+    rows = report.study_table([(s, r) for s, r, _ in studies.finished_cells(out)])
+    assert sorted(row["row"] for row in rows) == ["denoise steps=1", "denoise steps=2"]
+
+
+def test_damaged_manifest_lines_are_skipped_with_a_line_each(run_cli, tmp_path):
+    from invert import studies
+
+    (tmp_path / "s.toml").write_text(STUDY.replace("seeds = [0, 1, 2]", "seeds = [0]"))
+    out = tmp_path / "study"
+    assert run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")[0] == 0
+    with open(out / studies.MANIFEST, "ab") as f:
+        f.write(b'[1, 2]\n{"status": "done"}\n\xff\xfe not utf-8\n{"key": "x", "settings": {}}\n')
+    code, (_, err) = run_cli("study", "report", str(out))
+    # the last line is skipped without a word: it is what a kill cuts short
+    assert code == 0 and err.count("is not a cell's entry") == 3 and "report.html" in err
+    key = next(iter(studies.read_manifest(out)))
+    (out / "cells" / key / "record.json").write_text('{"settings": ')  # cut short
+    code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
+    assert code == 0 and "record.json is missing or damaged" in err and "1 cells run now" in err
+
+
+def test_an_output_never_replaces_the_runs_own_input(run_cli, files_at, tmp_path):
+    out = Path(files_at["out"])
+    out.mkdir()
+    inside = out / "restored.png"
+    inside.write_bytes(Path(files_at["photo"]).read_bytes())
+    code, (_, err) = run_cli("restore", "denoise", str(inside), "--out", str(out), "--overwrite")
+    assert code == 2 and "is inside the output folder" in err
+    assert inside.read_bytes() == Path(files_at["photo"]).read_bytes()
+    code, (_, err) = run_cli("compress", files_at["photo"], files_at["photo"], "--overwrite")
+    assert code == 2 and "is the output" in err and Path(files_at["photo"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_file_output_in_use_by_a_live_run_is_refused(run_cli, files_at, tmp_path):
+    target = tmp_path / "x.ddc"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / f".x.ddc{output.LOCK}").write_text(str(sleeper.pid))
+        code, (_, err) = run_cli("compress", files_at["photo"], str(target), "--steps", "1")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert code == 2 and f"in use by another run (process {sleeper.pid})" in err and not target.exists()
+
+
+def test_a_damaged_or_nan_compressed_file_is_refused(run_cli, files_at, tmp_path):
+    blob = bytearray(Path(files_at["ddc"]).read_bytes())
+    flipped = tmp_path / "flipped.ddc"
+    flipped.write_bytes(bytes(blob[:-8]) + bytes(b ^ 0xFF for b in blob[-8:]))
+    code, (_, err) = run_cli("decompress", str(flipped), str(tmp_path / "a.png"))
+    assert code == 2 and "checksum" in err and not (tmp_path / "a.png").exists()
+    (length,) = struct.unpack("<I", blob[8:12])
+    header = json.loads(blob[12:12 + length])
+    del header["crc32"]  # as files written before the checksum
+    head = json.dumps(header).encode()
+    weights = np.frombuffer(bytes(blob[12 + length:]), dtype=codec.DTYPES[header["precision"]]).copy()
+    weights[0] = np.nan
+    nan_file = tmp_path / "nan.ddc"
+    nan_file.write_bytes(codec.MAGIC + struct.pack("<I", len(head)) + head + weights.tobytes())
+    code, (_, err) = run_cli("decompress", str(nan_file), str(tmp_path / "b.png"))
+    assert code == 2 and "NaN" in err
+
+
+def test_a_hand_made_maco_spectrum_cache_is_not_used(tmp_path, monkeypatch):
+    from invert.priors import maco
+
+    monkeypatch.setenv("INVERT_CACHE", str(tmp_path))
+    maco.natural_spectrum.cache_clear()
+    torch.save(torch.full((3, 16, 9), float("nan")), tmp_path / f"maco_spectrum_v{maco.SPECTRUM_VERSION}_16x16.pt")
+    spectrum = maco.natural_spectrum(16, 16)
+    maco.natural_spectrum.cache_clear()
+    assert spectrum.shape == (3, 16, 9) and torch.isfinite(spectrum).all()
+
+
+def test_a_closed_pipe_ends_the_listing_quietly():
+    done = subprocess.run(f"{sys.executable} -c 'from invert.cli import main; raise SystemExit(main())' priors | head -1",
+                          shell=True, capture_output=True, text=True)
+    assert done.stdout.strip() and "Error" not in done.stderr and "internal error" not in done.stderr
+
+
+def test_a_spec_device_nothing_fits_on_is_refused(tmp_path):
+    from invert import studies
+
+    (tmp_path / "s.toml").write_text(STUDY + 'device = "meta"\n')
+    with pytest.raises(studies.StudyError, match="device"):
+        studies.load_spec(tmp_path / "s.toml")

@@ -83,3 +83,8 @@ def test_a_killed_ray_driver_resumes(tmp_path):
     after = studies.read_manifest(out)
     assert len(after) == 16
     assert all((out / "cells" / key / "record.json").stat().st_mtime_ns == t for key, t in before.items())
+
+
+def test_an_address_where_nothing_listens_is_one_line():
+    with pytest.raises(InvertError, match="no Ray cluster answers at 127.0.0.1:1"):  # not Ray's minutes of retries
+        studies._reachable("127.0.0.1:1")

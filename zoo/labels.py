@@ -63,7 +63,7 @@ def class_index(text: str) -> int:
     An ambiguous name lists its classes with their definitions; an unknown one, the closest names.
     """
     text = str(text).strip()
-    if text.isdigit():  # an index is checked against the model's own outputs, which may be more than 1000
+    if text.isascii() and text.isdigit():  # an index (not "²"); checked against the model's own outputs later
         return int(text)
     wanted = " ".join(text.lower().replace("_", " ").split())
     hits = [i for i, names in enumerate(_lemmas()) if wanted in (n.lower() for n in names)]

@@ -2,6 +2,8 @@
 the form `preimage` and `restore` take when given several images or seeds."""
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,13 +27,30 @@ def run_claimed(spec: Spec, out: Path, *, workers: int = 1, threads: int | None 
     from tqdm.auto import tqdm
 
     from .. import files, studies
+    from .output import keep_when
 
+    keep_when(out, lambda: bool(studies.read_manifest(out)))  # a failure later never removes finished cells
+    damaged: list[str] = []
+    studies.read_manifest(out, damaged)
+    say(*damaged)
+    changed = studies.record_spec(out, spec)
+    if changed:
+        say(f"{out} holds cells of another spec (it differed in {', '.join(changed)}); they are kept, and the report "
+            "shows the settings that differ in its rows instead of averaging them together")
     cells = spec.cells()
     bar = tqdm(total=len(cells), unit="cell", disable=None if not quiet else True, dynamic_ncols=True)
 
+    started, first = time.monotonic(), None
+
     def progress(done: int, total: int) -> None:
+        nonlocal first
         bar.n = done
         bar.refresh()
+        if quiet or sys.stderr.isatty():  # a terminal has the bar
+            return
+        first = done - 1 if first is None else first  # cells done before this run do not count towards its pace
+        pace = (time.monotonic() - started) / max(1, done - first)
+        say(f"cell {done} of {total} done; about {pace * (total - done) / 60:.0f} min left")  # a log gets a line
 
     ran, total, interrupted = studies.run_study(spec, out, workers=workers, threads=threads, progress=progress,
                                                 executor=executor, address=address)

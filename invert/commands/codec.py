@@ -50,7 +50,7 @@ def png_bytes(x: torch.Tensor) -> int:
 def run_compress(args: argparse.Namespace) -> int:
     from .. import codec, files, images
 
-    out = prepare_output_file(args.output, args.overwrite)
+    out = prepare_output_file(args.output, args.overwrite, inputs=[args.image])
     image, notes = images.load_image(args.image)
     if args.crop:
         image = images.center_crop(image, args.crop)
@@ -69,7 +69,7 @@ def run_compress(args: argparse.Namespace) -> int:
 def run_decompress(args: argparse.Namespace) -> int:
     from .. import codec, images
 
-    out = prepare_output_file(images.check_image_path(args.output), args.overwrite)
+    out = prepare_output_file(images.check_image_path(args.output), args.overwrite, inputs=[args.input])
     image = codec.decompress(args.input)
     images.save_image(image, out)
     say(f"wrote {out} ({image.shape[-1]}×{image.shape[-2]})")

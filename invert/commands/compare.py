@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     layer = args.layer or zoo.default_layers(judges.model.model, judges.model.input_size)[-1]
     check_layers(judges, [layer])
     targets = [load_target(spec, judges.model) for spec in image_specs]  # a bad image fails before any fit
-    out = prepare_output_dir(args.out, args.overwrite)
+    out = prepare_output_dir(args.out, args.overwrite, inputs=image_specs)
     settings = fit_settings(args)
 
     def fit_key(key: tuple[int, str]):

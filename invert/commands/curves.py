@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="prior preset (default: the prior's `curves` preset if it has one, else its default)")
     p.add_argument("--steps", type=options.COUNT, default=1000)
     p.add_argument("--lr", type=options.LEARNING_RATE, default=None)
-    p.add_argument("--crop", type=options.COUNT, default=96, help="centre crop N×N (default 96, sized for a CPU)")
+    p.add_argument("--crop", type=options.whole(8), default=96, help="centre crop N×N, at least 8 (default 96, sized "
+                                                                     "for a CPU)")
     p.add_argument("--sigma", type=options.SIGMA, default=25, help="noise σ (0–255) of the noisy target")
     p.add_argument("--level", type=options.LEVEL_FACTOR, default=LEVEL_FACTOR, metavar="FACTOR",
                    help="report the steps each target needs to reach FACTOR × the natural image's lowest loss "
@@ -31,11 +32,13 @@ def run(args: argparse.Namespace) -> int:
     from invert import priors as prior_registry
 
     from .. import curves, files, images, report
+    from ..restoration import check_size
 
     prior_registry.preset(args.prior, args.preset)
     image, notes = images.load_image(args.image)
     image = images.center_crop(image, args.crop)
-    out = prepare_output_dir(args.out, args.overwrite)
+    check_size(image, "image (after --crop)")
+    out = prepare_output_dir(args.out, args.overwrite, inputs=[args.image])
     say(*notes)
     fits, preset, interrupted = curves.fit_targets(
         image, args.prior, preset=args.preset, steps=args.steps, lr=args.lr, sigma=args.sigma, seed=args.seed,

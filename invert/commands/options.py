@@ -229,7 +229,7 @@ def shared(out: str | None = None, device_default: str = "auto") -> argparse.Arg
     g.add_argument("--overwrite", action="store_true", help="write over existing outputs")
     g.add_argument("--seed", type=SEED, default=0, help="seed of every random draw (default 0)")
     g.add_argument("--device", type=device, default=device_default, help=f"auto, cpu, cuda[:N] or mps (default {device_default})")
-    g.add_argument("--threads", type=whole(1, 1024), default=None,
+    g.add_argument("--threads", type=whole(1, 256), default=None,
                    help="CPU threads for torch (default: the cores this process may use); results can differ with it")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     return p

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     target = load_target(image, judges.model)
     layers = args.layers or zoo.default_layers(judges.model.model, judges.model.input_size)
     check_layers(judges, layers)
-    out = prepare_output_dir(args.out, args.overwrite)
+    out = prepare_output_dir(args.out, args.overwrite, inputs=[image])
     steps = {layer: args.steps for layer in layers}
     if args.layers is None and args.steps is None:
         steps = overview_steps(layers)

@@ -9,7 +9,8 @@ from . import options
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("priors", help="list the registered priors and their presets",
                        **options.example("invert priors --size 512 512"))
-    p.add_argument("--size", type=options.whole(1, 2**16), nargs=2, default=[256, 256], metavar=("H", "W"))
+    p.add_argument("--size", type=options.whole(1, 4096), nargs=2, default=[256, 256], metavar=("H", "W"),
+                   help="the size every prior is built at to count its weights, 1 to 4096 a side (default 256 256)")
     p.add_argument("--channels", type=int, default=3, choices=[1, 3])
     p.set_defaults(run=run)
 

@@ -136,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
         notes.append(f"no IMAGE given: using {args.image} ({args.crop}² crop) as the clean reference")
     preset = prior_registry.preset_for(args.prior, args.task, args.preset)
     prior_registry.preset(args.prior, preset)  # unknown prior/preset: fail before reading anything
-    out = prepare_output_dir(args.out.replace("<task>", args.task), args.overwrite)
+    out = prepare_output_dir(args.out.replace("<task>", args.task), args.overwrite,
+                             inputs=[args.image, args.reference, getattr(task, "mask", None)])
     problem, more = build_problem(args, task)
     say(*notes, *more)
     done = restoration.restore(problem, args.prior, preset=args.preset, steps=args.steps, lr=args.lr, seed=args.seed,

@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run_p.add_argument("--out", required=True, help="the study's folder; rerun into it to resume")
     run_p.add_argument("--workers", type=options.whole(1, 64), default=1,
                        help="worker processes (default 1); the cores are shared out among them")
-    run_p.add_argument("--threads", type=options.whole(1, 1024), default=None,
+    run_p.add_argument("--threads", type=options.whole(1, 256), default=None,
                        help="torch threads per worker (default: the cores shared out among the workers)")
     run_p.add_argument("--executor", choices=EXECUTORS, default="local",
                        help="local worker processes, or Ray tasks (pip install 'invert[ray]')")
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import studies
 
     spec = studies.load_spec(args.spec)  # every name in the spec is checked before any cell runs
-    resuming = (Path(args.out) / studies.MANIFEST).is_file()
+    resuming = (Path(args.out) / studies.MANIFEST).is_file()  # a study's folder, even one killed before a cell
     if args.executor == "ray" and importlib.util.find_spec("ray") is None:
         raise InvertError("--executor ray needs Ray: pip install 'invert[ray]'")
     return run_spec(spec, args.out, overwrite=resuming, workers=args.workers, threads=args.threads,
@@ -53,6 +53,9 @@ def report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not (out / studies.MANIFEST).is_file():
         raise InvertError(f"{out} is not a study folder (no {studies.MANIFEST}); give the --out of `invert study run`")
+    damaged: list[str] = []
+    studies.read_manifest(out, damaged)
+    say(*damaged)
     md, html = studies.write_report(out)
     pages = [md, html] + [out / "atlas.html"] * (out / "atlas.html").is_file()  # an atlas study's page too
     say(f"wrote {', '.join(map(str, pages[:-1]))} and {pages[-1]}")
