@@ -127,7 +127,11 @@ def load_mask(path: str | os.PathLike, size: tuple[int, int], crop: int | None =
     `size`; with `crop`, a mask of the whole image is centre-cropped as the image is, and one of the crop's
     size is taken as it is."""
     m, _ = load_image(path)
-    m = (m.mean(dim=1, keepdim=True) > 0.5).float()
+    m = m.mean(dim=1, keepdim=True)
+    if float(((m > 0.1) & (m < 0.9)).float().mean()) > 0.5:  # anti-aliased edges are grey; a grey mask is not
+        raise InvertError(f"mask {path} is mostly grey, neither black nor white; white marks the known pixels, "
+                          "black the ones to fill")
+    m = (m > 0.5).float()
     if tuple(m.shape[-2:]) == tuple(size):
         return center_crop(m, crop) if crop else m
     side = min(crop, *size) if crop else None

@@ -120,6 +120,9 @@ def inpaint(image: torch.Tensor, mask: torch.Tensor | None = None, drop: float |
         if not 0 < drop < 1:
             raise SettingError("drop", f"must be a fraction between 0 and 1, got {drop}")
         mask = random_mask(tuple(image.shape[-2:]), drop, seed)
+        if not mask.any():
+            raise SettingError("drop", f"= {drop} leaves no pixel of the {image.shape[-1]}×{image.shape[-2]} image "
+                                       "known: there is nothing to fill from; drop a smaller fraction")
         notes.append(f"dropped {drop:.0%} of the pixels at random (seed {seed})")
     elif not mask.any():
         raise SettingError("mask", "marks no pixel as known (it is all black): there is nothing to fill from; "

@@ -207,7 +207,11 @@ def spec_of(raw: dict[str, Any], base: Path, where: str) -> Spec:
             prior_registry.entry(name)
         except prior_registry.UnknownPriorError as error:
             raise StudyError(f"{where}: priors[{i}]: {error}") from None
+    if raw.get("seeds") == []:
+        raise StudyError(f"{where}: seeds = []; give one or more, e.g. seeds = [0, 1], or leave the key out (seed 0)")
     seeds = _list(raw, "seeds", int, where) or [0]
+    if not isinstance(raw.get("transfer", True), bool):
+        raise StudyError(f"{where}: transfer = {raw['transfer']!r}; give true or false")
     steps = raw.get("steps")
     if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
         raise StudyError(f"{where}: steps = {steps!r}; give a whole number, at least 1")
@@ -217,7 +221,7 @@ def spec_of(raw: dict[str, Any], base: Path, where: str) -> Spec:
     except SettingError as error:
         raise StudyError(f"{where}: device = {error.problem}") from None
     spec = Spec(task, priors, seeds, steps=steps, device=device,
-                transfer=bool(raw.get("transfer", True)), crop=raw.get("crop"))
+                transfer=raw.get("transfer", True), crop=raw.get("crop"))
     STUDY_TASKS[task].read(raw, spec, base, where)
     return spec
 

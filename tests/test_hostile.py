@@ -30,7 +30,7 @@ def files_at(tmp_path, photo):
             "nonempty": tmp_path / "nonempty", "ddc": tmp_path / "ok.ddc", "notddc": tmp_path / "not.ddc",
             "existing": tmp_path / "existing.ddc", "out": tmp_path / "out", "nowhere": tmp_path / "no" / "such",
             "file": tmp_path / "plain.txt", "tiny": tmp_path / "tiny.png", "empty": tmp_path / "empty.png",
-            "truncated": tmp_path / "truncated.png", "pth": tmp_path / "weights.pth"}
+            "truncated": tmp_path / "truncated.png", "pth": tmp_path / "weights.pth", "grey": tmp_path / "grey.png"}
     save_image(photo, made["photo"])
     made["text"].write_text("not an image")
     made["folder"].mkdir()
@@ -47,6 +47,7 @@ def files_at(tmp_path, photo):
     made["empty"].write_bytes(b"")
     made["truncated"].write_bytes(made["photo"].read_bytes()[:200])
     made["pth"].write_text("not a checkpoint")
+    Image.fromarray(np.full((64, 64), 150, np.uint8)).save(made["grey"])
     return {k: str(v) for k, v in made.items()}
 
 
@@ -173,6 +174,8 @@ REFUSED = [
     ("priors --size 65536 65536", "--size"),
     ("maximize --class ² --out {out}", "unknown class"),
     ("compress {photo} /proc/invert-test.ddc --steps 1", "cannot write in /proc"),
+    ("restore inpaint {photo} --drop 0.999999 --out {out}", "--drop = 0.999999 leaves no pixel"),
+    ("restore inpaint {photo} --mask {grey} --out {out}", "mostly grey"),
 ]
 
 
@@ -532,3 +535,22 @@ def test_a_spec_device_nothing_fits_on_is_refused(tmp_path):
     (tmp_path / "s.toml").write_text(STUDY + 'device = "meta"\n')
     with pytest.raises(studies.StudyError, match="device"):
         studies.load_spec(tmp_path / "s.toml")
+
+
+@pytest.mark.parametrize("line, message", [("seeds = []", "seeds = []"), ('transfer = "no"', "transfer = 'no'")])
+def test_spec_values_that_read_as_something_else_are_refused(tmp_path, line, message):
+    from invert import studies
+
+    base = 'task = "preimage"\nimages = ["skimage:chelsea"]\nlayers = ["blocks.1"]\npriors = ["tv"]\n'
+    (tmp_path / "s.toml").write_text(base + line + "\n")
+    with pytest.raises(studies.StudyError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        studies.load_spec(tmp_path / "s.toml")
+
+
+def test_an_interrupted_compression_keeps_its_file_and_says_so(run_cli, files_at, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    real = codec.fit
+    monkeypatch.setattr(codec, "fit", lambda *args, **kwargs: replace(real(*args, **kwargs), interrupted=True))
+    code, (_, err) = run_cli("compress", files_at["photo"], str(tmp_path / "x.ddc"), "--steps", "3", "--quiet")
+    assert code == 130 and "interrupted" in err and (tmp_path / "x.ddc").is_file()

@@ -55,14 +55,19 @@ def run_compress(args: argparse.Namespace) -> int:
     if args.crop:
         image = images.center_crop(image, args.crop)
     say(*notes)
-    blob, _, stats, _ = codec.compress(image, width=args.width, depth=args.depth, steps=args.steps, lr=args.lr,
-                                       precision=args.precision, seed=args.seed, device=args.device,
-                                       progress=not args.quiet)
+    blob, _, stats, fitted = codec.compress(image, width=args.width, depth=args.depth, steps=args.steps, lr=args.lr,
+                                            precision=args.precision, seed=args.seed, device=args.device,
+                                            progress=not args.quiet)
     files.write_bytes(out, blob)
     png = png_bytes(image)
-    say(f"{out}: {len(blob):,} bytes ({png / len(blob):.1f}× smaller than PNG's {png:,}), "
+    ratio = (f"{png / len(blob):.1f}× smaller than PNG's {png:,}" if len(blob) < png else
+             f"{len(blob) / png:.1f}× larger than PNG's {png:,}: a narrower --width or fewer --depth makes it smaller")
+    say(f"{out}: {len(blob):,} bytes ({ratio}), "
         f"{stats['parameters']:,} weights (compression factor {stats['compression_factor']:.1f}), "
         f"PSNR {stats['psnr']:.2f} dB")
+    if fitted.interrupted:  # the weights so far are stored, but the run did not finish: not a 0
+        say(f"interrupted after {stats['steps']} of {args.steps} steps; {out} holds the fit so far")
+        return 130
     return 0
 
 
