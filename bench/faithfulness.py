@@ -24,7 +24,6 @@ import torch
 
 from invert import faithfulness, zoo
 from invert.images import load_image
-from invert.inversion import classify
 from invert.preimages import Judges, maximize, prepare_target
 
 from . import common
@@ -34,36 +33,25 @@ LOGITS = "classifier"
 PRIORS = ["fourier", "maco", "dip", "lucent"]
 
 
-def pool(loaded: zoo.LoadedModel) -> torch.Tensor:
-    return torch.cat([prepare_target(p, loaded)[0] for p in faithfulness.PACKAGED_PHOTOS])
+def scored(loaded: zoo.LoadedModel, image: torch.Tensor, unit: int | None = None,
+           photo: torch.Tensor | None = None) -> dict:
+    """The library's scores of a logits picture (`faithfulness.score_picture`), under this table's keys."""
+    scores = faithfulness.score_picture(loaded, LOGITS, image, unit=unit, photo=photo)
+    return {"path": scores.path.summary, "path_layers": scores.path.layers,
+            "spectrum_db": scores.spectrum.distance_db, "slope": scores.spectrum.slope}
 
 
-def drivers_of(loaded: zoo.LoadedModel, photos: torch.Tensor, unit: int, k: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
-    """The top `k` and bottom `k` photos by the class logit `unit`."""
-    order = classify(loaded, photos)[:, unit].argsort(descending=True).cpu()
-    return photos[order[:k]], photos[order[-k:]]
-
-
-def scored(loaded, photos, natural, image, unit, drivers=None, others=None) -> dict:
-    if drivers is None:
-        drivers, others = drivers_of(loaded, photos, unit)
-    path = faithfulness.path_similarity(loaded, LOGITS, image, drivers, others)
-    spec = faithfulness.spectrum(image, natural)
-    return {"path": path.summary, "path_layers": path.layers, "spectrum_db": spec.distance_db, "slope": spec.slope}
-
-
-def saved_pictures(loaded, photos, natural, run: dict, cells: Path, limit: int | None) -> list[dict]:
+def saved_pictures(loaded, run: dict, cells: Path, limit: int | None) -> list[dict]:
     rows = []
     classes = run["classes"][:limit] if limit else run["classes"]
     for record in run["records"]:
         if record["task"] == "class" and record["class"] in classes:
             path = cells / f"class{record['class']}__{record['method']}.png"
-            drivers = others = None
+            photo = None
         elif record["task"] == "preimage" and not limit:
             stem = Path(record["image"]).stem
             path = cells / f"{stem}__{record['method']}.png"
-            photo = prepare_target(str(common.DATA / record["image"]), loaded)[0]
-            drivers, others = photo, photos  # its own photo against the others
+            photo = prepare_target(str(common.DATA / record["image"]), loaded)[0]  # against the packaged photos
         else:
             continue
         if not path.is_file():
@@ -74,13 +62,14 @@ def saved_pictures(loaded, photos, natural, run: dict, cells: Path, limit: int |
                "method": record["method"], "seconds": record["seconds"],
                "judges": {name: {"top1_is_class": v["top1_hit"], "p": v["probability"]}
                           for name, v in record["judges"].items()}}
-        row.update(scored(loaded, photos, natural, image, unit, drivers, others))
+        row.update(scored(loaded, image, unit, photo))
         rows.append(row)
     return rows
 
 
-def natural_rows(loaded, photos, natural, run: dict) -> list[dict]:
+def natural_rows(loaded, run: dict) -> list[dict]:
     """The held-out photos themselves: where natural images lie on the spectrum score."""
+    _, natural = faithfulness.natural_pool(loaded)
     rows = []
     for name in dict.fromkeys(r["image"] for r in run["records"] if r["task"] == "preimage"):
         photo = prepare_target(str(common.DATA / name), loaded)[0]
@@ -89,7 +78,7 @@ def natural_rows(loaded, photos, natural, run: dict) -> list[dict]:
     return rows
 
 
-def agreement(judges: Judges, photos, natural, unit: int, seeds: int, methods: list[str], steps: int | None) -> list[dict]:
+def agreement(judges: Judges, unit: int, seeds: int, methods: list[str], steps: int | None) -> list[dict]:
     from .visualizations import lucent_render
 
     rows = []
@@ -105,7 +94,7 @@ def agreement(judges: Judges, photos, natural, unit: int, seeds: int, methods: l
             images.append(image.cpu())
         batch = torch.cat(images)
         agree = faithfulness.seed_agreement(judges.transfer, batch, unit)
-        per_seed = [scored(judges.model, photos, natural, image, unit) for image in images]
+        per_seed = [scored(judges.model, image, unit) for image in images]
         rows.append({"method": method, "class": unit, "seeds": seeds, "recognized": agree.recognized,
                      "spread": agree.spread, "seconds_mean": round(statistics.mean(seconds), 1),
                      "path_mean": round(statistics.mean(r["path"] for r in per_seed), 4),
@@ -145,17 +134,15 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     loaded = zoo.load("efficientnet_lite0")
     judges = Judges(loaded, zoo.load("tf_efficientnet_lite2"))
-    photos = pool(loaded)
-    natural = faithfulness.natural_log_power(photos)
     payload: dict = {"threads": torch.get_num_threads(), "load_average_before": [round(v, 2) for v in os.getloadavg()],
                      "natural_pool": faithfulness.PACKAGED_PHOTOS}
     run_path = Path(args.run)
     if run_path.is_file() and Path(args.cells).is_dir():
         run = json.loads(run_path.read_text())
-        rows = saved_pictures(loaded, photos, natural, run, Path(args.cells), args.smoke_classes)
+        rows = saved_pictures(loaded, run, Path(args.cells), args.smoke_classes)
         payload.update({"saved_run": str(run_path), "pictures": rows, "summary": summary(rows),
-                        "natural_photos": natural_rows(loaded, photos, natural, run) if not args.smoke_classes else []})
-    payload["agreement"] = agreement(judges, photos, natural, args.agreement_class, args.seeds,
+                        "natural_photos": natural_rows(loaded, run) if not args.smoke_classes else []})
+    payload["agreement"] = agreement(judges, args.agreement_class, args.seeds,
                                      args.methods.split(","), args.steps)
     payload["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     common.save_result("faithfulness", payload)

@@ -5,22 +5,22 @@ that drive it most (`examples`), with the numbers that say how far each picture 
 
 An atlas's fits are study cells (a batch of units under one prior and seed), so an atlas resumes after a
 kill and runs on Ray like any study; `entries` joins the cells and the examples index into one row per unit,
-which `page.write` turns into atlas.json and a self-contained atlas.html.
+which `atlas_page.write` turns into a self-contained atlas.html (`as_json` into atlas.json).
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
-from pathlib import Path
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
 from .engine import FitResult
 from .examples import ExampleIndex
-from .zoo import LoadedModel
 from .inversion import ActivationMaximization
 from .preimages import Judges, maximize_energy
+from .zoo import LoadedModel
 
 
 # the classifier in channels_last and bfloat16 (where the CPU or GPU has bf16 units) while an atlas renders:
@@ -167,7 +167,7 @@ def add_faithfulness(rows: Sequence[Unit], loaded: LoadedModel, layer: str, inde
     for row in rows:
         drivers = others = None
         if index is not None and len(index.images) >= 2:
-            ranked = index.activations[:, row.unit].argsort(descending=True).tolist()
+            ranked = index.order(row.unit)
             n = min(k, len(ranked) // 2)
             drivers, others = photos(ranked[:n]), photos(ranked[-n:])
         for picture in row.pictures:

@@ -19,8 +19,8 @@ from typing import Any
 
 from . import atlas, atlas_page, examples, files, images, tasks
 from .cell_scores import AtlasScores
-from .studies import (Spec, StudyError, StudyTask, _judges, _list, _models, _read_maximize, expand_images,
-                      register_study_task)
+from .studies import Spec, StudyError, StudyTask, _judges, _list, _read_maximize, expand_images, register_study_task
+from .zoo import LoadedModel
 
 EXAMPLES = "examples"  # the folder, inside the atlas's, of the examples index and its crops
 CURRENT = "current.json"  # which index the last run used, for the report
@@ -55,13 +55,17 @@ def _row(settings: dict[str, Any]) -> str:
     return f"{settings['layer']}[{units[0]}]" if len(units) == 1 else f"{settings['layer']}[{units[0]}–{units[-1]}]"
 
 
+def _model(name: str) -> LoadedModel:
+    """The study's model, loaded once per process (the cells and the examples pass share it)."""
+    return _judges({"model": name, "transfer": False}).model
+
+
 def prepare_examples(spec: Spec, out: Path, *, progress=None, skipped=None) -> examples.ExampleIndex | None:
     """The dataset examples' index for the spec's layer and images: read from `out`'s cache when one answers,
     else built in one pass and cached; its crops written as files beside it. None without images."""
     if not spec.images:
         return None
-    loaded = _models.get(spec.model) or _models.setdefault(spec.model, _judges({"model": spec.model,
-                                                                               "transfer": False}).model)
+    loaded = _model(spec.model)
     folder = out / EXAMPLES
     path = examples.cache_path(folder, loaded, spec.layers[0], spec.images)
     index = examples.load(path, loaded, spec.layers[0], spec.top)
@@ -78,13 +82,12 @@ def prepare_examples(spec: Spec, out: Path, *, progress=None, skipped=None) -> e
     return index
 
 
-def _examples_of(out: Path, layer: str, model: str) -> tuple[examples.ExampleIndex | None, Path | None]:
+def _examples_of(out: Path, layer: str, loaded: LoadedModel) -> tuple[examples.ExampleIndex | None, Path | None]:
     """The index the last run of this atlas used, with its crops' folder (None, None without one)."""
     try:
         current = json.loads((out / EXAMPLES / CURRENT).read_text())
     except (OSError, ValueError):
         return None, None
-    loaded = _models.get(model) or _judges({"model": model, "transfer": False}).model
     index = examples.load(out / EXAMPLES / current["index"], loaded, layer, current["top"])
     return index, out / EXAMPLES / current["crops"]
 
@@ -93,8 +96,8 @@ def write_atlas(out: Path, cells: list) -> list[Path]:
     """atlas.json and atlas.html from the finished cells ((settings, record, strip path)) and the examples."""
     settings0 = cells[0][0]
     layer, model = settings0["layer"], settings0["model"]
-    index, crops_folder = _examples_of(out, layer, model)
-    loaded = _models.get(model) or _judges({"model": model, "transfer": False}).model
+    loaded = _model(model)
+    index, crops_folder = _examples_of(out, layer, loaded)
     units_folder = out / "units"
     placed = []
     for settings, record, strip in cells:

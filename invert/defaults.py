@@ -24,4 +24,10 @@ LEVEL_FACTOR = 2.0  # invert curves: the targets race to this many times the nat
 PRECISIONS = ("float16", "float32")
 CODEC_LIMITS = {"side": 16384, "pixels": 64 * 2**20, "width": 1024}
 
+# the photos scikit-image ships (no download): the default atlas's dataset examples and the natural pool the
+# faithfulness scores compare with (invert.faithfulness)
+PACKAGED_PHOTOS = tuple("skimage:" + name for name in (
+    "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass", "gravel",
+    "hubble_deep_field", "immunohistochemistry", "logo", "moon", "page", "retina", "rocket", "text"))
+
 EXECUTORS = ("local", "ray")  # where a study's cells run: local worker processes or Ray tasks

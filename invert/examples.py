@@ -48,9 +48,13 @@ class ExampleIndex:
     def units(self) -> int:
         return self.activations.shape[1]
 
+    def order(self, unit: int) -> list[int]:
+        """Every image, from the one that drives `unit` most to the one that drives it least."""
+        return self.activations[:, unit].argsort(descending=True).tolist()
+
     def ranking(self, unit: int) -> list[int]:
         """The images that drive `unit` most, best first (at most `top`)."""
-        return self.activations[:, unit].argsort(descending=True)[: self.top].tolist()
+        return self.order(unit)[: self.top]
 
     def best(self, unit: int) -> float:
         """The best real image's activation for `unit`: what a visualization's activation is a multiple of."""

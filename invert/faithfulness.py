@@ -18,13 +18,9 @@ from typing import Sequence
 
 import torch
 
+from .defaults import PACKAGED_PHOTOS
 from .inversion import classify
 from .zoo import FeatureExtractor, LoadedModel, stages
-
-# the photos scikit-image ships: the natural pool when none is given (no download, no data folder)
-PACKAGED_PHOTOS = ["skimage:" + name for name in (
-    "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass", "gravel",
-    "hubble_deep_field", "immunohistochemistry", "logo", "moon", "page", "retina", "rocket", "text")]
 
 
 def _device(loaded: LoadedModel) -> torch.device:

@@ -1,6 +1,7 @@
 """The layer atlas: batched rendering (image i for unit i), the dataset examples' index, the command and the
 study task. The page itself is opened in a real browser in test_pages.py."""
 import argparse
+import io
 import json
 
 import numpy as np
@@ -112,7 +113,7 @@ def test_the_examples_pass_ranks_crops_caches_and_skips_what_does_not_read(lite0
         ranking = index.ranking(unit)
         assert len(ranking) == 2 and index.activations[ranking[0], unit] == index.activations[:, unit].max()
         assert index.best(unit) == pytest.approx(float(index.activations[:, unit].max()))
-    crop = Image.open(__import__("io").BytesIO(index.crops[5][0]))
+    crop = Image.open(io.BytesIO(index.crops[5][0]))
     assert crop.size == (examples.CROP_PIXELS, examples.CROP_PIXELS)
     assert 8 <= index.receptive_field < 224  # blocks.1 sees a part of the image
     path = examples.cache_path(tmp_path / "cache", lite0, LAYER, paths)

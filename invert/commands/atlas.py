@@ -5,19 +5,17 @@ import argparse
 import importlib.util
 from pathlib import Path
 
-from ..defaults import DEFAULT_MODEL, EXECUTORS
+from ..defaults import DEFAULT_MODEL, EXECUTORS, PACKAGED_PHOTOS
 from ..errors import InvertError
 from . import options
-from .output import prepare_output_dir, say
+from .output import say
 
 # with no arguments: a small atlas from the photos scikit-image ships (offline), in under 3 minutes on 2 cores
 DEFAULT_LAYER = "blocks.4"
 DEFAULT_UNITS = "0:8"
 DEFAULT_PRIORS = "fourier,maco"
 DEFAULT_STEPS = 128
-PACKAGED_PHOTOS = ["skimage:" + name for name in (
-    "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass", "gravel",
-    "hubble_deep_field", "immunohistochemistry", "logo", "moon", "page", "retina", "rocket", "text")]
+
 
 
 def units(text: str) -> list[int]:
@@ -68,20 +66,19 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from .. import atlas_study, studies
-    from .batch import run_claimed
+    from .batch import claim_study, run_claimed
 
     if args.executor == "ray" and importlib.util.find_spec("ray") is None:
         raise InvertError("--executor ray needs Ray: pip install 'invert[ray]'")
     default = args.layer is None and args.units is None and args.steps is None
     raw = {"task": "atlas", "model": args.model, "layers": [args.layer or DEFAULT_LAYER],
            "channels": args.units or units(DEFAULT_UNITS), "batch": args.batch, "top": args.top,
-           "images": args.images or PACKAGED_PHOTOS, "priors": args.priors, "seeds": [args.seed],
+           "images": args.images or list(PACKAGED_PHOTOS), "priors": args.priors, "seeds": [args.seed],
            "device": args.device, "transfer": not args.no_transfer}
     if args.steps or default:
         raw["steps"] = args.steps or DEFAULT_STEPS
     spec = studies.spec_of(raw, Path.cwd(), "invert atlas")  # units and layer checked before any work
-    resuming = (Path(args.out) / studies.MANIFEST).is_file()
-    out = prepare_output_dir(args.out, overwrite=args.overwrite or resuming)
+    out = claim_study(args.out, args.overwrite)
     if default:
         say(f"a small atlas: {args.model} {DEFAULT_LAYER}, units {DEFAULT_UNITS}, {DEFAULT_PRIORS}, {DEFAULT_STEPS} "
             f"steps per fit, examples from {len(PACKAGED_PHOTOS)} photos scikit-image ships (2–3 minutes on 2 cores)")

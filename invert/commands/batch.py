@@ -13,11 +13,19 @@ if TYPE_CHECKING:
     from ..studies import Spec
 
 
-def run_spec(spec: Spec, folder: str, *, overwrite: bool, workers: int = 1, threads: int | None = None,
+def claim_study(folder: str, overwrite: bool) -> Path:
+    """Claim `folder` for a study: a new or empty one, another with `overwrite`, and a study's own folder (its
+    manifest is written when a study starts, so also one killed before its first cell) to resume it."""
+    from ..studies import MANIFEST
+
+    return prepare_output_dir(folder, overwrite=overwrite or (Path(folder) / MANIFEST).is_file())
+
+
+def run_spec(spec: Spec, folder: str, *, overwrite: bool = False, workers: int = 1, threads: int | None = None,
              quiet: bool = False, executor: str = "local", address: str | None = None) -> int:
     """Run a checked spec into `folder` (claimed first; a study's own folder is resumed, not refused) with one
-    progress bar, then write its report. Also the batch form of `preimage` and `restore`."""
-    return run_claimed(spec, prepare_output_dir(folder, overwrite=overwrite), workers=workers, threads=threads,
+    progress bar, then write its report. Also the batch form of `preimage`, `restore` and `atlas`."""
+    return run_claimed(spec, claim_study(folder, overwrite), workers=workers, threads=threads,
                        quiet=quiet, executor=executor, address=address)
 
 

@@ -111,5 +111,5 @@ def run_batch(args: argparse.Namespace, given: list[str]) -> int:
     spec = studies.Spec("preimage", args.priors, args.seeds or [args.seed], model=args.model, images=images,
                         layers=layers, steps=steps, device=args.device, transfer=not args.no_transfer,
                         recipe=recipe(args).settings())
-    return run_spec(spec, args.out, overwrite=args.overwrite or (Path(args.out) / studies.MANIFEST).is_file(),
+    return run_spec(spec, args.out, overwrite=args.overwrite,
                     quiet=args.quiet)

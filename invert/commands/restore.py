@@ -183,5 +183,5 @@ def run_batch(args: argparse.Namespace) -> int:
                         restore=args.task, restoration={k: v for k, v in task.settings().items() if k not in clean},
                         crop=args.crop, device=args.device)
     folder = args.out.replace("<task>", args.task)
-    return run_spec(spec, folder, overwrite=args.overwrite or (Path(folder) / studies.MANIFEST).is_file(),
+    return run_spec(spec, folder, overwrite=args.overwrite,
                     quiet=args.quiet)

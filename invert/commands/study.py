@@ -11,6 +11,7 @@ from . import options
 from .batch import run_spec
 from .output import say
 
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("study", help="images × layers × priors × seeds as one resumable job, with a report",
                        **options.example("invert study run study.toml --out runs/study",
@@ -40,10 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from .. import studies
 
     spec = studies.load_spec(args.spec)  # every name in the spec is checked before any cell runs
-    resuming = (Path(args.out) / studies.MANIFEST).is_file()  # a study's folder, even one killed before a cell
     if args.executor == "ray" and importlib.util.find_spec("ray") is None:
         raise InvertError("--executor ray needs Ray: pip install 'invert[ray]'")
-    return run_spec(spec, args.out, overwrite=resuming, workers=args.workers, threads=args.threads,
+    return run_spec(spec, args.out, workers=args.workers, threads=args.threads,
                     quiet=args.quiet, executor=args.executor, address=args.address)
 
 
