@@ -162,7 +162,8 @@ REFUSED = [
     ("preimage --layers ,,, --out {out}", "--layers"),
     ("preimage --priors dip,dep --out {out}", "did you mean dip"),
     ("compare --priors , --out {out}", "--priors"),
-    ("maximize --class 1 --weights {pth} --out {out}", "--weights"),
+    ("maximize --class 1 --weights {pth} --out {out}", "--weights: cannot read weights file"),
+    ("maximize --class 1 --weights {photo} --out {out}", "it is a PNG image, not a checkpoint"),
     ("maximize --layer nonexistent --channel 0 --out {out}", "unknown layer"),
     ("restore denoise skimage:lbp_frontal_face_cascade_filename --out {out}", "unknown sample image"),
     ("restore denoise skimage:stereo_motorcycle --out {out}", "unknown sample image"),
@@ -176,6 +177,8 @@ REFUSED = [
     ("compress {photo} /proc/invert-test.ddc --steps 1", "cannot write in /proc"),
     ("restore inpaint {photo} --drop 0.999999 --out {out}", "--drop = 0.999999 leaves no pixel"),
     ("restore inpaint {photo} --mask {grey} --out {out}", "mostly grey"),
+    ("restore sr {photo} --factor 2 --mask {black} --out {out}", "--mask is for inpaint; leave it out for sr"),
+    ("restore denoise {photo} --drop 0.5 --out {out}", "--drop is for inpaint; leave it out for denoise"),
 ]
 
 
@@ -521,6 +524,21 @@ def test_a_hand_made_maco_spectrum_cache_is_not_used(tmp_path, monkeypatch):
     spectrum = maco.natural_spectrum(16, 16)
     maco.natural_spectrum.cache_clear()
     assert spectrum.shape == (3, 16, 9) and torch.isfinite(spectrum).all()
+
+
+def test_a_tasks_help_shows_its_own_options_only(run_cli):
+    code, (out, _) = run_cli("restore", "sr", "--help")
+    assert code == 0 and "--factor" in out and "--mask" not in out and "--add-noise" not in out
+    assert "invert restore sr photo.png" in out and "invert restore inpaint" not in out
+    code, (out, _) = run_cli("restore", "--help")
+    assert code == 0 and all(flag in out for flag in ("--factor", "--mask", "--add-noise", "--blur"))
+
+
+def test_a_pickled_model_is_refused_with_the_state_dict_fix(run_cli, tmp_path):
+    torch.save({"model": torch.nn.Linear(2, 2)}, tmp_path / "model.pth")
+    code, (_, err) = run_cli("maximize", "--class", "1", "--weights", str(tmp_path / "model.pth"),
+                             "--out", str(tmp_path / "o"))
+    assert code == 2 and "state_dict()" in err and "weights_only" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_closed_pipe_ends_the_listing_quietly():

@@ -71,6 +71,7 @@ print(code, *[name for name in ("torch", "timm", "torchvision", "numpy") if name
     (["--help"], 0),
     (["preimage", "--help"], 0),
     (["restore", "--help"], 0),
+    (["restore", "sr", "--help"], 0),
 ])
 def test_help_and_a_mistyped_option_answer_without_loading_torch(argv, code):
     done = subprocess.run([sys.executable, "-c", MAIN_AND_REPORT, *argv], capture_output=True, text=True)

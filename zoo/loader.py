@@ -188,8 +188,8 @@ def _load_weights_file(model: nn.Module, path: str, name: str) -> None:
     try:
         state_dict = timm.models.load_state_dict(path)
     except Exception as error:  # pickle, zip and safetensors errors share no base class
-        raise ZooError(f"cannot read weights file {path} ({type(error).__name__}: {_one_line(error)}); is it a "
-                       "PyTorch (.pth) or safetensors checkpoint?", setting="weights") from None
+        raise ZooError(f"cannot read weights file {path}: {_unreadable_because(path, error)}",
+                       setting="weights") from None
     try:
         missing, unexpected = model.load_state_dict(state_dict, strict=False)
     except RuntimeError as error:  # shape mismatches
@@ -213,6 +213,29 @@ def _unknown_model(name: str) -> ZooError:
         f"unknown model {name!r}; {did_you_mean(name, candidates)}list names with timm.list_models() or "
         "torchvision.models.list_models() (use torchvision models as tv:NAME)"
     )
+
+
+# the first bytes of files people mistake for checkpoints
+NOT_CHECKPOINTS = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
+                   b"%PDF": "a PDF", b"\x1f\x8b": "a gzip archive"}
+
+
+def _unreadable_because(path: str, error: Exception) -> str:
+    """Why a weights file did not read, in the user's terms: what the file is instead, or that a checkpoint
+    holds pickled objects (which are not unpickled: a file can run code that way), not torch's advice."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    fix = "give a PyTorch (.pth) or safetensors file of the model's weights"
+    for magic, kind in NOT_CHECKPOINTS.items():
+        if head.startswith(magic):
+            return f"it is {kind}, not a checkpoint; {fix}"
+    safetensors = len(head) == 9 and head[8:9] == b"{"  # 8 bytes of header length, then the JSON header
+    if not (head.startswith((b"PK", b"\x80")) or safetensors):  # torch's zip format, or its legacy pickle
+        return f"it is not a checkpoint (neither PyTorch's format nor safetensors); {fix}"
+    if "weights_only" in str(error):
+        return ("it holds pickled Python objects besides tensors, which are not loaded (unpickling can run code); "
+                "save the model's state_dict() (torch.save(model.state_dict(), PATH)) and give that")
+    return f"the checkpoint is damaged ({type(error).__name__}: {_one_line(error)}); {fix}"
 
 
 def _one_line(error: Exception) -> str:

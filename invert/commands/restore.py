@@ -30,17 +30,43 @@ def task_flags() -> dict[str, str]:
     return flags
 
 
+EXAMPLES = ("invert restore denoise", "invert restore denoise photo.png --add-noise 25 --prior deep_decoder",
+            "invert restore denoise photo.png --add-noise camera:0.0025", "invert restore sr photo.png --factor 4 --from-hr",
+            "invert restore inpaint photo.png --mask mask.png", "invert restore deblur photo.png --blur 2")
+DESCRIPTION = "Restore an image by fitting a prior to it (no training data)."
+
+
+class TaskHelp(argparse.Action):
+    """-h/--help after a task's name (`invert restore denoise --help`) shows that task's options and examples
+    only; before it (`invert restore --help`), every task's."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0,
+                         help="show this help message and exit (after TASK: that task's options only)")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        name = getattr(namespace, "task", None)
+        if name in tasks.available():
+            examples = [e for e in EXAMPLES if e.split()[2] == name]
+            parser = options.Parser(prog=f"{parser.prog} {name}", description=DESCRIPTION,
+                                    parents=[options.shared("runs/<task>")], **options.example(*examples))
+            add_arguments(parser, [name])
+        parser.print_help()
+        parser.exit()
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     names = tasks.available()
-    p = sub.add_parser("restore", help=f"{', '.join(names)}: restore an image with a prior",
-                       description="Restore an image by fitting a prior to it (no training data).",
-                       parents=[options.shared("runs/<task>")],
-                       **options.example("invert restore denoise", "invert restore denoise photo.png --add-noise 25 "
-                                         "--prior deep_decoder", "invert restore denoise photo.png --add-noise camera:0.0025",
-                                         "invert restore sr photo.png --factor 4 --from-hr",
-                                         "invert restore inpaint photo.png --mask mask.png",
-                                         "invert restore deblur photo.png --blur 2"))
+    p = sub.add_parser("restore", help=f"{', '.join(names)}: restore an image with a prior", description=DESCRIPTION,
+                       parents=[options.shared("runs/<task>")], add_help=False, **options.example(*EXAMPLES))
+    p.add_argument("-h", "--help", action=TaskHelp)
     p.add_argument("task", choices=names)
+    add_arguments(p, names)
+    p.set_defaults(run=run, flags=task_flags())
+
+
+def add_arguments(p: argparse.ArgumentParser, names: list[str]) -> None:
+    """The options of `restore` for the tasks `names` (all of them, or the one whose --help is asked for)."""
     p.add_argument("images", nargs="*", metavar="IMAGE", help="image file or skimage:NAME; left out: a sample image "
                    f"({SAMPLE['image']}, {SAMPLE['crop']}² crop) with a synthetic degradation; several images, a "
                    "glob or a folder run as a study (see `invert study`)")
@@ -55,13 +81,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="run every step instead of stopping by itself (denoising: once the residual reaches the "
                         "noise level estimated from the input; otherwise: near the output-variance minimum)")
     p.add_argument("--crop", type=options.COUNT, default=None, help="centre-crop the image to N×N first")
+    synthesized = [options.flag_of(task.synthesized_by, tasks.settings_of(task)[task.synthesized_by])
+                   for task in map(tasks.get, names) if task.synthesized_by]
     p.add_argument("--reference", default=None, metavar="FILE",
                    help="the clean image to score against (cropped as IMAGE is); without it, scores only when the "
-                        "degradation was synthesized (--add-noise, --from-hr, --drop, --add-blur)")
+                        f"degradation was synthesized ({', '.join(synthesized)})")
     for name in names:
         task = tasks.get(name)
         options.add_settings(p.add_argument_group(name, task.summary), task)
-    p.set_defaults(run=run, flags=task_flags())
 
 
 def task_of(args: argparse.Namespace, sample: bool = False) -> tasks.RestorationTask:
