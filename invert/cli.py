@@ -1,18 +1,17 @@
 """The `invert` command line: parse → call → write.
 
 Errors the user can fix are one line on stderr and exit 2; anything unexpected is one line too, with how to
-see the traceback. Ctrl-C and SIGTERM end a run keeping what it has (exit 130), even during start-up.
+see the traceback. Ctrl-C, SIGTERM and SIGHUP end a run keeping what it has (exit 130), even during start-up.
 """
 from __future__ import annotations
 
 import argparse
 import errno
 import os
-import signal
 import sys
 from typing import TYPE_CHECKING
 
-from . import threads
+from . import files, threads
 
 if TYPE_CHECKING:
     from .commands.options import Parser
@@ -100,7 +99,7 @@ def _run(args: argparse.Namespace, debug: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     threads.prepare()  # before torch loads: how its threads wait, and the window that measures the machine's load
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM ends a run as Ctrl-C does
+    files.honour_interrupts()  # SIGTERM and SIGHUP end a run as Ctrl-C does
     argv = sys.argv[1:] if argv is None else argv
     try:
         parser = build_parser()

@@ -5,17 +5,37 @@ from __future__ import annotations
 import math
 import os
 import signal
+import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+# Ctrl-C, SIGTERM and a closed terminal (SIGHUP, where the system has it) all end a run keeping its result
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []))
+
+
+def honour_interrupts() -> None:
+    """Make SIGTERM and SIGHUP end a run as Ctrl-C does (KeyboardInterrupt: the best result so far is saved).
+    A SIGHUP ignored by whoever started us (`nohup`) stays ignored."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _hung_up)
+
+
+def _hung_up(signum: int, frame: Any) -> None:
+    """The terminal is gone: what is still said goes nowhere (a write to it would fail), the result is saved."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        if stat.S_ISCHR(os.fstat(fd).st_mode):  # a terminal (isatty fails on one that hung up); not a log file
+            os.dup2(devnull, fd)
+    os.close(devnull)
+    raise KeyboardInterrupt
 
 
 @contextmanager
 def interrupts_held(deliver: bool = True) -> Iterator[list[int]]:
-    """Ctrl-C and SIGTERM received inside the block wait until its end (the signals are yielded as a list);
+    """Ctrl-C, SIGTERM and SIGHUP received inside the block wait until its end (the signals are yielded as a list);
     then they are raised again for whoever handled them before, unless `deliver` is False (the caller has
     finished its work and says so itself)."""
     received: list[int] = []

@@ -389,6 +389,7 @@ register_study_task(StudyTask(
 
 def _init_worker(threads: int) -> None:
     _exit_with_parent()
+    files.honour_interrupts()  # a closed terminal cuts the worker's cell as Ctrl-C does, not the worker
     torch.set_num_threads(threads)
 
 

@@ -319,10 +319,14 @@ def test_an_interrupt_while_saving_waits_for_the_save():
         time.sleep(0.05)
         saved = True
     assert saved and held == [signal.SIGINT]
-    with pytest.raises(KeyboardInterrupt):
-        with files.interrupts_held():
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(0.05)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # as the command line sets it
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with files.interrupts_held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_an_interrupt_during_start_up_is_one_line(run_cli, monkeypatch):
@@ -334,20 +338,27 @@ def test_an_interrupt_during_start_up_is_one_line(run_cli, monkeypatch):
     assert code == 130 and err.strip().splitlines() == ["invert: interrupted before there was a result to keep"]
 
 
-def test_sigterm_keeps_the_result_so_far(tmp_path):
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_a_closed_terminal_keep_the_result_so_far(tmp_path, stop):
+    import pty
+
     out = tmp_path / "run"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    terminal, screen = pty.openpty() if stop == "SIGHUP" else (None, subprocess.PIPE)  # a hang-up comes from a terminal
     process = subprocess.Popen([sys.executable, "-m", "invert.cli", "restore", "denoise", "--steps", "100000",
                                 "--no-auto-stop", "--quiet", "--crop", "32", "--out", str(out)],
-                               stderr=subprocess.PIPE, text=True, env=env)
+                               stderr=screen, text=True, env=env)
     deadline = time.monotonic() + 120
     while not (out / output.LOCK).exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(3)  # into the fit
-    process.send_signal(signal.SIGTERM)
+    if terminal is not None:
+        os.close(terminal)  # the terminal window closes: writing to it fails from now on
+    process.send_signal(getattr(signal, stop))
     err = process.communicate(timeout=120)[1]
     assert process.returncode == 130, err
-    assert "Traceback" not in err and "saving the result so far" in err
+    if stop == "SIGTERM":
+        assert "Traceback" not in err and "saving the result so far" in err
     result = json.loads((out / "result.json").read_text())
     assert result["interrupted"] and result["steps_run"] >= 1
     assert (out / "restored.png").exists() and not (out / output.LOCK).exists()

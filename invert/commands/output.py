@@ -159,4 +159,7 @@ def release(failed: bool) -> None:
 def say(*lines: str) -> None:
     """Tell the user, on stderr, what was done for them (conversions, defaults, where results went)."""
     for line in lines:
-        print(f"invert: {line}", file=sys.stderr)
+        try:
+            print(f"invert: {line}", file=sys.stderr)
+        except OSError:  # a terminal that went away: the run goes on, its results are what counts
+            pass
