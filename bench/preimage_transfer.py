@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
                                              "images": images, "summary": summary,
                                              "records": [c.record for c in cells]})
     with tempfile.TemporaryDirectory() as tmp:
-        report.comparison(cells, model, targets, summary, Path(tmp))
+        report.comparison(cells, model, targets, priors, summary, Path(tmp))
         thumbnail = Image.open(Path(tmp) / "grid.png").convert("RGB")
     thumbnail.thumbnail((480, 740))  # a small PNG beside the JSON
     thumbnail.save(path.with_suffix(".png"), optimize=True)

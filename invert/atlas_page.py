@@ -18,6 +18,7 @@ from .atlas import Unit
 STYLE = """
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
 header{position:sticky;top:0;background:#fff;padding:.5em 0;border-bottom:1px solid #ddd;z-index:1}
+.incomplete{color:#b00;font-weight:bold}
 input{font-size:15px;padding:.3em .5em;width:18em}
 .unit{display:flex;gap:1.2em;align-items:flex-start;padding:.8em 0;border-bottom:1px solid #eee;
       content-visibility:auto;contain-intrinsic-size:auto 190px}
@@ -102,16 +103,20 @@ def _row(unit: Unit, crops: Sequence[str], images: dict[str, str], folder: Path)
             f"<div class='label'>{label}</div><div class='group'>{''.join(figures)}</div>{crops_html}</section>")
 
 
-def write(folder: Path, units: Sequence[Unit], crops: dict[int, list[str]], about: dict[str, Any]) -> Path:
+def write(folder: Path, units: Sequence[Unit], crops: dict[int, list[str]], about: dict[str, Any],
+          incomplete: str | None = None) -> Path:
     """atlas.html in `folder` for `units`; `crops[unit]` are the unit's example crops (paths relative to
-    `folder`, in the order of `unit.examples`); `about` (model, layer, priors …) heads the page."""
+    `folder`, in the order of `unit.examples`); `about` (model, layer, priors …) heads the page, and
+    `incomplete` below it in red (an atlas whose run was interrupted)."""
     images: dict[str, str] = {}
     rows = "".join(_row(u, crops.get(u.unit, []), images, folder) for u in units)
     facts = ", ".join(f"{escape(str(k))}: {escape(str(v))}" for k, v in about.items() if not isinstance(v, (list, dict)))
     title = f"{about.get('model', '')} {about.get('layer', '')} atlas"
     blob = json.dumps(images).replace("</", "<\\/")  # no "</script>" inside the script element
     html = (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title><style>{STYLE}</style>"
-            f"</head><body><header><h1>{escape(title)}</h1><p class='muted'>{facts}. Each picture: the unit's "
+            f"</head><body><header><h1>{escape(title)}</h1>"
+            + (f"<p class='incomplete'>{escape(incomplete)}</p>" if incomplete else "")
+            + f"<p class='muted'>{facts}. Each picture: the unit's "
             f"activation it reached and that as a multiple of the best real image's, its spectral slope (natural "
             f"photos: about −2 to −3.5; flatter is noisier) and its spectrum's distance from natural photos' in dB; "
             f"each crop: where a real image drives the unit most, its activation as a multiple of the best.</p>"

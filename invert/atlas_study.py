@@ -92,8 +92,9 @@ def _examples_of(out: Path, layer: str, loaded: LoadedModel) -> tuple[examples.E
     return index, out / EXAMPLES / current["crops"]
 
 
-def write_atlas(out: Path, cells: list) -> list[Path]:
-    """atlas.json and atlas.html from the finished cells ((settings, record, strip path)) and the examples."""
+def write_atlas(out: Path, cells: list, missing: str | None = None) -> list[Path]:
+    """atlas.json and atlas.html from the finished cells ((settings, record, strip path)) and the examples;
+    `missing` says which fits are not done yet (an interrupted atlas)."""
     settings0 = cells[0][0]
     layer, model = settings0["layer"], settings0["model"]
     loaded = _model(model)
@@ -122,8 +123,8 @@ def write_atlas(out: Path, cells: list) -> list[Path]:
     from .report import run_info, write_json
 
     write_json({**atlas.as_json(rows, **about), "skipped_images": index.skipped if index is not None else [],
-                **run_info()}, json_path)
-    return [json_path, atlas_page.write(out, rows, crops, about)]
+                "incomplete": missing, **run_info()}, json_path)
+    return [json_path, atlas_page.write(out, rows, crops, about, missing)]
 
 
 register_study_task(StudyTask(

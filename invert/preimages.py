@@ -194,7 +194,9 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
         "steps_run": sum(a[4].steps_run for a in attempts),
         "feature_loss": loss,
         "flat_feature_loss": flat,
-        "stalled": not loss < STALL_RATIO * flat,
+        # cut short by Ctrl-C, a fit has not had the steps to stall: it is said to be interrupted instead
+        "stalled": not (loss < STALL_RATIO * flat or result.interrupted),
+        "interrupted": result.interrupted,
         "restarts": len(attempts) - 1,
         "continued": continued,  # restarts that ran the fit on instead of starting from another seed
         "seed": used_seed,

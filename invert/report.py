@@ -73,19 +73,26 @@ def _save(fig: Figure, path: str | os.PathLike) -> None:
         fig.savefig(temporary, dpi=100)
 
 
-def grid(panels: Sequence[tuple[str, torch.Tensor]], path: str | os.PathLike, columns: int | None = None,
-         panel_inches: float = 2.6) -> None:
+# a panel whose image is None is a picture that was not made (the run was interrupted before it)
+Panel = tuple[str, "torch.Tensor | None"]
+
+
+def grid(panels: Sequence[Panel], path: str | os.PathLike, columns: int | None = None,
+         panel_inches: float = 2.6, headline: str | None = None) -> None:
     """Images side by side with a title each, wrapped into rows of `columns`."""
     columns = columns or len(panels)
-    grid_rows([list(panels[i : i + columns]) for i in range(0, len(panels), columns)], path, panel_inches)
+    grid_rows([list(panels[i : i + columns]) for i in range(0, len(panels), columns)], path, panel_inches,
+              headline=headline)
 
 
-def grid_rows(rows: Sequence[Sequence[tuple[str, torch.Tensor]]], path: str | os.PathLike,
-              panel_inches: float = 2.6, row_labels: Sequence[str] | None = None) -> None:
+def grid_rows(rows: Sequence[Sequence[Panel]], path: str | os.PathLike, panel_inches: float = 2.6,
+              row_labels: Sequence[str] | None = None, headline: str | None = None) -> None:
     """Rows of titled images at a common display size (nearest-neighbour upscaling); rows may be ragged;
-    `row_labels` are written beside the rows."""
+    `row_labels` are written beside the rows. A panel without an image says "not made"; `headline`, in red
+    above the grid, says what makes the picture unfinished (an interrupted run)."""
     columns = max(len(r) for r in rows)
-    fig, axes = _figure(len(rows), columns, figsize=(panel_inches * columns, panel_inches * len(rows) + 0.3),
+    top = 0.45 if headline else 0
+    fig, axes = _figure(len(rows), columns, figsize=(panel_inches * columns, panel_inches * len(rows) + 0.3 + top),
                              squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -98,11 +105,34 @@ def grid_rows(rows: Sequence[Sequence[tuple[str, torch.Tensor]]], path: str | os
         axes[r][0].set_ylabel(label, fontsize=9)
     for r, row in enumerate(rows):
         for c, (title, image) in enumerate(row):
-            a = to_uint8(image)
-            axes[r][c].imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+            if image is None:
+                axes[r][c].text(0.5, 0.5, "not made\n(interrupted)", ha="center", va="center", fontsize=9,
+                                color="tab:red", transform=axes[r][c].transAxes)
+            else:
+                a = to_uint8(image)
+                axes[r][c].imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
             axes[r][c].set_title(title, fontsize=8)
+    if headline:
+        fig.suptitle(headline, color="tab:red", fontsize=10, fontweight="bold")
     fig.tight_layout()
     _save(fig, path)
+
+
+def unfinished(cells: Sequence["Cell"], planned: int) -> str | None:
+    """A grid's headline when its run was interrupted (pictures missing, or the last one cut short), else None."""
+    cut = [c for c in cells if c.fit.interrupted]
+    if len(cells) == planned and not cut:
+        return None
+    return (f"INTERRUPTED: {len(cells)} of {planned} pictures" + (" (the last cut short)" if cut else "")
+            + "; not a finished run")
+
+
+def _state(cell: "Cell") -> str:
+    """What a picture's title says first when its fit did not finish: cut short (at which step), or stalled."""
+    if cell.fit.interrupted:
+        planned = cell.fit.config.steps if cell.fit.config is not None else None
+        return f"CUT at step {cell.fit.steps_run}" + (f" of {planned}" if planned else "") + "\n"
+    return "STALLED " if cell.record.get("stalled") else ""
 
 
 def curves_by_run(histories: dict[str, Sequence[dict[str, float]]], path: str | os.PathLike, title: str = "",
@@ -177,8 +207,12 @@ def write_restoration(done: "Restoration", out: Path, extra: dict[str, Any]) -> 
         panels = [(f"{panels[0][0]} {record['psnr_input']:.2f} dB", shown),
                   (f"{label} {record['psnr']:.2f} dB", done.image),
                   ("reference", problem.reference)]
-    grid(panels, out / "grid.png")
-    learning_curves(result.history, out / "curves.png", f"{problem.task} · {label}", output_step=result.chosen_step)
+    planned = f" of {result.config.steps}" if result.config is not None else ""
+    cut = f"INTERRUPTED at step {result.steps_run}{planned}; not the finished restoration" if result.interrupted else None
+    grid(panels, out / "grid.png", headline=cut)
+    learning_curves(result.history, out / "curves.png", f"{problem.task} · {label}"
+                    + (f" · INTERRUPTED at step {result.steps_run}" if cut else ""),
+                    output_step=result.chosen_step)
     write_json({**record, **extra, **run_info(), "history": result.history}, out / "result.json")
 
 
@@ -200,29 +234,34 @@ def preimage_grid(cells: Sequence["Cell"], model: "LoadedModel", target: torch.T
         for name in prior_names:
             cell = by_key.get((layer, name))
             if cell is None:
+                row += [(name, None)] + [(f"IG {name}", None)] * attribution
                 continue
             rec = cell.record
-            stalled = "STALLED " if rec.get("stalled") else ""
-            row.append((f"{stalled}{name}: loss {rec['feature_loss']:.2f}\n"
+            row.append((f"{_state(cell)}{name}: loss {rec['feature_loss']:.2f}\n"
                         f"top1 {labelled(rec['top1'], rec['top1_name'])}", cell.image))
             if attribution:
                 row.append((f"IG {name}", attribution_map(model, target, cell.image)))
         rows.append(row)
-    grid_rows(rows, out / "grid.png")
+    grid_rows(rows, out / "grid.png", headline=unfinished(cells, len(layers) * len(prior_names)))
     curves_by_run({f"{c.key[0]} · {c.key[1]}": c.fit.history for c in cells}, out / "curves.png")
 
 
-def maximize_grid(cells: Sequence["Cell"], layer: str, channel: int, out: Path) -> None:
+def maximize_grid(cells: Sequence["Cell"], layer: str, channel: int, prior_names: Sequence[str], out: Path) -> None:
     """grid.png (each prior's image with its activation and top-1) and curves.png."""
+    by_key = {cell.key: cell for cell in cells}
+    headline = unfinished(cells, len(prior_names))
     if all(len(c.image) == 1 for c in cells):
-        grid([(f"{c.key}: act {c.record['activation']:.2f}\ntop1 {labelled(c.record['top1'], c.record['top1_name'])}",
-               c.image) for c in cells], out / "grid.png")
+        grid([(f"{_state(c)}{c.key}: act {c.record['activation']:.2f}\n"
+               f"top1 {labelled(c.record['top1'], c.record['top1_name'])}", c.image) if c else (name, None)
+              for name, c in ((name, by_key.get(name)) for name in prior_names)], out / "grid.png", headline=headline)
     else:  # a row per prior, labelled with its activation (and the batch's similarity); each image's top-1 above it
         rows = [[(f"top1 {labelled(t, n)}", c.image[i:i + 1])
-                 for i, (t, n) in enumerate(zip(c.record["top1"], c.record["top1_name"]))] for c in cells]
-        labels = [f"{c.key}\nact {c.record['activation']:.2f}" + (
-            f"\nGram sim. {c.record['similarity']:.2f}" if "similarity" in c.record else "") for c in cells]
-        grid_rows(rows, out / "grid.png", row_labels=labels)
+                 for i, (t, n) in enumerate(zip(c.record["top1"], c.record["top1_name"]))] if c else [("", None)]
+                for c in map(by_key.get, prior_names)]
+        labels = [f"{_state(c)}{c.key}\nact {c.record['activation']:.2f}" + (
+            f"\nGram sim. {c.record['similarity']:.2f}" if "similarity" in c.record else "") if c else name
+            for name, c in ((name, by_key.get(name)) for name in prior_names)]
+        grid_rows(rows, out / "grid.png", row_labels=labels, headline=headline)
     unit = labelled(channel, cells[0].record["class_name"])
     curves_by_run({c.key: c.fit.history for c in cells}, out / "curves.png", f"maximize {layer}[{unit}]")
 
@@ -239,21 +278,22 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def comparison(cells: Sequence["Cell"], model: "LoadedModel", targets: Sequence[torch.Tensor],
+def comparison(cells: Sequence["Cell"], model: "LoadedModel", targets: Sequence[torch.Tensor], prior_names: Sequence[str],
                table: list[dict], out: Path) -> None:
-    """grid.png (a row per image that got a cell: the original, then each prior's pre-image) and table.md."""
+    """grid.png (a row per image: the original, then each prior's pre-image) and table.md."""
     from .inversion import top1
 
-    rows: dict[int, list] = {}
-    for cell in cells:
-        index, name = cell.key
-        if index not in rows:
-            top = top1(model, targets[index])
-            rows[index] = [(f"original {index}\ntop1 {labelled(top, model.class_name(top))}", targets[index])]
-        rec = cell.record
-        rows[index].append((f"{'STALLED ' if rec['stalled'] else ''}{name}\ntop1 "
-                            f"{labelled(rec['top1'], rec['top1_name'])}", cell.image))
-    grid_rows(list(rows.values()), out / "grid.png")
+    by_key = {cell.key: cell for cell in cells}
+    rows = []
+    for index, target in enumerate(targets):
+        top = top1(model, target)
+        row = [(f"original {index}\ntop1 {labelled(top, model.class_name(top))}", target)]
+        for name in prior_names:
+            cell = by_key.get((index, name))
+            row.append((f"{_state(cell)}{name}\ntop1 {labelled(cell.record['top1'], cell.record['top1_name'])}",
+                        cell.image) if cell else (name, None))
+        rows.append(row)
+    grid_rows(rows, out / "grid.png", headline=unfinished(cells, len(targets) * len(prior_names)))
     files.write_text(out / "table.md", markdown_table(table))
 
 
@@ -333,10 +373,11 @@ def _original_like(name: str, cell_image: torch.Tensor) -> torch.Tensor:
     return image.expand(-1, cell_image.shape[1], -1, -1) if image.shape[1] == 1 else image
 
 
-def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[Path, Path]:
+def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]], missing: str | None = None) -> tuple[Path, Path]:
     """report.md and a self-contained report.html (images inlined) for a study's finished cells (settings,
     record, image path): per image a grid (rows: layers, units or the restoration; columns: priors; the first
-    seed), the table per prior × row with 95 % confidence intervals, and the loss curves."""
+    seed), the table per prior × row with 95 % confidence intervals, and the loss curves. `missing` (see
+    `studies.unfinished`) heads the pages and the grids of a study not yet finished."""
     import base64
 
     from .images import load_image
@@ -357,8 +398,9 @@ def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[P
         grid_png = out / f"report_grid_{index}.png"
         shows = _study_task(cells[0][0]).shows_original
         first = [("original", _original_like(name, load_image(members[0][2])[0]))] if shows else []
-        grid_rows([first + [(f"{what} · {p}", load_image(row[p][1])[0]) for p in priors if p in row]
-                   for what, row in rows.items()], grid_png, panel_inches=2.0)
+        grid_rows([first + [(f"{what} · {p}", load_image(row[p][1])[0]) if p in row else (f"{what} · {p}", None)
+                            for p in priors] for what, row in rows.items()], grid_png, panel_inches=2.0,
+                  headline=missing and missing.split(";")[0])
         figures.append((f"{Path(name).name}: rows {', '.join(rows)}; columns {', '.join(priors)} (seed {first_seed})",
                         grid_png))
     curves_png = out / "report_curves.png"
@@ -368,7 +410,7 @@ def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[P
     figures.append(("loss curves, every cell", curves_png))
     rows = study_table([(s, r) for s, r, _ in cells])
     table = _table_markdown(rows)
-    title = f"# {task} study: {len(cells)} cells, priors {', '.join(priors)}\n\n"
+    title = f"# {task} study: {len(cells)} cells, priors {', '.join(priors)}\n\n" + (f"**{missing}**\n\n" if missing else "")
     note = ("Each entry: the mean over images and seeds ± the half-width of its 95 % confidence interval (Student's t; "
             "none for fewer than 3 cells).\n\n")
     md = title + note + table + "\n" + "".join(f"![{caption}]({path.name})\n\n{caption}\n\n" for caption, path in figures)
@@ -380,7 +422,9 @@ def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]]) -> tuple[P
     html = (f"<!doctype html><html><head><meta charset='utf-8'><title>{task} study</title><style>"
             "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
             "padding:4px 8px}img{max-width:100%}</style></head><body>"
-            f"<h1>{task} study: {len(cells)} cells</h1><p>{note.strip()}</p>{html_table}{inline}</body></html>")
+            f"<h1>{task} study: {len(cells)} cells</h1>"
+            + (f"<p style='color:#b00;font-weight:bold'>{escape(missing)}</p>" if missing else "")
+            + f"<p>{note.strip()}</p>{html_table}{inline}</body></html>")
     files.write_text(out / "report.html", html)
     return out / "report.md", out / "report.html"
 

@@ -57,7 +57,8 @@ class StudyTask:
     scores: type  # a dataclass with `of(settings, record)`; its fields are the report's columns (cell_scores)
     shows_original: bool = False  # the report's grids start with the cell's input image
     prepare: Callable[["Spec", Path], None] | None = None  # run once before the cells, here (an atlas's examples)
-    report: Callable[[Path, list], list[Path]] | None = None  # pages of its own beside report.html (atlas.html)
+    # pages of its own beside report.html (atlas.html), from the finished cells and a line saying what is missing
+    report: Callable[[Path, list, str | None], list[Path]] | None = None
 
 
 STUDY_TASKS: dict[str, StudyTask] = {}
@@ -610,6 +611,20 @@ def finished_cells(out: Path) -> list[tuple[dict[str, Any], dict[str, Any], Path
     return cells
 
 
+def unfinished(out: Path, cells: list[tuple[dict[str, Any], ...]]) -> str | None:
+    """What a report says when the spec in `out` (spec.json) has cells not among `cells`: "INCOMPLETE: …", or
+    None when every cell is done (or the spec cannot be read back, as in folders of older versions)."""
+    try:
+        planned = {cell_key(c) for c in Spec(**json.loads((out / SPEC_FILE).read_text())).cells()}
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    missing = planned - {cell_key(c[0]) for c in cells}
+    if not missing:
+        return None
+    return (f"INCOMPLETE: {len(planned) - len(missing)} of the spec's {len(planned)} cells are done; run the same "
+            "command again to finish")
+
+
 def write_report(out: Path) -> tuple[Path, Path]:
     """report.md and report.html from the manifest alone (and the cells it points to)."""
     from .report import study_report
@@ -617,10 +632,11 @@ def write_report(out: Path) -> tuple[Path, Path]:
     cells = finished_cells(out)
     if not cells:
         raise StudyError(f"{out} has no finished cells yet; run the study first")
-    written = study_report(out, cells)
+    missing = unfinished(out, cells)
+    written = study_report(out, cells, missing)
     own = STUDY_TASKS[cells[0][0]["task"]].report
     if own is not None:
-        own(out, cells)
+        own(out, cells, missing)
     return written
 
 

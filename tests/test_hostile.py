@@ -442,6 +442,50 @@ def test_a_cell_cut_by_ctrl_c_is_marked_cut_and_the_study_stops(tmp_path, monkey
     assert statuses == ["done", "cut"] and len(studies.read_manifest(out)) == 1
 
 
+def test_an_interrupted_study_says_so_in_its_report_until_it_is_finished(run_cli, tmp_path, monkeypatch):
+    from invert import studies
+
+    real = studies.run_cell
+    monkeypatch.setattr(studies, "run_cell", lambda settings, folder: {
+        **real(settings, folder), "interrupted": settings["seed"] == 1})
+    (tmp_path / "s.toml").write_text(STUDY)
+    out = tmp_path / "study"
+    code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
+    assert code == 130 and "interrupted" in err
+    assert "INCOMPLETE: 1 of the spec's 6 cells are done" in (out / "report.md").read_text()
+    assert "INCOMPLETE" in (out / "report.html").read_text()
+    monkeypatch.setattr(studies, "run_cell", real)
+    code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
+    assert code == 0 and "INCOMPLETE" not in (out / "report.md").read_text()
+
+
+def test_an_interrupted_grid_shows_the_cut_and_the_missing_pictures(run_cli, tmp_path, monkeypatch):
+    from invert import preimages
+
+    drawn = {}
+    monkeypatch.setattr(report, "grid_rows", lambda rows, path, *args, **kwargs: drawn.update(rows=rows, **kwargs))
+    real = preimages.maximize
+
+    def cut_first(judges, layer, channel, name, **settings):
+        image, record, fit = real(judges, layer, channel, name, **settings)
+        fit.interrupted = True  # as Ctrl-C leaves it: the best so far
+        return image, record, fit
+
+    monkeypatch.setattr(preimages, "maximize", cut_first)
+    code, (_, err) = run_cli("maximize", "--class", "1", "--prior", "tv,pixel", "--steps", "3", "--no-transfer",
+                             "--quiet", "--out", str(tmp_path / "m"))
+    assert code == 130, err
+    assert drawn["headline"] == "INTERRUPTED: 1 of 2 pictures (the last cut short); not a finished run"
+    (cut, made), (missing, nothing) = drawn["rows"][0]
+    assert cut.startswith("CUT at step 3 of 3") and made is not None and (missing, nothing) == ("pixel", None)
+
+
+def test_a_grid_draws_a_picture_not_made_and_its_headline(tmp_path):
+    report.grid_rows([[("made", torch.rand(1, 3, 8, 8)), ("missing", None)]], tmp_path / "g.png",
+                     headline="INTERRUPTED: 1 of 2 pictures")
+    assert Image.open(tmp_path / "g.png").size[1] > 100
+
+
 def test_a_study_killed_before_its_first_cell_resumes(run_cli, tmp_path):
     from invert import studies
 

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         on_start=lambda key: say(f"{image_specs[key[0]]} · {layer} · {key[1]}"), on_done=save)
     table = preimages.summarize_comparison([cell.record for cell in cells])
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
-        report.comparison(cells, judges.model, targets, table, out)
+        report.comparison(cells, judges.model, targets, args.priors, table, out)
         print(report.markdown_table(table))
         write_result(args, judges, cells, interrupted, out, layer=layer, priors=args.priors, images=image_specs,
                      summary=table, faithful=lambda cell: score_picture(judges.model, layer, cell.image,

@@ -87,4 +87,5 @@ def write_result(args: argparse.Namespace, judges: Judges, cells: list[Cell], in
         "records": records,
     }, out / "result.json")
     total = sum(r["seconds"] for r in records)
-    say(f"{len(records)} pictures in {total:.0f} s of fitting; results in {out}/")
+    say(f"{len(records)} pictures in {total:.0f} s of fitting; results in {out}/"
+        + (" (interrupted: grid.png shows what is missing or cut short)" if interrupted else ""))

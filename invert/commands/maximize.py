@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         on_start=lambda name: say(f"maximize {layer}[{channel}] · {name}"),
         on_done=lambda cell: save_image(side_by_side(cell.image), out / f"{cell.key}.png"))
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
-        report.maximize_grid(cells, layer, channel, out)
+        report.maximize_grid(cells, layer, channel, args.priors, out)
         write_result(args, judges, cells, interrupted, out, layer=layer, channel=channel,
                      faithful=lambda cell: faithful(judges, layer, channel, cell))
     return 130 if interrupted or held else 0

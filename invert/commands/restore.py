@@ -186,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
                                              "stop_reason": stop_reason(result)})
     scores = done.record
     summary = f"{scores['psnr_input']:.2f} → {scores['psnr']:.2f} dB, " if "psnr" in scores else ""
-    say(f"{args.task} done in {result.seconds:.1f} s ({result.steps_run} steps), {summary}results in {out}/")
+    ended = f"interrupted after {result.seconds:.1f} s" if result.interrupted else f"done in {result.seconds:.1f} s"
+    say(f"{args.task} {ended} ({result.steps_run} steps), {summary}results in {out}/")
     return 130 if result.interrupted or held else 0
 
 
