@@ -36,6 +36,9 @@ KEYS = {"task", "priors", "seeds", "steps", "device"}
 OLD_SPELLINGS = {"sigma": "noise"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 MANIFEST = "manifest.jsonl"
+# more cells than this is a spec that multiplied out by mistake (a glob, a range of units times every layer);
+# a larger study is split into specs
+MAX_CELLS = 100_000
 
 
 class StudyError(InvertError):
@@ -224,7 +227,18 @@ def spec_of(raw: dict[str, Any], base: Path, where: str) -> Spec:
     spec = Spec(task, priors, seeds, steps=steps, device=device,
                 transfer=raw.get("transfer", True), crop=raw.get("crop"))
     STUDY_TASKS[task].read(raw, spec, base, where)
+    check_size(spec, where)
     return spec
+
+
+def check_size(spec: Spec, where: str) -> None:
+    """Refuse a spec of more than MAX_CELLS cells before anything runs, saying what multiplied to that many."""
+    grid = len(STUDY_TASKS[spec.task].grid(spec))
+    priors, seeds = len(set(spec.priors)), len(set(spec.seeds))
+    if grid * priors * seeds > MAX_CELLS:
+        raise StudyError(f"{where}: {grid * priors * seeds:,} cells ({grid:,} of images, layers and units × {priors:,} "
+                         f"priors × {seeds:,} seeds); a study runs at most {MAX_CELLS:,}: split it into several specs, "
+                         "each with its own --out")
 
 
 def _read_images(raw: dict, spec: Spec, base: Path, where: str) -> None:
@@ -545,6 +559,7 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
     `progress(done, total)` is called after each cell."""
     if executor not in EXECUTORS:
         raise InvertError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    check_size(spec, "the study")
     todo_all = spec.cells()
     done = read_manifest(out)
     todo = [s for s in todo_all if cell_key(s) not in done]

@@ -620,6 +620,15 @@ def test_spec_values_that_read_as_something_else_are_refused(tmp_path, line, mes
         studies.load_spec(tmp_path / "s.toml")
 
 
+def test_a_grid_multiplied_out_by_mistake_is_refused_before_any_cell(run_cli, tmp_path):
+    from invert import studies
+
+    (tmp_path / "s.toml").write_text(STUDY.replace("seeds = [0, 1, 2]", f"seeds = {list(range(50_001))}"))
+    code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o"))
+    assert code == 2 and "100,002 cells (1 of images, layers and units × 2 priors × 50,001 seeds)" in err, err
+    assert f"at most {studies.MAX_CELLS:,}" in err and not (tmp_path / "o").exists()
+
+
 def test_an_interrupted_compression_keeps_its_file_and_says_so(run_cli, files_at, tmp_path, monkeypatch):
     from dataclasses import replace
 

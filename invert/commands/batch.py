@@ -37,6 +37,7 @@ def run_claimed(spec: Spec, out: Path, *, workers: int = 1, threads: int | None 
     from .. import files, studies
     from .output import keep_when
 
+    studies.check_size(spec, "the study")  # a grid multiplied out by mistake, before anything is written
     keep_when(out, lambda: bool(studies.read_manifest(out)))  # a failure later never removes finished cells
     damaged: list[str] = []
     studies.read_manifest(out, damaged)
