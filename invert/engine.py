@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -20,6 +21,27 @@ from .metrics import psnr
 from .stopping import DiscrepancyStop, LuminanceDiscrepancyStop, VarianceStop
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "nadam": torch.optim.NAdam}
+LOG_EVERY_S = 30.0  # not on a terminal, progress is a line this often
+
+
+class LogLines:
+    """Progress where the bar is off because stderr is not a terminal (a log, a pipe, a batch job): a line when
+    the first step is done, then one every LOG_EVERY_S seconds, each with the time left at the pace so far."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled, self.said = total, enabled and not sys.stderr.isatty(), -math.inf
+
+    def update(self, done: int, seconds: float) -> None:
+        if not self.enabled or (done > 1 and seconds - self.said < LOG_EVERY_S):
+            return
+        self.said = seconds
+        left = seconds / done * (self.total - done)
+        when = f"{left / 60:.0f} min" if left >= 90 else f"{left:.0f} s"
+        try:
+            print(f"invert: step {done} of {self.total} after {seconds:.0f} s; about {when} left at this pace",
+                  file=sys.stderr, flush=True)
+        except OSError:  # a log that went away costs the line, not the fit
+            pass
 
 # (step, loss, raw output of the step, the output the fit shows: its moving average where one is kept, else the
 # raw output) → True to stop early
@@ -269,6 +291,7 @@ def fit(
     # on a terminal only (disable=None), so logs and CI output stay clean
     bar = tqdm(total=cfg.steps, disable=None if cfg.progress else True, unit="step", dynamic_ncols=True,
                leave=False, mininterval=0.5)
+    lines = LogLines(cfg.steps, cfg.progress)  # and a line now and then where the bar is off
     # random transforms inside energies draw from the global generator: seed it for this fit only
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed)
@@ -301,6 +324,7 @@ def fit(
                         record["psnr_ema"] = psnr(ema, ref)
                 history.append(record)
                 bar.update(1)
+                lines.update(len(history), record["seconds"])
                 if step % 10 == 0 or step == cfg.steps - 1:
                     bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "psnr", "psnr_ema")})
                 shown = ema if ema is not None else last
@@ -315,14 +339,16 @@ def fit(
                     stopped_by = "callback"
                     break
         except KeyboardInterrupt:
+            if not history:  # no step done: no result to keep, the interrupt goes on
+                raise
             stopped_by = "interrupt"
         finally:
             bar.close()
-    if last is None:
+    if not history:
         raise RuntimeError("the fit ended before its first step")
     return FitResult(
         final=last.cpu(),
-        best=best.cpu(),
+        best=(best if best is not None else last).cpu(),  # None when no loss was finite
         ema=(ema if ema is not None else last).cpu(),
         best_step=best_step,
         history=history,

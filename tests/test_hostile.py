@@ -338,30 +338,57 @@ def test_an_interrupt_during_start_up_is_one_line(run_cli, monkeypatch):
     assert code == 130 and err.strip().splitlines() == ["invert: interrupted before there was a result to keep"]
 
 
+def _until(stream_fd: int, text: bytes, seconds: float = 300) -> bytes:
+    """What `stream_fd` says until it has said `text` (or ends, or `seconds` pass): load-independent waiting."""
+    import select
+
+    seen, deadline = b"", time.monotonic() + seconds
+    while text not in seen and time.monotonic() < deadline:
+        if select.select([stream_fd], [], [], 1.0)[0]:
+            chunk = os.read(stream_fd, 4096)
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
 def test_sigterm_and_a_closed_terminal_keep_the_result_so_far(tmp_path, stop):
+    import fcntl
     import pty
+    import termios
 
     out = tmp_path / "run"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    terminal, screen = pty.openpty() if stop == "SIGHUP" else (None, subprocess.PIPE)  # a hang-up comes from a terminal
+    # a hang-up comes from a terminal: there the progress bar shows the first step; in a log, a line says it
+    terminal, screen = pty.openpty() if stop == "SIGHUP" else (None, subprocess.PIPE)
+    if terminal is not None:  # a window 120 columns wide: the bar has room
+        fcntl.ioctl(screen, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
     process = subprocess.Popen([sys.executable, "-m", "invert.cli", "restore", "denoise", "--steps", "100000",
-                                "--no-auto-stop", "--quiet", "--crop", "32", "--out", str(out)],
-                               stderr=screen, text=True, env=env)
-    deadline = time.monotonic() + 120
-    while not (out / output.LOCK).exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(3)  # into the fit
+                                "--no-auto-stop", "--crop", "32", "--out", str(out)], stderr=screen, env=env)
+    said = _until(terminal if terminal is not None else process.stderr.fileno(),
+                  b"1/100000" if terminal is not None else b"step 1 of 100000")
+    assert b"1/100000" in said or b"step 1 of 100000" in said, said  # the fit has a result to keep
     if terminal is not None:
         os.close(terminal)  # the terminal window closes: writing to it fails from now on
     process.send_signal(getattr(signal, stop))
     err = process.communicate(timeout=120)[1]
     assert process.returncode == 130, err
     if stop == "SIGTERM":
-        assert "Traceback" not in err and "saving the result so far" in err
+        assert b"Traceback" not in err and b"saving the result so far" in err
     result = json.loads((out / "result.json").read_text())
     assert result["interrupted"] and result["steps_run"] >= 1
     assert (out / "restored.png").exists() and not (out / output.LOCK).exists()
+
+
+def test_an_interrupt_before_the_first_step_keeps_nothing_and_says_so(run_cli, tmp_path, monkeypatch):
+    from invert import engine
+
+    monkeypatch.setattr(engine, "update_ema", lambda *args: (_ for _ in ()).throw(KeyboardInterrupt))
+    code, (_, err) = run_cli("restore", "denoise", "--steps", "5", "--crop", "16", "--quiet", "--out",
+                             str(tmp_path / "r"))
+    assert code == 130 and "interrupted before there was a result to keep" in err and "internal" not in err
+    assert not (tmp_path / "r").exists()
 
 
 def test_nan_weights_are_blamed_on_the_weights_file(run_cli, tmp_path):

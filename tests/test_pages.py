@@ -51,6 +51,10 @@ def atlas_folder(tmp_path_factory):
     return out
 
 
+# how long a page may take to load its images: generous, so that a busy machine is slow but never fails
+PAGE_WAIT_S = 120
+
+
 def all_images_decoded(driver) -> bool:
     return driver.execute_script(
         "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
@@ -68,9 +72,9 @@ def test_the_atlas_page_shows_every_unit_image_and_number_of_its_json(browser, a
     assert [int(r.get_attribute("data-unit")) for r in rows] == [u["unit"] for u in data["units"]]
     for row in rows:  # images load as their row comes into view
         browser.execute_script("arguments[0].scrollIntoView()", row)
-    WebDriverWait(browser, 20).until(lambda d: d.execute_script(
+    WebDriverWait(browser, PAGE_WAIT_S).until(lambda d: d.execute_script(
         "return document.querySelectorAll('img[data-src]').length === 0"))
-    WebDriverWait(browser, 20).until(all_images_decoded)
+    WebDriverWait(browser, PAGE_WAIT_S).until(all_images_decoded)
     pictures = sum(len(u["pictures"]) + len(u["examples"]) for u in data["units"])
     assert len(browser.find_elements(By.TAG_NAME, "img")) == pictures
     for row, unit in zip(rows, data["units"]):
@@ -113,7 +117,7 @@ def test_a_study_report_shows_its_images_and_the_cells_numbers(browser, tmp_path
     out = run_to_report(tmp_path, 'task = "restore"\nimages = ["skimage:camera", "skimage:coins"]\n'
                                   'priors = ["tv", "pixel"]\nsteps = 3\ncrop = 32\n')
     browser.get((out / "report.html").as_uri())
-    WebDriverWait(browser, 20).until(all_images_decoded)
+    WebDriverWait(browser, PAGE_WAIT_S).until(all_images_decoded)
     assert len(browser.find_elements(By.TAG_NAME, "img")) == 3  # two images' grids and the loss curves
     expected = report.study_table([(s, r) for s, r, _ in studies.finished_cells(out)])
     table = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
@@ -134,5 +138,5 @@ def test_the_page_opens_offline_from_one_file(atlas_folder, tmp_path, browser):
     browser.get(alone.as_uri())
     for row in browser.find_elements(By.CSS_SELECTOR, "section.unit"):
         browser.execute_script("arguments[0].scrollIntoView()", row)
-    WebDriverWait(browser, 20).until(all_images_decoded)  # an image without its data stays undecoded: a timeout
+    WebDriverWait(browser, PAGE_WAIT_S).until(all_images_decoded)  # an image without its data stays undecoded: a timeout
     assert len(browser.find_elements(By.TAG_NAME, "img")) == 5 * (1 + 3)  # each unit: one picture, three crops
