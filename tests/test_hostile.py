@@ -366,13 +366,17 @@ def test_sigterm_and_a_closed_terminal_keep_the_result_so_far(tmp_path, stop):
         fcntl.ioctl(screen, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
     process = subprocess.Popen([sys.executable, "-m", "invert.cli", "restore", "denoise", "--steps", "100000",
                                 "--no-auto-stop", "--crop", "32", "--out", str(out)], stderr=screen, env=env)
-    said = _until(terminal if terminal is not None else process.stderr.fileno(),
-                  b"1/100000" if terminal is not None else b"step 1 of 100000")
-    assert b"1/100000" in said or b"step 1 of 100000" in said, said  # the fit has a result to keep
-    if terminal is not None:
-        os.close(terminal)  # the terminal window closes: writing to it fails from now on
-    process.send_signal(getattr(signal, stop))
-    err = process.communicate(timeout=120)[1]
+    try:
+        said = _until(terminal if terminal is not None else process.stderr.fileno(),
+                      b"1/100000" if terminal is not None else b"step 1 of 100000")
+        assert b"1/100000" in said or b"step 1 of 100000" in said, said  # the fit has a result to keep
+        if terminal is not None:
+            os.close(terminal)  # the terminal window closes: writing to it fails from now on
+        process.send_signal(getattr(signal, stop))
+        err = process.communicate(timeout=120)[1]
+    finally:  # a failed check leaves no fit of 100000 steps running
+        if process.poll() is None:
+            process.kill()
     assert process.returncode == 130, err
     if stop == "SIGTERM":
         assert b"Traceback" not in err and b"saving the result so far" in err
