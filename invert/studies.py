@@ -107,12 +107,15 @@ def cell_key(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
+KINDS = {int: "a whole number", str: "a text in quotes"}
+
+
 def _list(raw: dict, key: str, kind: type, where: str) -> list:
     value = raw.get(key, [])
     value = value if isinstance(value, list) else [value]
     for i, v in enumerate(value):
         if not isinstance(v, kind) or isinstance(v, bool):
-            raise StudyError(f"{where}: {key}[{i}] = {v!r} is not a {kind.__name__}")
+            raise StudyError(f"{where}: {key}[{i}] = {v!r} is not {KINDS[kind]}")
     return value
 
 
@@ -203,6 +206,11 @@ def spec_of(raw: dict[str, Any], base: Path, where: str) -> Spec:
     task = raw.get("task")
     if task not in STUDY_TASKS:
         raise StudyError(f"{where}: task = {task!r}; use one of {', '.join(STUDY_TASKS)}")
+    own = KEYS | STUDY_TASKS[task].keys | (restoration_keys() | set(OLD_SPELLINGS) if task == "restore" else set())
+    for key in sorted(set(raw) - own):  # another task's key would be ignored here: say so instead
+        users = [name for name, t in STUDY_TASKS.items() if key in t.keys] or ["restore"]
+        named = " and ".join([", ".join(users[:-1]), users[-1]] if len(users) > 1 else users)
+        raise StudyError(f"{where}: {key} is a key of {named} studies; leave it out of a {task} study")
     priors = _list(raw, "priors", str, where)
     if not priors:
         raise StudyError(f"{where}: priors is missing; name one or more, e.g. priors = [\"dip\", \"tv\"]")
@@ -214,6 +222,9 @@ def spec_of(raw: dict[str, Any], base: Path, where: str) -> Spec:
     if raw.get("seeds") == []:
         raise StudyError(f"{where}: seeds = []; give one or more, e.g. seeds = [0, 1], or leave the key out (seed 0)")
     seeds = _list(raw, "seeds", int, where) or [0]
+    for i, seed in enumerate(seeds):
+        if not 0 <= seed < 2**63:  # what torch's generators take, as --seed
+            raise StudyError(f"{where}: seeds[{i}] = {seed}; give whole numbers from 0 to 2**63 - 1")
     if not isinstance(raw.get("transfer", True), bool):
         raise StudyError(f"{where}: transfer = {raw['transfer']!r}; give true or false")
     steps = raw.get("steps")

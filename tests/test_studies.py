@@ -15,6 +15,7 @@ seeds = [0, 1]
 steps = 2
 transfer = false
 """
+RESTORE_SPEC = 'task = "restore"\nimages = ["skimage:chelsea"]\npriors = ["tv"]\nsteps = 2\n'
 
 
 def write(tmp_path, text, name="study.toml"):
@@ -83,11 +84,11 @@ def test_a_changed_spec_runs_only_its_new_cells(tmp_path, capsys):
     (('"skimage:chelsea", "skimage:coffee"', '"skimage:chelsea", "photos/*.jpg"'), "images[1] = 'photos/*.jpg' matches no"),
     (('task = "preimage"', 'task = "prelmage"'), "task = 'prelmage'"),
     (("steps = 2", "steps = 0"), "steps = 0"),
-    (('task = "preimage"', 'task = "restore"\nnoise = "camera:9"'), "noise = 'camera:9': camera level must be"),
-    (('task = "preimage"', 'task = "restore"\nsigma = -4'), "noise = -4"),
-    (('task = "preimage"', 'task = "restore"\nrestore = "sr"\nfactor = 1.5'), "factor = 1.5"),
-    (('task = "preimage"', 'task = "restore"\nrestore = "inpaint"\ndrop = 2'), "drop = 2"),
-    (('task = "preimage"', 'task = "restore"\ncrop = -3'), "crop = -3"),
+    ((SPEC, RESTORE_SPEC + 'noise = "camera:9"'), "noise = 'camera:9': camera level must be"),
+    ((SPEC, RESTORE_SPEC + 'sigma = -4'), "noise = -4"),
+    ((SPEC, RESTORE_SPEC + 'restore = "sr"\nfactor = 1.5'), "factor = 1.5"),
+    ((SPEC, RESTORE_SPEC + 'restore = "inpaint"\ndrop = 2'), "drop = 2"),
+    ((SPEC, RESTORE_SPEC + 'crop = -3'), "crop = -3"),
     (("transfer = false", 'transfer = false\ndevice = "cdua"'), "device = 'cdua' is not a device"),
 ])
 def test_a_bad_spec_fails_before_any_cell_in_one_line(tmp_path, capsys, change, fragment):
