@@ -170,9 +170,11 @@ def add_faithfulness(rows: Sequence[Unit], loaded: LoadedModel, layer: str, inde
             ranked = index.order(row.unit)
             n = min(k, len(ranked) // 2)
             drivers, others = photos(ranked[:n]), photos(ranked[-n:])
-        for picture in row.pictures:
-            scores = faithfulness.score_picture(loaded, layer, load_image(folder / picture.image)[0], unit=row.unit,
-                                                drivers=drivers, others=others)
+        if not row.pictures:
+            continue
+        made = torch.cat([load_image(folder / picture.image)[0] for picture in row.pictures])
+        for picture, scores in zip(row.pictures, faithfulness.score_pictures(loaded, layer, made, unit=row.unit,
+                                                                             drivers=drivers, others=others)):
             picture.path_similarity = scores.path.summary if scores.path is not None else None
             picture.spectrum_db, picture.spectral_slope = scores.spectrum.distance_db, scores.spectrum.slope
 

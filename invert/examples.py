@@ -191,19 +191,39 @@ def _add_crops(index: ExampleIndex, loaded: LoadedModel) -> None:
         index.crops[unit] = [pieces[(unit, i)] for i in index.ranking(unit)]
 
 
+# the index this process read or wrote last, by its file's identity: an atlas run asks for it three times (its
+# examples pass, the study's prepare hook, the report), and reads the file once
+_last: tuple[tuple, ExampleIndex] | None = None
+
+
+def _identity(path: Path, model: str, layer: str, top: int) -> tuple:
+    """The file as it is now (a rewrite changes its time or size) and the question asked of it."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size, model, layer, top
+
+
 def save(index: ExampleIndex, path: Path) -> None:
     """Written whole or not at all; a JSON header says what it holds, for a reader to check."""
+    global _last
     header = {"version": INDEX_VERSION, "model": index.model, "layer": index.layer, "images": index.images,
               "receptive_field": index.receptive_field, "top": index.top, "skipped": index.skipped}
     path.parent.mkdir(parents=True, exist_ok=True)
     with files.atomic(path) as temporary:
         torch.save({"header": json.dumps(header), "activations": index.activations, "where": index.where,
                     "crops": {u: list(c) for u, c in index.crops.items()}}, temporary)
+    _last = _identity(path, index.model, index.layer, index.top), index
 
 
 def load(path: Path, loaded: LoadedModel, layer: str, top: int) -> ExampleIndex | None:
     """The cached index at `path` when it is whole and answers this question (model, layer, at least `top`
     examples); None otherwise (it is then built again)."""
+    global _last
+    try:
+        identity = _identity(path, loaded.name, layer, top)
+    except OSError:
+        return None
+    if _last is not None and _last[0] == identity:
+        return _last[1]
     try:
         stored = torch.load(path, map_location="cpu", weights_only=True)
         header = json.loads(stored["header"])
@@ -218,4 +238,5 @@ def load(path: Path, loaded: LoadedModel, layer: str, top: int) -> ExampleIndex 
         return None
     index = ExampleIndex(header["model"], layer, header["images"], activations, where, header["receptive_field"],
                          top, {int(u): c[:top] for u, c in crops.items()}, header["skipped"])
+    _last = identity, index
     return index

@@ -67,14 +67,21 @@ def path_similarity(loaded: LoadedModel, layer: str, picture: torch.Tensor, driv
     for a pre-image, its photo), `others` natural images that do not (the bottom of the ranking; other photos).
     Near 0: the picture is no closer to the unit's natural drivers than to any photo; positive: it travels their
     path. All images N×3×H×W in [0, 1] at the model's input size."""
+    return path_similarities(loaded, layer, picture[:1], drivers, others)[0]
+
+
+def path_similarities(loaded: LoadedModel, layer: str, pictures: torch.Tensor, drivers: torch.Tensor,
+                      others: torch.Tensor) -> list[Path]:
+    """`path_similarity` of each of `pictures` (N×3×H×W) against the same drivers and others, in one forward."""
     names = probe_layers(loaded, layer)
-    means = channel_means(loaded, names, torch.cat([picture[:1], drivers, others]))
-    k = len(drivers)
-    per_layer = {}
+    n, k = len(pictures), len(drivers)
+    means = channel_means(loaded, names, torch.cat([pictures, drivers, others]))
+    per_layer: list[dict[str, float]] = [{} for _ in range(n)]
     for name in names:
-        rho = spearman(means[name][:1], means[name][1:])[0]
-        per_layer[name] = round(float(rho[:k].mean() - rho[k:].mean()), 4)
-    return Path(per_layer, round(sum(per_layer.values()) / len(per_layer), 4) if per_layer else math.nan)
+        rho = spearman(means[name][:n], means[name][n:])
+        for i in range(n):
+            per_layer[i][name] = round(float(rho[i, :k].mean() - rho[i, k:].mean()), 4)
+    return [Path(p, round(sum(p.values()) / len(p), 4) if p else math.nan) for p in per_layer]
 
 
 def radial_log_power(image: torch.Tensor) -> torch.Tensor:
@@ -181,12 +188,20 @@ def score_picture(loaded: LoadedModel, layer: str, picture: torch.Tensor, *, uni
     """The faithfulness scores of `picture` (1×3×H×W at the model's size): for a pre-image, its `photo` against
     the packaged photos; for a unit, its `drivers` and `others` (a dataset's top and bottom examples) or else
     the packaged photos' top and bottom `k` by the unit."""
+    return score_pictures(loaded, layer, picture[:1], unit=unit, photo=photo, drivers=drivers, others=others, k=k)[0]
+
+
+def score_pictures(loaded: LoadedModel, layer: str, pictures: torch.Tensor, *, unit: int | None = None,
+                   photo: torch.Tensor | None = None, drivers: torch.Tensor | None = None,
+                   others: torch.Tensor | None = None, k: int = 3) -> list[Faithfulness]:
+    """`score_picture` of each of `pictures` (N×3×H×W: one unit's pictures under several priors and seeds),
+    the drivers found and run through the network once for all of them."""
     photos, natural = natural_pool(loaded)
-    picture = picture[:1].float().cpu()
+    pictures = pictures.float().cpu()
     if photo is not None:
         drivers, others = photo[:1].cpu(), photos
     elif drivers is None and unit is not None:
         order = unit_ranking(loaded, layer, unit, photos)
         drivers, others = photos[order[:k]], photos[order[-k:]]
-    path = None if drivers is None else path_similarity(loaded, layer, picture, drivers, others)
-    return Faithfulness(path, spectrum(picture, natural))
+    paths = [None] * len(pictures) if drivers is None else path_similarities(loaded, layer, pictures, drivers, others)
+    return [Faithfulness(path, spectrum(picture[None], natural)) for picture, path in zip(pictures, paths)]

@@ -514,7 +514,7 @@ def record_spec(out: Path, spec: Spec) -> list[str]:
 
 
 def read_manifest(out: Path, damaged: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Finished cells by key. A line cut short by a kill, one that is not a cell's entry (edited, foreign bytes)
+    """Finished cells by key: each one's manifest entry, with its `record` from record.json. A line cut short by a kill, one that is not a cell's entry (edited, foreign bytes)
     and a cell whose record.json does not read are skipped, their cells run again; each is described in
     `damaged` ("manifest line 3: …") for the caller to say."""
     done: dict[str, dict[str, Any]] = {}
@@ -538,12 +538,16 @@ def read_manifest(out: Path, damaged: list[str] | None = None) -> dict[str, dict
             done.pop(entry["key"], None)
             continue
         try:
-            json.loads((out / "cells" / entry["key"] / "record.json").read_text())
-        except (OSError, ValueError):
+            cell = out / "cells" / entry["key"]
+            record = json.loads((cell / "record.json").read_text())["record"]
+            if not (isinstance(record, dict) and (cell / "image.png").is_file()):
+                raise ValueError
+        except (OSError, ValueError, TypeError, KeyError):
             if damaged is not None:
-                damaged.append(f"cells/{entry['key']}/record.json is missing or damaged; its cell runs again")
+                damaged.append(f"cells/{entry['key']} lacks its image or its record.json is missing or damaged; "
+                               "its cell runs again")
             continue
-        done[entry["key"]] = entry
+        done[entry["key"]] = {**entry, "record": record}
     return done
 
 
@@ -630,11 +634,8 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
 
 def finished_cells(out: Path) -> list[tuple[dict[str, Any], dict[str, Any], Path]]:
     """(settings, record, image path) of every finished cell, from the manifest and the cells' own files."""
-    cells = []
-    for key, entry in read_manifest(out).items():
-        stored = json.loads((out / "cells" / key / "record.json").read_text())
-        cells.append((entry["settings"], stored["record"], out / "cells" / key / "image.png"))
-    return cells
+    return [(entry["settings"], entry["record"], out / "cells" / key / "image.png")
+            for key, entry in read_manifest(out).items()]
 
 
 def unfinished(out: Path, cells: list[tuple[dict[str, Any], ...]]) -> str | None:

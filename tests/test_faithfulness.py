@@ -48,6 +48,8 @@ def test_a_picture_that_is_one_of_the_drivers_travels_their_path(lite0):
     far = faithfulness.path_similarity(lite0, "blocks.3", photos[-1:], drivers, others)
     assert list(near.layers) == faithfulness.probe_layers(lite0, "blocks.3") and "blocks.3" not in near.layers
     assert near.summary > 0 > far.summary
+    both = faithfulness.path_similarities(lite0, "blocks.3", torch.cat([photos[:1], photos[-1:]]), drivers, others)
+    assert [p.summary for p in both] == pytest.approx([near.summary, far.summary], abs=2e-4)  # one forward, same scores
 
 
 def test_seed_agreement_counts_recognized_seeds_and_their_spread(lite0):

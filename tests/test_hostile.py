@@ -557,6 +557,13 @@ def test_damaged_manifest_lines_are_skipped_with_a_line_each(run_cli, tmp_path):
     (out / "cells" / key / "record.json").write_text('{"settings": ')  # cut short
     code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
     assert code == 0 and "record.json is missing or damaged" in err and "1 cells run now" in err
+    for damage in ('["not", "a", "record"]', '{"record": 5}', None):  # JSON, but not a cell's; a lost image
+        if damage is None:
+            (out / "cells" / key / "image.png").unlink()
+        else:
+            (out / "cells" / key / "record.json").write_text(damage)
+        code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
+        assert code == 0 and "its cell runs again" in err and "1 cells run now" in err, (damage, err)
 
 
 def test_an_output_never_replaces_the_runs_own_input(run_cli, files_at, tmp_path):
