@@ -88,7 +88,7 @@ def grid(panels: Sequence[Panel], path: str | os.PathLike, columns: int | None =
 def grid_rows(rows: Sequence[Sequence[Panel]], path: str | os.PathLike, panel_inches: float = 2.6,
               row_labels: Sequence[str] | None = None, headline: str | None = None) -> None:
     """Rows of titled images at a common display size (nearest-neighbour upscaling); rows may be ragged;
-    `row_labels` are written beside the rows. A panel without an image says "not made"; `headline`, in red
+    `row_labels` are written beside the rows. A panel without an image says "not made yet"; `headline`, in red
     above the grid, says what makes the picture unfinished (an interrupted run)."""
     columns = max(len(r) for r in rows)
     top = 0.45 if headline else 0
@@ -106,7 +106,7 @@ def grid_rows(rows: Sequence[Sequence[Panel]], path: str | os.PathLike, panel_in
     for r, row in enumerate(rows):
         for c, (title, image) in enumerate(row):
             if image is None:
-                axes[r][c].text(0.5, 0.5, "not made\n(interrupted)", ha="center", va="center", fontsize=9,
+                axes[r][c].text(0.5, 0.5, "not made yet", ha="center", va="center", fontsize=9,
                                 color="tab:red", transform=axes[r][c].transAxes)
             else:
                 a = to_uint8(image)
