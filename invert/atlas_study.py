@@ -19,7 +19,8 @@ from typing import Any
 
 from . import atlas, atlas_page, examples, files, images, tasks
 from .cell_scores import AtlasScores
-from .studies import Spec, StudyError, StudyTask, _judges, _list, _read_maximize, expand_images, register_study_task
+from .studies import (Spec, StudyError, StudyTask, _judges, _list, _read_maximize, expand_images, read_whole,
+                      register_study_task)
 from .zoo import LoadedModel
 
 EXAMPLES = "examples"  # the folder, inside the atlas's, of the examples index and its crops
@@ -31,10 +32,7 @@ def _read(raw: dict, spec: Spec, base: Path, where: str) -> None:
     if len(spec.layers) != 1:
         raise StudyError(f"{where}: an atlas shows one layer; give layers = [\"NAME\"]")
     for key in ("batch", "top"):
-        value = raw.get(key, getattr(spec, key))
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise StudyError(f"{where}: {key} = {value!r}; give a whole number, at least 1")
-        setattr(spec, key, value)
+        read_whole(raw, spec, key, where)
     # the photos are read in the examples pass, where a broken one is skipped with a line, not refused here
     spec.images = expand_images(_list(raw, "images", str, where), base, where, read=False)
 

@@ -36,19 +36,29 @@ class PreImageScores:
 
 @dataclass(frozen=True)
 class MaximizeScores:
-    activation: float = column("activation")
-    class_kept: float | None = column("class kept")  # for a class logit: 1 when the model's top-1 is the class
-    recognized: float | None = column("recognized")  # … and when the independent judge's is
+    activation: float = column("activation")  # a batch's: the mean over its images
+    class_kept: float | None = column("class kept")  # for a class logit: the share of images the model calls it
+    recognized: float | None = column("recognized")  # … and the independent judge
     spectrum_db: float | None = column("spectrum dB")  # faithfulness: distance from natural photos' spectrum
     slope: float | None = column("spectral slope")  # … natural photos about −2 to −3.5 (None in older cells)
+    similarity: float | None = column("Gram similarity")  # a diverse batch's: how alike its images stay
     seconds: float = column("seconds")
 
     @classmethod
     def of(cls, settings: dict[str, Any], record: dict[str, Any]) -> MaximizeScores:
+        unit = settings["unit"]
         is_class = bool(record.get("class_name"))
-        return cls(record["activation"], float(record["top1"] == settings["unit"]) if is_class else None,
-                   float(record.get("top1_transfer") == settings["unit"]) if is_class else None, *faithful(record),
-                   record["seconds"])
+        return cls(record["activation"], _share(record.get("top1"), unit) if is_class else None,
+                   _share(record.get("top1_transfer"), unit) if is_class else None, *faithful(record),
+                   record.get("similarity"), record["seconds"])
+
+
+def _share(tops: int | list[int] | None, unit: int) -> float | None:
+    """The share of a cell's images whose top-1 is `unit` (one image: 1 or 0); None without a judge."""
+    if tops is None:
+        return None
+    tops = tops if isinstance(tops, list) else [tops]
+    return sum(t == unit for t in tops) / len(tops)
 
 
 def faithful(record: dict[str, Any]) -> tuple[float | None, float | None]:

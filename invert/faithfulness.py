@@ -205,3 +205,15 @@ def score_pictures(loaded: LoadedModel, layer: str, pictures: torch.Tensor, *, u
         drivers, others = photos[order[:k]], photos[order[-k:]]
     paths = [None] * len(pictures) if drivers is None else path_similarities(loaded, layer, pictures, drivers, others)
     return [Faithfulness(path, spectrum(picture[None], natural)) for picture, path in zip(pictures, paths)]
+
+
+def maximized(model: LoadedModel, judge: LoadedModel | None, layer: str, unit: int, images: torch.Tensor,
+              is_class: bool) -> dict:
+    """The faithfulness record of a maximize cell: its first image's scores; for a batch (seeds or a diverse
+    set), also how many of them the independent `judge` recognizes as the class and how far apart they lie."""
+    scores = score_picture(model, layer, images, unit=unit).as_record()
+    if len(images) > 1 and judge is not None:
+        agreement = seed_agreement(judge, images, unit if is_class else None)
+        scores["seed_agreement"] = {"recognized": agreement.recognized, "seeds": agreement.seeds,
+                                    "spread": agreement.spread}
+    return scores

@@ -350,8 +350,14 @@ def _mean_ci_text(value: tuple[float, float | None] | None) -> str:
     return f"{value[0]:.3g} (n < 3: no interval)" if value[1] is None else f"{value[0]:.3g} ± {value[1]:.2g}"
 
 
+def _shown_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The score columns of a study table that some row has a value in (a diverse batch's Gram similarity is
+    not shown for studies without one)."""
+    return [c for c in rows[0] if c not in ("prior", "row", "cells") and any(r[c] is not None for r in rows)]
+
+
 def _table_markdown(rows: list[dict[str, Any]]) -> str:
-    columns = [c for c in rows[0] if c not in ("prior", "row", "cells")]
+    columns = _shown_columns(rows)
     lines = ["| prior | layer / unit / task | cells | " + " | ".join(columns) + " |",
              "|---|---|---|" + "---|" * len(columns)]
     for r in rows:
@@ -430,7 +436,7 @@ def study_report(out: Path, cells: Sequence[tuple[dict, dict, Path]], missing: s
 
 
 def _table_html(rows: list[dict[str, Any]]) -> str:
-    columns = [c for c in rows[0] if c not in ("prior", "row", "cells")]
+    columns = _shown_columns(rows)
     head = "".join(f"<th>{escape(c)}</th>" for c in ["prior", "layer / unit / task", "cells", *columns])
     body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in [r["prior"], r["row"], r["cells"]] + [
         _mean_ci_text(r[c]) for c in columns]) + "</tr>" for r in rows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import math
 import os
 import time
 import tomllib
@@ -84,7 +85,8 @@ class Spec:
     images: list[str] = field(default_factory=list)
     layers: list[str] = field(default_factory=list)
     units: list[int] = field(default_factory=list)  # maximize, atlas: class indices or channels of layers[0]
-    batch: int = 1  # atlas: units rendered per fit
+    batch: int = 1  # atlas: units rendered per fit; maximize: images per unit (seeds, or a diverse set)
+    diversity: float = 0.0  # maximize: the weight pushing a unit's batch of images apart (lucid's diversity)
     top: int = 6  # atlas: dataset examples kept per unit
     steps: int | None = None
     restore: str = "denoise"
@@ -293,6 +295,27 @@ def _read_preimage(raw: dict, spec: Spec, base: Path, where: str) -> None:
     _read_recipe(raw, spec, where)
 
 
+def read_whole(raw: dict, spec: Spec, key: str, where: str) -> None:
+    """A spec setting that is a whole number, at least 1 (batch, top), into `spec`; its default when not given."""
+    value = raw.get(key, getattr(spec, key))
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise StudyError(f"{where}: {key} = {value!r}; give a whole number, at least 1")
+    setattr(spec, key, value)
+
+
+def _read_maximize_study(raw: dict, spec: Spec, base: Path, where: str) -> None:
+    """A maximize study's keys: those of the unit (`_read_maximize`), and a batch of images per unit pushed apart
+    by `diversity` (as `invert maximize --batch B --diversity W`)."""
+    _read_maximize(raw, spec, base, where)
+    read_whole(raw, spec, "batch", where)
+    diversity = raw.get("diversity", 0.0)
+    if isinstance(diversity, bool) or not isinstance(diversity, (int, float)) or not 0 <= diversity < math.inf:
+        raise StudyError(f"{where}: diversity = {diversity!r}; give a weight, at least 0 (e.g. 0.5)")
+    if diversity and spec.batch < 2:
+        raise StudyError(f"{where}: diversity pushes a batch's images apart: give batch = 2 or more (e.g. batch = 4)")
+    spec.diversity = float(diversity)
+
+
 def _read_maximize(raw: dict, spec: Spec, base: Path, where: str) -> None:
     _read_model_and_layers(raw, spec, where, default_logits=True)
     _read_recipe(raw, spec, where)
@@ -386,13 +409,23 @@ def _run_preimage(settings: dict[str, Any], common: dict[str, Any]):
 
 def _run_maximize(settings: dict[str, Any], common: dict[str, Any]):
     from . import preimages
-    from .faithfulness import score_picture
+    from .faithfulness import maximized
 
     judges = _judges(settings)
     image, record, fit = preimages.maximize(judges, settings["layer"], settings["unit"], settings["prior"], **common,
-                                            objective=tasks.Recipe.of(settings).objective())
-    scores = score_picture(judges.model, settings["layer"], image, unit=settings["unit"]).as_record()
+                                            objective=tasks.Recipe.of(settings).objective(),
+                                            batch=settings.get("batch", 1), diversity=settings.get("diversity", 0.0))
+    scores = maximized(judges.model, judges.transfer, settings["layer"], settings["unit"], image,
+                       bool(record.get("class_name")))
     return image, {**record, "faithfulness": scores}, fit
+
+
+def _maximize_grid(spec: Spec) -> list[dict[str, Any]]:
+    """A cell per unit; batch and diversity only where given, so that the cells of older specs keep their keys."""
+    many = {"batch": spec.batch} if spec.batch > 1 else {}
+    apart = {"diversity": spec.diversity} if spec.diversity else {}
+    return [{"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0], "unit": u, **spec.recipe, **many,
+             **apart} for u in spec.units]
 
 
 
@@ -402,11 +435,9 @@ register_study_task(StudyTask(
                   for i in spec.images for layer in spec.layers],
     _run_preimage, lambda settings: settings["layer"], PreImageScores, shows_original=True))
 register_study_task(StudyTask(
-    "maximize", frozenset({"model", "layers", "classes", "channels", "transfer", *tasks.settings_of(tasks.Recipe)}),
-    _read_maximize,
-    lambda spec: [{"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0], "unit": u, **spec.recipe}
-                  for u in spec.units],
-    _run_maximize, lambda settings: f"{settings['layer']}[{settings['unit']}]", MaximizeScores))
+    "maximize", frozenset({"model", "layers", "classes", "channels", "transfer", "batch", "diversity",
+                           *tasks.settings_of(tasks.Recipe)}),
+    _read_maximize_study, _maximize_grid, _run_maximize, lambda settings: f"{settings['layer']}[{settings['unit']}]", MaximizeScores))
 register_study_task(StudyTask(
     "restore", frozenset({"images", "restore", "crop"}), _read_restore,
     lambda spec: [{"image": i, "restore": spec.restore, **spec.restoration, "crop": spec.crop} for i in spec.images],

@@ -135,6 +135,28 @@ def test_maximize_and_restore_studies(tmp_path):
     assert "correlated" in record["record"]["noise_sigma_source"]
 
 
+def test_a_maximize_study_of_diverse_batches(tmp_path):
+    base = 'task = "maximize"\nclasses = [1]\npriors = ["tv"]\nsteps = 2\n'
+    plain = studies.load_spec(write(tmp_path, base, "plain.toml")).cells()[0]
+    assert "batch" not in plain and "diversity" not in plain  # older studies' cells keep their keys
+    spec = studies.load_spec(write(tmp_path, base + "batch = 3\ndiversity = 0.5\n", "diverse.toml"))
+    out = tmp_path / "diverse"
+    out.mkdir()
+    assert studies.run_study(spec, out)[:2] == (1, 1)
+    (_, record, image), = studies.finished_cells(out)
+    assert len(record["top1"]) == 3 and 0 <= record["similarity"] <= 1
+    assert record["faithfulness"]["seed_agreement"]["seeds"] == 3
+    from invert.images import load_image
+
+    picture = load_image(image)[0]
+    assert picture.shape[-1] > 2 * picture.shape[-2]  # the three images side by side
+    assert "Gram similarity" in studies.write_report(out)[0].read_text()
+    with pytest.raises(studies.StudyError, match="give batch = 2 or more"):
+        studies.load_spec(write(tmp_path, base + "diversity = 0.5\n", "bad.toml"))
+    with pytest.raises(studies.StudyError, match="diversity = -1"):
+        studies.load_spec(write(tmp_path, base + "batch = 2\ndiversity = -1\n", "bad.toml"))
+
+
 def test_several_images_or_seeds_make_the_everyday_commands_a_study(tmp_path, capsys):
     out = tmp_path / "denoise"
     argv = ["restore", "denoise", "skimage:camera", "skimage:astronaut", "--add-noise", "25", "--crop", "32",

@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from invert import zoo
 
     from .. import files, preimages, report
+    from ..faithfulness import maximized
     from ..images import save_image, side_by_side
     from ..inversion import ActivationMaximization
 
@@ -67,18 +68,6 @@ def run(args: argparse.Namespace) -> int:
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.maximize_grid(cells, layer, channel, args.priors, out)
         write_result(args, judges, cells, interrupted, out, layer=layer, channel=channel,
-                     faithful=lambda cell: faithful(judges, layer, channel, cell))
+                     faithful=lambda cell: maximized(judges.model, judges.transfer, layer, channel, cell.image,
+                                                     bool(cell.record.get("class_name"))))
     return 130 if interrupted or held else 0
-
-
-def faithful(judges, layer: str, channel: int, cell) -> dict:
-    """The first image's faithfulness scores; for a batch (several seeds), also their agreement by the judge."""
-    from ..faithfulness import score_picture, seed_agreement
-
-    scores = score_picture(judges.model, layer, cell.image, unit=channel).as_record()
-    if len(cell.image) > 1 and judges.transfer is not None:
-        wanted = channel if cell.record.get("class_name") else None
-        agreement = seed_agreement(judges.transfer, cell.image, wanted)
-        scores["seed_agreement"] = {"recognized": agreement.recognized, "seeds": agreement.seeds,
-                                    "spread": agreement.spread}
-    return scores
