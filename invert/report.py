@@ -62,10 +62,11 @@ def write_json(data: dict[str, Any], path: str | os.PathLike) -> None:
     files.write_text(path, json.dumps(clean, indent=2, allow_nan=False) + "\n")
 
 
-def _figure(rows: int = 1, columns: int = 1, *, figsize: tuple[float, float], squeeze: bool = True):
+def _figure(rows: int = 1, columns: int = 1, *, figsize: tuple[float, float], squeeze: bool = True,
+            width_ratios: Sequence[float] | None = None):
     """A figure and its axes, drawn off-screen whatever backend the process uses."""
     fig = Figure(figsize=figsize)
-    return fig, fig.subplots(rows, columns, squeeze=squeeze)
+    return fig, fig.subplots(rows, columns, squeeze=squeeze, width_ratios=width_ratios)
 
 
 def _save(fig: Figure, path: str | os.PathLike) -> None:
@@ -92,8 +93,11 @@ def grid_rows(rows: Sequence[Sequence[Panel]], path: str | os.PathLike, panel_in
     above the grid, says what makes the picture unfinished (an interrupted run)."""
     columns = max(len(r) for r in rows)
     top = 0.45 if headline else 0
-    fig, axes = _figure(len(rows), columns, figsize=(panel_inches * columns, panel_inches * len(rows) + 0.3 + top),
-                             squeeze=False)
+    # a column of strips (a batch's images side by side) is as much wider as they are: no image is squeezed
+    widths = [max([1.0] + [row[c][1].shape[-1] / row[c][1].shape[-2] for row in rows
+                           if c < len(row) and row[c][1] is not None]) for c in range(columns)]
+    fig, axes = _figure(len(rows), columns, figsize=(panel_inches * sum(widths), panel_inches * len(rows) + 0.3 + top),
+                        squeeze=False, width_ratios=widths)
     for ax in axes.flat:
         ax.axis("off")
     for r, label in enumerate(row_labels or []):
