@@ -25,11 +25,12 @@ LOG_EVERY_S = 30.0  # not on a terminal, progress is a line this often
 
 
 class LogLines:
-    """Progress where the bar is off because stderr is not a terminal (a log, a pipe, a batch job): a line when
-    the first step is done, then one every LOG_EVERY_S seconds, each with the time left at the pace so far."""
+    """Progress where the bar is off because stderr is not a terminal (a log, a pipe, a batch job; a notebook
+    has its widget): a line when the first step is done, then one every LOG_EVERY_S seconds, each with the time
+    left at the pace so far."""
 
     def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled, self.said = total, enabled and not sys.stderr.isatty(), -math.inf
+        self.total, self.enabled, self.said = total, enabled, -math.inf
 
     def update(self, done: int, seconds: float) -> None:
         if not self.enabled or (done > 1 and seconds - self.said < LOG_EVERY_S):
@@ -291,7 +292,7 @@ def fit(
     # on a terminal only (disable=None), so logs and CI output stay clean
     bar = tqdm(total=cfg.steps, disable=None if cfg.progress else True, unit="step", dynamic_ncols=True,
                leave=False, mininterval=0.5)
-    lines = LogLines(cfg.steps, cfg.progress)  # and a line now and then where the bar is off
+    lines = LogLines(cfg.steps, cfg.progress and bar.disable)  # and a line now and then where the bar is off
     # random transforms inside energies draw from the global generator: seed it for this fit only
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed)

@@ -199,7 +199,7 @@ _last: tuple[tuple, ExampleIndex] | None = None
 def _identity(path: Path, model: str, layer: str, top: int) -> tuple:
     """The file as it is now (a rewrite changes its time or size) and the question asked of it."""
     stat = path.stat()
-    return str(path.resolve()), stat.st_mtime_ns, stat.st_size, model, layer, top
+    return str(path.resolve()), stat.st_ino, stat.st_mtime_ns, stat.st_size, model, layer, top
 
 
 def save(index: ExampleIndex, path: Path) -> None:

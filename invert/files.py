@@ -24,13 +24,24 @@ def honour_interrupts() -> None:
 
 
 def _hung_up(signum: int, frame: Any) -> None:
-    """The terminal is gone: what is still said goes nowhere (a write to it would fail), the result is saved."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for fd in (1, 2):
-        if stat.S_ISCHR(os.fstat(fd).st_mode):  # a terminal (isatty fails on one that hung up); not a log file
-            os.dup2(devnull, fd)
-    os.close(devnull)
+    """The terminal is gone: what is still said goes nowhere, and the run ends keeping its result."""
+    silence_terminal()
     raise KeyboardInterrupt
+
+
+def silence_terminal() -> None:
+    """Point stdout and stderr that are a terminal (one that hung up: a write to it fails) at /dev/null; a log
+    file or a pipe is left as it is. A closed stream is left closed."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in (1, 2):
+            try:
+                if stat.S_ISCHR(os.fstat(fd).st_mode):  # isatty fails on a terminal that hung up
+                    os.dup2(devnull, fd)
+            except OSError:
+                pass
+    finally:
+        os.close(devnull)
 
 
 @contextmanager
@@ -42,7 +53,13 @@ def interrupts_held(deliver: bool = True) -> Iterator[list[int]]:
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield received
         return
-    previous = {s: signal.signal(s, lambda signum, _frame: received.append(signum)) for s in INTERRUPTS}
+
+    def hold(signum: int, _frame: Any) -> None:
+        if signum == getattr(signal, "SIGHUP", None):  # the terminal is gone now: saving must not write to it
+            silence_terminal()
+        received.append(signum)
+
+    previous = {s: signal.signal(s, hold) for s in INTERRUPTS}
     try:
         yield received
     finally:

@@ -169,23 +169,30 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
     image, fitted, data, result, resume = start(seed)
     try:
         flat = data.errors(torch.full_like(target, 0.5))[layer]
-        prior_seed, attempts, continued = seed, [], 0
+        prior_seed, attempts, continued, cut = seed, [], 0, result.interrupted
         loss = flat  # the last attempt's feature loss; none yet
         for attempt in range(restarts + 1):
-            if attempt and loss < CONTINUE_RATIO * flat:
-                image, result = resume(seed + RESTART_SEED_STEP * attempt)
-                continued += 1
-            elif attempt:
-                data.remove_hooks()
-                prior_seed = seed + RESTART_SEED_STEP * attempt
-                image, fitted, data, result, resume = start(prior_seed)
+            try:
+                if attempt and loss < CONTINUE_RATIO * flat:
+                    image, result = resume(seed + RESTART_SEED_STEP * attempt)
+                    continued += 1
+                elif attempt:
+                    data.remove_hooks()
+                    prior_seed = seed + RESTART_SEED_STEP * attempt
+                    image, fitted, data, result, resume = start(prior_seed)
+            except KeyboardInterrupt:  # before a restart's first step: the attempts so far are the result
+                cut = True
+                break
             loss = data.errors(image)[layer]
             attempts.append((loss, prior_seed, image, fitted, result))
-            if loss < STALL_RATIO * flat or result.interrupted:
+            cut = cut or result.interrupted
+            if loss < STALL_RATIO * flat or cut:
                 break
     finally:  # whatever happens, no hook stays on the shared classifier
         data.remove_hooks()
     loss, used_seed, image, fitted, result = min(attempts, key=lambda a: a[0])
+    if cut and not result.interrupted:  # the best attempt finished, a later one was cut: the cell was interrupted
+        result = replace(result, interrupted=True, stopped_by="interrupt")
     top, top_original = top1(model, image), top1(model, target)
     record = {
         "layer": layer,
@@ -195,8 +202,8 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
         "feature_loss": loss,
         "flat_feature_loss": flat,
         # cut short by Ctrl-C, a fit has not had the steps to stall: it is said to be interrupted instead
-        "stalled": not (loss < STALL_RATIO * flat or result.interrupted),
-        "interrupted": result.interrupted,
+        "stalled": not (loss < STALL_RATIO * flat or cut),
+        "interrupted": cut,
         "restarts": len(attempts) - 1,
         "continued": continued,  # restarts that ran the fit on instead of starting from another seed
         "seed": used_seed,

@@ -533,7 +533,10 @@ SPEC_FILE = "spec.json"
 def record_spec(out: Path, spec: Spec) -> list[str]:
     """Keep the spec a run of `out` follows (spec.json); returns what differs from the spec it held before (the
     names of the settings), [] for a new study or the same spec."""
-    current = json.loads(json.dumps(dataclasses.asdict(spec), default=str))
+    def plain(s: Spec) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(s), default=str))
+
+    current = plain(spec)
     try:
         before = json.loads((out / SPEC_FILE).read_text())
     except (OSError, ValueError):
@@ -541,11 +544,13 @@ def record_spec(out: Path, spec: Spec) -> list[str]:
     files.write_text(out / SPEC_FILE, json.dumps(current, indent=2) + "\n")
     if not isinstance(before, dict):
         return []
-    return sorted(k for k in set(current) | set(before) if current.get(k) != before.get(k))
+    blank = plain(Spec(spec.task, []))  # a setting added since the old spec.json was written has its default
+    return sorted(k for k in set(current) | set(before) if current.get(k) != before.get(k, blank.get(k)))
 
 
-def read_manifest(out: Path, damaged: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Finished cells by key: each one's manifest entry, with its `record` from record.json. A line cut short by a kill, one that is not a cell's entry (edited, foreign bytes)
+def read_manifest(out: Path, damaged: list[str] | None = None, records: bool = False) -> dict[str, dict[str, Any]]:
+    """Finished cells by key: each one's manifest entry (with `records`, also its `record` from record.json, loss
+    curve included: what a report needs, not a resume). A line cut short by a kill, one that is not a cell's entry (edited, foreign bytes)
     and a cell whose record.json does not read are skipped, their cells run again; each is described in
     `damaged` ("manifest line 3: …") for the caller to say."""
     done: dict[str, dict[str, Any]] = {}
@@ -578,7 +583,7 @@ def read_manifest(out: Path, damaged: list[str] | None = None) -> dict[str, dict
                 damaged.append(f"cells/{entry['key']} lacks its image or its record.json is missing or damaged; "
                                "its cell runs again")
             continue
-        done[entry["key"]] = {**entry, "record": record}
+        done[entry["key"]] = {**entry, "record": record} if records else entry
     return done
 
 
@@ -607,6 +612,7 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
         raise InvertError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     check_size(spec, "the study")
     todo_all = spec.cells()
+    record_spec(out, spec)  # what a report of this folder compares its cells with (INCOMPLETE until all are done)
     done = read_manifest(out)
     todo = [s for s in todo_all if cell_key(s) not in done]
     total, finished = len(todo_all), len(todo_all) - len(todo)
@@ -666,7 +672,7 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
 def finished_cells(out: Path) -> list[tuple[dict[str, Any], dict[str, Any], Path]]:
     """(settings, record, image path) of every finished cell, from the manifest and the cells' own files."""
     return [(entry["settings"], entry["record"], out / "cells" / key / "image.png")
-            for key, entry in read_manifest(out).items()]
+            for key, entry in read_manifest(out, records=True).items()]
 
 
 def unfinished(out: Path, cells: list[tuple[dict[str, Any], ...]]) -> str | None:

@@ -634,6 +634,55 @@ def test_a_pickled_model_is_refused_with_the_state_dict_fix(run_cli, tmp_path):
     assert code == 2 and "state_dict()" in err and "weights_only" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("name, content, fragment", [
+    ("weights.pth", "safetensors", "a safetensors file with another name; name it .safetensors"),
+    ("weights.safetensors", "torch", "a PyTorch checkpoint named .safetensors; name it .pth"),
+])
+def test_a_checkpoint_named_as_the_other_format_says_so(run_cli, tmp_path, name, content, fragment):
+    state = {"w": torch.zeros(2)}
+    if content == "torch":
+        torch.save(state, tmp_path / name)
+    else:
+        from safetensors.torch import save_file
+
+        save_file(state, tmp_path / name)
+    code, (_, err) = run_cli("maximize", "--class", "1", "--weights", str(tmp_path / name), "--out", str(tmp_path / "o"))
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_study_folder_from_before_a_new_setting_is_not_another_spec(run_cli, tmp_path):
+    from invert import studies
+
+    (tmp_path / "s.toml").write_text(STUDY.replace("seeds = [0, 1, 2]", "seeds = [0]"))
+    out = tmp_path / "study"
+    assert run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")[0] == 0
+    old = json.loads((out / studies.SPEC_FILE).read_text())
+    del old["diversity"]  # as written before the setting existed
+    (out / studies.SPEC_FILE).write_text(json.dumps(old))
+    code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
+    assert code == 0 and "another spec" not in err, err
+
+
+def test_a_study_run_from_python_says_incomplete_too(tmp_path, monkeypatch):
+    from invert import studies
+
+    (tmp_path / "s.toml").write_text(STUDY)
+    out = tmp_path / "study"
+    out.mkdir()
+    real = studies.run_cell
+    monkeypatch.setattr(studies, "run_cell", lambda settings, folder: {
+        **real(settings, folder), "interrupted": settings["seed"] == 1})
+    studies.run_study(studies.load_spec(tmp_path / "s.toml"), out)
+    assert "INCOMPLETE: 1 of the spec's 6 cells" in studies.write_report(out)[0].read_text()
+
+
+def test_silencing_a_terminal_leaves_closed_streams_alone():
+    script = ("import os; from invert import files; os.close(1); files.silence_terminal(); "
+              "import sys; print('done', file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr.strip() == "done", done.stderr
+
+
 def test_a_closed_pipe_ends_the_listing_quietly():
     done = subprocess.run(f"{sys.executable} -c 'from invert.cli import main; raise SystemExit(main())' priors | head -1",
                           shell=True, capture_output=True, text=True)

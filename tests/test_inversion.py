@@ -88,6 +88,32 @@ def test_a_preimage_that_stays_stuck_says_so(lite0, coffee):
     assert record["feature_loss"] >= STALL_RATIO * record["flat_feature_loss"]
 
 
+@pytest.mark.parametrize("when", ["before its first step", "during its steps"])
+def test_a_restart_cut_by_ctrl_c_makes_the_cell_interrupted_not_stalled(lite0, coffee, monkeypatch, when):
+    from invert import preimages
+
+    real, fits, calls = preimages._fit, [], []
+
+    def second_fit_cut_at_start(*args, **kwargs):
+        fits.append(1)
+        if len(fits) == 2:
+            raise KeyboardInterrupt  # while the restart builds its prior: no step, no result of its own
+        return real(*args, **kwargs)
+
+    def cut_during_the_restart(step, loss, x, shown):
+        calls.append(step)
+        if len(calls) == 5:  # the first attempt (lr 0, it stalls) has 3 steps; the restart is cut at its second
+            raise KeyboardInterrupt
+        return False
+
+    if when == "before its first step":
+        monkeypatch.setattr(preimages, "_fit", second_fit_cut_at_start)
+    _, record, result = invert_layer(Judges(lite0), coffee, "blocks.0", "pixel", steps=3, fit_settings={"lr": 0.0},
+                                     restarts=2, callbacks=(cut_during_the_restart,))
+    assert record["interrupted"] and not record["stalled"] and result.interrupted
+    assert record["restarts"] == (0 if when == "before its first step" else 1)  # the attempts that have a result
+
+
 @pytest.mark.parametrize("continue_ratio, continued", [(10.0, 1), (0.0, 0)])
 def test_a_stall_that_moved_runs_on_and_one_that_did_not_starts_afresh(lite0, coffee, monkeypatch,
                                                                        continue_ratio, continued):

@@ -221,16 +221,25 @@ NOT_CHECKPOINTS = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b
 
 
 def _unreadable_because(path: str, error: Exception) -> str:
-    """Why a weights file did not read, in the user's terms: what the file is instead, or that a checkpoint
-    holds pickled objects (which are not unpickled: a file can run code that way), not torch's advice."""
-    with open(path, "rb") as f:
-        head = f.read(9)
+    """Why a weights file did not read, in the user's terms: what the file is instead, a checkpoint named as
+    the other format, or that it holds pickled objects (which are not unpickled: a file can run code that way)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+    except OSError as unreadable:
+        return f"{unreadable.strerror}; give a readable file"
     fix = "give a PyTorch (.pth) or safetensors file of the model's weights"
     for magic, kind in NOT_CHECKPOINTS.items():
         if head.startswith(magic):
             return f"it is {kind}, not a checkpoint; {fix}"
     safetensors = len(head) == 9 and head[8:9] == b"{"  # 8 bytes of header length, then the JSON header
-    if not (head.startswith((b"PK", b"\x80")) or safetensors):  # torch's zip format, or its legacy pickle
+    torch_format = head.startswith((b"PK", b"\x80"))  # torch's zip format, or its legacy pickle
+    named_safetensors = Path(path).suffix == ".safetensors"
+    if safetensors and not named_safetensors:  # the reader is chosen by the name
+        return "it is a safetensors file with another name; name it .safetensors"
+    if torch_format and named_safetensors:
+        return "it is a PyTorch checkpoint named .safetensors; name it .pth"
+    if not (torch_format or safetensors):
         return f"it is not a checkpoint (neither PyTorch's format nor safetensors); {fix}"
     if "weights_only" in str(error):
         return ("it holds pickled Python objects besides tensors, which are not loaded (unpickling can run code); "

@@ -58,8 +58,13 @@ def run(args: argparse.Namespace) -> int:
     table = preimages.summarize_comparison([cell.record for cell in cells])
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.comparison(cells, judges.model, targets, args.priors, table, out)
-        print(report.markdown_table(table))
         write_result(args, judges, cells, interrupted, out, layer=layer, priors=args.priors, images=image_specs,
                      summary=table, faithful=lambda cell: score_picture(judges.model, layer, cell.image,
                                                                         photo=targets[cell.key[0]]).as_record())
+    try:  # after the files: a terminal that went away costs the table, not them (a closed pipe ends quietly)
+        print(report.markdown_table(table))
+    except BrokenPipeError:
+        raise
+    except OSError:
+        pass
     return 130 if interrupted or held else 0
