@@ -46,7 +46,7 @@ class MaximizeScores:
 
     @classmethod
     def of(cls, settings: dict[str, Any], record: dict[str, Any]) -> MaximizeScores:
-        unit = settings["unit"]
+        unit = settings.get("unit")  # None for a direction
         is_class = bool(record.get("class_name"))
         return cls(record["activation"], _share(record.get("top1"), unit) if is_class else None,
                    _share(record.get("top1_transfer"), unit) if is_class else None, *faithful(record),

@@ -234,20 +234,37 @@ def maximize(judges: Judges, layer: str, channel: int, prior_name: str, *, posit
     `settings`: those of `maximize_energy` (preset, steps, seed, device, progress, batch, and the `objective`,
     `fit_settings` and `prior_settings` overrides of the preset's rows, as in `invert_layer`).
     """
+    model = judges.model
+    image, record, result, unit = _maximize_unit(
+        judges, layer, lambda: ActivationMaximization(model, layer, channel, position), prior_name, diversity, settings)
+    class_name = None if unit.spatial or unit.units != model.num_classes else model.class_name(channel)
+    return image, {"layer": layer, "channel": channel, "position": list(position) if position else None,
+                   **record, "class_name": class_name}, result
+
+
+def maximize_direction(judges: Judges, layer: str, vector: torch.Tensor, prior_name: str, *, diversity: float = 0.0,
+                       **settings: Any) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+    """As `maximize`, for a direction in `layer`'s channel space (one weight per channel: lucid's `direction`)."""
+    from .direction import DirectionMaximization
+
+    image, record, result, _ = _maximize_unit(
+        judges, layer, lambda: DirectionMaximization(judges.model, layer, vector), prior_name, diversity, settings)
+    return image, {"layer": layer, **record, "class_name": None}, result
+
+
+def _maximize_unit(judges: Judges, layer: str, make_unit: Callable[[], Energy], prior_name: str, diversity: float,
+                   settings: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any], FitResult, Energy]:
+    """The fit of `maximize` for any unit's energy: pushed apart by `diversity` when given (the record then has
+    the weight and the batch's Gram similarity). Returns the image, the record, the fit and the unit's energy."""
     from .diversity import Diverse, batch_similarity
 
-    model = judges.model
-
     def make_energy() -> Energy:
-        energy = ActivationMaximization(model, layer, channel, position)
+        energy = make_unit()
         return Diverse(energy, layer, diversity) if diversity else energy
 
     image, record, result, data = maximize_energy(judges, make_energy, prior_name, **settings)
-    unit = data.unit if diversity else data
-    class_name = None if unit.spatial or unit.units != model.num_classes else model.class_name(channel)
-    extra = {"diversity": diversity, "similarity": batch_similarity(model, layer, image)} if diversity else {}
-    return image, {"layer": layer, "channel": channel, "position": list(position) if position else None,
-                   **record, "class_name": class_name, **extra}, result
+    extra = {"diversity": diversity, "similarity": batch_similarity(judges.model, layer, image)} if diversity else {}
+    return image, {**record, **extra}, result, data.unit if diversity else data
 
 
 def maximize_energy(judges: Judges, make_energy: Callable[[], Energy], prior_name: str, *, preset: str | None = None,

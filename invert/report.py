@@ -310,7 +310,7 @@ def _study_task(settings: dict[str, Any]):
 
 
 # settings that vary within one spec's cells without making them different experiments (or that the row shows)
-SAME_EXPERIMENT = {"seed", "image", "prior", "task", "layer", "unit", "units", "restore"}
+SAME_EXPERIMENT = {"seed", "image", "prior", "task", "layer", "unit", "units", "direction", "restore"}
 
 
 def varying(cells: Sequence[tuple[dict, ...]]) -> list[str]:

@@ -85,6 +85,7 @@ class Spec:
     images: list[str] = field(default_factory=list)
     layers: list[str] = field(default_factory=list)
     units: list[int] = field(default_factory=list)  # maximize, atlas: class indices or channels of layers[0]
+    directions: list[dict[str, float]] = field(default_factory=list)  # maximize: channel → weight in layers[0]
     batch: int = 1  # atlas: units rendered per fit; maximize: images per unit (seeds, or a diverse set)
     diversity: float = 0.0  # maximize: the weight pushing a unit's batch of images apart (lucid's diversity)
     top: int = 6  # atlas: dataset examples kept per unit
@@ -319,10 +320,13 @@ def _read_maximize_study(raw: dict, spec: Spec, base: Path, where: str) -> None:
 def _read_maximize(raw: dict, spec: Spec, base: Path, where: str) -> None:
     _read_model_and_layers(raw, spec, where, default_logits=True)
     _read_recipe(raw, spec, where)
-    classes, channels = raw.get("classes"), raw.get("channels")
-    if (classes is None) == (channels is None):
-        raise StudyError(f"{where}: a maximize study needs exactly one of classes and channels")
-    if classes is not None:
+    kinds = [k for k in ("classes", "channels", "directions") if k in STUDY_TASKS[spec.task].keys]
+    if sum(raw.get(k) is not None for k in kinds) != 1:
+        raise StudyError(f"{where}: a {spec.task} study needs exactly one of {', '.join(kinds[:-1])} and {kinds[-1]}")
+    classes = raw.get("classes")
+    if raw.get("directions") is not None:
+        spec.directions = _read_directions(raw["directions"], unit_count(_models[spec.model], spec.layers[0]), where)
+    elif classes is not None:
         for i, c in enumerate(classes if isinstance(classes, list) else [classes]):
             try:
                 spec.units.append(zoo.class_index(str(c)))
@@ -335,6 +339,37 @@ def _read_maximize(raw: dict, spec: Spec, base: Path, where: str) -> None:
             if not 0 <= unit < count:
                 raise StudyError(f"{where}: channels[{i}] = {unit} is out of range for layer {spec.layers[0]!r}, "
                                  f"which has {count} (0–{count - 1})")
+
+
+def _read_directions(directions: Any, count: int, where: str) -> list[dict[str, float]]:
+    """`directions = [{3 = 1.0, 7 = -0.5}, …]`: each a table of channel → weight in layers[0] (its `count`
+    channels); kept with channel numbers as text, in order, so that a cell's key does not depend on the spelling."""
+    if not isinstance(directions, list) or not directions:
+        raise StudyError(f"{where}: directions = {directions!r}; give a list of tables of channel = weight, "
+                         "e.g. directions = [{3 = 1.0, 7 = -0.5}]")
+    read = []
+    for i, table in enumerate(directions):
+        if not isinstance(table, dict) or not table:
+            raise StudyError(f"{where}: directions[{i}] = {table!r}; give a table of channel = weight, e.g. {{3 = 1.0}}")
+        weights = {}
+        for channel, weight in table.items():
+            if not (channel.isdigit() and int(channel) < count):
+                raise StudyError(f"{where}: directions[{i}]: channel {channel!r} is not one of the layer's {count} "
+                                 f"(0–{count - 1})")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+                raise StudyError(f"{where}: directions[{i}]: {channel} = {weight!r}; give a finite number")
+            weights[int(channel)] = float(weight)
+        if not any(weights.values()):
+            raise StudyError(f"{where}: directions[{i}] has only zero weights; give one that is not 0")
+        read.append({str(c): w for c, w in sorted(weights.items())})
+    return read
+
+
+def direction_label(direction: dict[str, float]) -> str:
+    """A direction as a report row reads it: `1·3 − 0.5·7`."""
+    terms = [(" − " if w < 0 else " + ") + f"{abs(w):g}·{c}" for c, w in direction.items()]
+    first = terms[0][3:] if terms[0].startswith(" + ") else "−" + terms[0][3:]
+    return first + "".join(terms[1:])
 
 
 def unit_count(loaded: zoo.LoadedModel, layer: str) -> int:
@@ -409,23 +444,36 @@ def _run_preimage(settings: dict[str, Any], common: dict[str, Any]):
 
 def _run_maximize(settings: dict[str, Any], common: dict[str, Any]):
     from . import preimages
-    from .faithfulness import maximized
+    from .faithfulness import maximized, score_picture
 
     judges = _judges(settings)
-    image, record, fit = preimages.maximize(judges, settings["layer"], settings["unit"], settings["prior"], **common,
-                                            objective=tasks.Recipe.of(settings).objective(),
-                                            batch=settings.get("batch", 1), diversity=settings.get("diversity", 0.0))
-    scores = maximized(judges.model, judges.transfer, settings["layer"], settings["unit"], image,
-                       bool(record.get("class_name")))
+    layer, unit = settings["layer"], settings.get("unit")
+    extra = dict(**common, objective=tasks.Recipe.of(settings).objective(), batch=settings.get("batch", 1),
+                 diversity=settings.get("diversity", 0.0))
+    if unit is None:  # a direction: its natural drivers are not ranked here, so its faithfulness is its spectrum
+        vector = torch.zeros(unit_count(judges.model, layer))
+        for channel, weight in settings["direction"].items():
+            vector[int(channel)] = weight
+        image, record, fit = preimages.maximize_direction(judges, layer, vector, settings["prior"], **extra)
+        return image, {**record, "faithfulness": score_picture(judges.model, layer, image).as_record()}, fit
+    image, record, fit = preimages.maximize(judges, layer, unit, settings["prior"], **extra)
+    scores = maximized(judges.model, judges.transfer, layer, unit, image, bool(record.get("class_name")))
     return image, {**record, "faithfulness": scores}, fit
 
 
 def _maximize_grid(spec: Spec) -> list[dict[str, Any]]:
-    """A cell per unit; batch and diversity only where given, so that the cells of older specs keep their keys."""
+    """A cell per unit or direction; batch and diversity only where given, so that the cells of older specs keep
+    their keys."""
     many = {"batch": spec.batch} if spec.batch > 1 else {}
     apart = {"diversity": spec.diversity} if spec.diversity else {}
-    return [{"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0], "unit": u, **spec.recipe, **many,
-             **apart} for u in spec.units]
+    units = [{"unit": u} for u in spec.units] + [{"direction": d} for d in spec.directions]
+    return [{"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0], **unit, **spec.recipe, **many,
+             **apart} for unit in units]
+
+
+def _maximize_row(settings: dict[str, Any]) -> str:
+    unit = settings.get("unit")
+    return f"{settings['layer']}[{unit if unit is not None else direction_label(settings['direction'])}]"
 
 
 
@@ -435,9 +483,9 @@ register_study_task(StudyTask(
                   for i in spec.images for layer in spec.layers],
     _run_preimage, lambda settings: settings["layer"], PreImageScores, shows_original=True))
 register_study_task(StudyTask(
-    "maximize", frozenset({"model", "layers", "classes", "channels", "transfer", "batch", "diversity",
+    "maximize", frozenset({"model", "layers", "classes", "channels", "directions", "transfer", "batch", "diversity",
                            *tasks.settings_of(tasks.Recipe)}),
-    _read_maximize_study, _maximize_grid, _run_maximize, lambda settings: f"{settings['layer']}[{settings['unit']}]", MaximizeScores))
+    _read_maximize_study, _maximize_grid, _run_maximize, _maximize_row, MaximizeScores))
 register_study_task(StudyTask(
     "restore", frozenset({"images", "restore", "crop"}), _read_restore,
     lambda spec: [{"image": i, "restore": spec.restore, **spec.restoration, "crop": spec.crop} for i in spec.images],

@@ -157,6 +157,27 @@ def test_a_maximize_study_of_diverse_batches(tmp_path):
         studies.load_spec(write(tmp_path, base + "batch = 2\ndiversity = -1\n", "bad.toml"))
 
 
+def test_a_maximize_study_of_directions(tmp_path):
+    base = 'task = "maximize"\nlayers = ["blocks.1"]\npriors = ["tv"]\nsteps = 2\n'
+    spec = studies.load_spec(write(tmp_path, base + "directions = [{7 = -0.5, 3 = 1}, {0 = 2.0}]\n"))
+    assert [c["direction"] for c in spec.cells()] == [{"3": 1.0, "7": -0.5}, {"0": 2.0}]  # one spelling, one key
+    out = tmp_path / "directions"
+    out.mkdir()
+    assert studies.run_study(spec, out)[:2] == (2, 2)
+    table = studies.write_report(out)[0].read_text()
+    assert "| tv | blocks.1[1·3 − 0.5·7] | 1 |" in table and "class kept" not in table  # no class to keep
+    for line, message in [("directions = [{99 = 1.0}]", "channel '99' is not one of the layer's 24"),
+                          ("directions = [{3 = 0.0}]", "only zero weights"),
+                          ("directions = [{3 = nan}]", "give a finite number"),
+                          ("directions = [{3 = 1.0}]\nchannels = [1]", "exactly one of classes, channels and directions")]:
+        with pytest.raises(studies.StudyError) as refused:
+            studies.load_spec(write(tmp_path, base + line + "\n", "bad.toml"))
+        assert message in str(refused.value)
+    with pytest.raises(studies.StudyError, match="directions is a key of maximize studies"):
+        studies.load_spec(write(tmp_path, 'task = "atlas"\nlayers = ["blocks.1"]\npriors = ["tv"]\n'
+                                          'directions = [{3 = 1.0}]\n', "atlas.toml"))
+
+
 def test_several_images_or_seeds_make_the_everyday_commands_a_study(tmp_path, capsys):
     out = tmp_path / "denoise"
     argv = ["restore", "denoise", "skimage:camera", "skimage:astronaut", "--add-noise", "25", "--crop", "32",
