@@ -6,6 +6,7 @@ mean activations — rather than one channel.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -64,3 +65,18 @@ class Direction:
     def __str__(self) -> str:
         where = f"@{self.position[0]},{self.position[1]}" if self.position else ""
         return f"{self.layer}:direction{where}"
+
+
+def weights_label(weights: Mapping[str | int, float]) -> str:
+    """A direction given as channel → weight, as people read it: `1·3 − 0.5·7`."""
+    terms = [(" − " if w < 0 else " + ") + f"{abs(w):g}·{c}" for c, w in weights.items()]
+    first = terms[0][3:] if terms[0].startswith(" + ") else "−" + terms[0][3:]
+    return first + "".join(terms[1:])
+
+
+def weights_vector(weights: Mapping[str | int, float], channels: int) -> torch.Tensor:
+    """A direction given as channel → weight, as the vector over a layer's `channels` (0 elsewhere)."""
+    vector = torch.zeros(channels)
+    for channel, weight in weights.items():
+        vector[int(channel)] = weight
+    return vector

@@ -250,8 +250,9 @@ def preimage_grid(cells: Sequence["Cell"], model: "LoadedModel", target: torch.T
     curves_by_run({f"{c.key[0]} · {c.key[1]}": c.fit.history for c in cells}, out / "curves.png")
 
 
-def maximize_grid(cells: Sequence["Cell"], layer: str, channel: int, prior_names: Sequence[str], out: Path) -> None:
-    """grid.png (each prior's image with its activation and top-1) and curves.png."""
+def maximize_grid(cells: Sequence["Cell"], layer: str, unit: str, prior_names: Sequence[str], out: Path) -> None:
+    """grid.png (each prior's image with its activation and top-1) and curves.png; `unit` names what was
+    maximized in `layer` (a channel or class number, a direction)."""
     by_key = {cell.key: cell for cell in cells}
     headline = unfinished(cells, len(prior_names))
     if all(len(c.image) == 1 for c in cells):
@@ -266,8 +267,9 @@ def maximize_grid(cells: Sequence["Cell"], layer: str, channel: int, prior_names
             f"\nGram sim. {c.record['similarity']:.2f}" if "similarity" in c.record else "") if c else name
             for name, c in ((name, by_key.get(name)) for name in prior_names)]
         grid_rows(rows, out / "grid.png", row_labels=labels, headline=headline)
-    unit = labelled(channel, cells[0].record["class_name"])
-    curves_by_run({c.key: c.fit.history for c in cells}, out / "curves.png", f"maximize {layer}[{unit}]")
+    name = cells[0].record["class_name"]
+    curves_by_run({c.key: c.fit.history for c in cells}, out / "curves.png",
+                  f"maximize {layer}[{unit}{' ' + name if name else ''}]")
 
 
 def markdown_table(rows: list[dict]) -> str:

@@ -25,6 +25,7 @@ import torch
 from . import files, images, restoration, tasks
 from .cell_scores import MaximizeScores, PreImageScores, RestorationScores
 from .defaults import EXECUTORS
+from .direction import weights_label, weights_vector
 from .engine import parse_device, resolve_device
 from .threads import available_cores
 from . import priors as prior_registry
@@ -365,13 +366,6 @@ def _read_directions(directions: Any, count: int, where: str) -> list[dict[str, 
     return read
 
 
-def direction_label(direction: dict[str, float]) -> str:
-    """A direction as a report row reads it: `1·3 − 0.5·7`."""
-    terms = [(" − " if w < 0 else " + ") + f"{abs(w):g}·{c}" for c, w in direction.items()]
-    first = terms[0][3:] if terms[0].startswith(" + ") else "−" + terms[0][3:]
-    return first + "".join(terms[1:])
-
-
 def unit_count(loaded: zoo.LoadedModel, layer: str) -> int:
     """How many channels (or classes, at the logits) `layer` has."""
     with torch.no_grad(), zoo.FeatureExtractor(loaded.model, [layer], loaded.name) as extractor:
@@ -451,9 +445,7 @@ def _run_maximize(settings: dict[str, Any], common: dict[str, Any]):
     extra = dict(**common, objective=tasks.Recipe.of(settings).objective(), batch=settings.get("batch", 1),
                  diversity=settings.get("diversity", 0.0))
     if unit is None:  # a direction: its natural drivers are not ranked here, so its faithfulness is its spectrum
-        vector = torch.zeros(unit_count(judges.model, layer))
-        for channel, weight in settings["direction"].items():
-            vector[int(channel)] = weight
+        vector = weights_vector(settings["direction"], unit_count(judges.model, layer))
         image, record, fit = preimages.maximize_direction(judges, layer, vector, settings["prior"], **extra)
         return image, {**record, "faithfulness": score_picture(judges.model, layer, image).as_record()}, fit
     image, record, fit = preimages.maximize(judges, layer, unit, settings["prior"], **extra)
@@ -473,7 +465,7 @@ def _maximize_grid(spec: Spec) -> list[dict[str, Any]]:
 
 def _maximize_row(settings: dict[str, Any]) -> str:
     unit = settings.get("unit")
-    return f"{settings['layer']}[{unit if unit is not None else direction_label(settings['direction'])}]"
+    return f"{settings['layer']}[{unit if unit is not None else weights_label(settings['direction'])}]"
 
 
 

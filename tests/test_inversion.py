@@ -266,6 +266,12 @@ def test_maximize_and_compare_commands(run_cli, tmp_path):
     record = json.loads((tmp_path / "max" / "result.json").read_text())["records"][0]
     assert record["layer"] == "classifier" and record["channel"] == 967 and record["class_name"] == "espresso"
     assert record["top1_name"] is not None
+    code, cap = run_cli("maximize", "--layer", "blocks.1", "--direction", "3=1,7=-0.5", "--priors", "tv", "--steps",
+                        "2", "--out", str(tmp_path / "dir"), "--quiet", "--no-transfer")
+    assert code == 0, cap.err
+    result = json.loads((tmp_path / "dir" / "result.json").read_text())
+    assert result["direction"] == {"3": 1.0, "7": -0.5} and "blocks.1[1·3 − 0.5·7]" in cap.err
+    assert result["records"][0]["faithfulness"]["spectral_slope"] is not None
     code, cap = run_cli("compare", "--images", "skimage:coffee,skimage:chelsea", "--priors", "tv,pixel",
                         "--steps", "2", "--layer", "blocks.5", "--out", str(tmp_path / "cmp"), "--quiet",
                         "--restarts", "0")

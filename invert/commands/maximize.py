@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from ..errors import InvertError
 from . import options
@@ -14,13 +15,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Find the image a prior can make that most excites one unit of a classifier.",
                        parents=[options.shared("runs/maximize")],
                        **options.example('invert maximize --class flamingo --prior dip,fourier',
-                                         "invert maximize --layer blocks.4 --channel 17 --position 7 7"))
+                                         "invert maximize --layer blocks.4 --channel 17 --position 7 7",
+                                         "invert maximize --layer blocks.5 --direction 3=1,7=-0.5 --prior fourier"))
     add_common(p, restarts=False)
     p.add_argument("--layer", default=None, help="layer name (default with --class: the logits)")
     unit = p.add_mutually_exclusive_group(required=True)
     unit.add_argument("--channel", type=options.whole(0), help="channel of --layer (its mean over positions)")
     unit.add_argument("--class", dest="class_index", type=options.Deferred(imagenet_class), metavar="CLASS",
                       help='ImageNet class (a logit): an index or a name, e.g. 130 or "flamingo"')
+    unit.add_argument("--direction", type=direction, metavar="C=W,...",
+                      help="a direction in --layer's channel space (lucid's direction): channel=weight terms, e.g. "
+                           "3=1,7=-0.5 (channels not named weigh 0)")
     p.add_argument("--position", type=options.whole(0), nargs=2, metavar=("Y", "X"), help="one neuron: the channel at Y, X")
     p.add_argument("--prior", "--priors", dest="priors", type=options.prior_names, default="dip,tv",
                    help="a prior or a comma list (default dip,tv)")
@@ -30,6 +35,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="push the batch's images apart in the layer's Gram space with weight W (lucid's diversity; "
                         "needs --batch 2 or more)")
     p.set_defaults(run=run, flags={"channel": "--channel/--class"})
+
+
+def direction(text: str) -> dict[int, float]:
+    """--direction: channel=weight terms, each channel once, finite weights, not all 0."""
+    weights: dict[int, float] = {}
+    for term in text.split(","):
+        channel, _, weight = term.partition("=")
+        try:
+            c, w = int(channel), float(weight)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{term!r}: give channel=weight terms, e.g. 3=1,7=-0.5") from None
+        if c < 0 or c in weights or not math.isfinite(w):
+            raise argparse.ArgumentTypeError(f"{term!r}: each channel (0 or more) once, with a finite weight")
+        weights[c] = w
+    if not any(weights.values()):
+        raise argparse.ArgumentTypeError(f"{text!r}: every weight is 0; give one that is not")
+    return dict(sorted(weights.items()))
 
 
 def imagenet_class(text: str) -> int:
@@ -46,28 +68,51 @@ def run(args: argparse.Namespace) -> int:
     from invert import zoo
 
     from .. import files, preimages, report
-    from ..faithfulness import maximized
+    from ..direction import weights_label, weights_vector
+    from ..faithfulness import maximized, score_picture
     from ..images import save_image, side_by_side
     from ..inversion import ActivationMaximization
+    from ..studies import unit_count
 
     if args.diversity and args.batch < 2:
         raise InvertError("--diversity pushes a batch's images apart: give --batch 2 or more (e.g. --batch 4)")
+    if args.direction and args.position:
+        raise InvertError("--position is for --channel or --class; a --direction is taken over every position")
     judges = load_judges(args)
     layer = args.layer or zoo.default_layers(judges.model.model, judges.model.input_size)[-1]
     check_layers(judges, [layer])
-    channel = args.channel if args.channel is not None else args.class_index
-    position = tuple(args.position) if args.position else None
-    ActivationMaximization(judges.model, layer, channel, position).remove_hooks()  # the unit exists: check first
+    settings = {**fit_settings(args), "diversity": args.diversity, "batch": args.batch}
+    if args.direction:
+        count = unit_count(judges.model, layer)
+        outside = [c for c in args.direction if c >= count]
+        if outside:
+            raise InvertError(f"--direction: channel {outside[0]} is out of range: layer {layer!r} has {count} "
+                              f"(0–{count - 1})")
+        unit, vector = weights_label(args.direction), weights_vector(args.direction, count)
+        given = {"direction": {str(c): w for c, w in args.direction.items()}}
+
+        def fit(name: str):
+            return preimages.maximize_direction(judges, layer, vector, name, **settings)
+
+        def faithful(cell) -> dict:  # its natural drivers are not ranked: its spectrum
+            return score_picture(judges.model, layer, cell.image).as_record()
+    else:
+        channel = args.channel if args.channel is not None else args.class_index
+        position = tuple(args.position) if args.position else None
+        ActivationMaximization(judges.model, layer, channel, position).remove_hooks()  # the unit exists: check first
+        unit, given = str(channel), {"channel": channel}
+
+        def fit(name: str):
+            return preimages.maximize(judges, layer, channel, name, position=position, **settings)
+
+        def faithful(cell) -> dict:
+            return maximized(judges.model, judges.transfer, layer, channel, cell.image,
+                             bool(cell.record.get("class_name")))
     out = prepare_output_dir(args.out, args.overwrite)
-    settings = fit_settings(args)
     cells, interrupted = preimages.fit_cells(
-        args.priors, lambda name: preimages.maximize(judges, layer, channel, name, position=position,
-                                                     diversity=args.diversity, batch=args.batch, **settings),
-        on_start=lambda name: say(f"maximize {layer}[{channel}] · {name}"),
+        args.priors, fit, on_start=lambda name: say(f"maximize {layer}[{unit}] · {name}"),
         on_done=lambda cell: save_image(side_by_side(cell.image), out / f"{cell.key}.png"))
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
-        report.maximize_grid(cells, layer, channel, args.priors, out)
-        write_result(args, judges, cells, interrupted, out, layer=layer, channel=channel,
-                     faithful=lambda cell: maximized(judges.model, judges.transfer, layer, channel, cell.image,
-                                                     bool(cell.record.get("class_name"))))
+        report.maximize_grid(cells, layer, unit, args.priors, out)
+        write_result(args, judges, cells, interrupted, out, layer=layer, **given, faithful=faithful)
     return 130 if interrupted or held else 0
