@@ -254,18 +254,19 @@ def maximize_grid(cells: Sequence["Cell"], layer: str, unit: str, prior_names: S
     """grid.png (each prior's image with its activation and top-1) and curves.png; `unit` names what was
     maximized in `layer` (a channel or class number, a direction)."""
     by_key = {cell.key: cell for cell in cells}
+    planned = [(name, by_key.get(name)) for name in prior_names]  # a prior not reached has no cell
     headline = unfinished(cells, len(prior_names))
     if all(len(c.image) == 1 for c in cells):
         grid([(f"{_state(c)}{c.key}: act {c.record['activation']:.2f}\n"
                f"top1 {labelled(c.record['top1'], c.record['top1_name'])}", c.image) if c else (name, None)
-              for name, c in ((name, by_key.get(name)) for name in prior_names)], out / "grid.png", headline=headline)
+              for name, c in planned], out / "grid.png", headline=headline)
     else:  # a row per prior, labelled with its activation (and the batch's similarity); each image's top-1 above it
         rows = [[(f"top1 {labelled(t, n)}", c.image[i:i + 1])
                  for i, (t, n) in enumerate(zip(c.record["top1"], c.record["top1_name"]))] if c else [("", None)]
-                for c in map(by_key.get, prior_names)]
+                for _, c in planned]
         labels = [f"{_state(c)}{c.key}\nact {c.record['activation']:.2f}" + (
             f"\nGram sim. {c.record['similarity']:.2f}" if "similarity" in c.record else "") if c else name
-            for name, c in ((name, by_key.get(name)) for name in prior_names)]
+            for name, c in planned]
         grid_rows(rows, out / "grid.png", row_labels=labels, headline=headline)
     name = cells[0].record["class_name"]
     curves_by_run({c.key: c.fit.history for c in cells}, out / "curves.png",

@@ -570,22 +570,27 @@ def _run_on_ray(todo: list[dict[str, Any]], out: Path, threads: int, address: st
 SPEC_FILE = "spec.json"
 
 
-def record_spec(out: Path, spec: Spec) -> list[str]:
-    """Keep the spec a run of `out` follows (spec.json); returns what differs from the spec it held before (the
-    names of the settings), [] for a new study or the same spec."""
-    def plain(s: Spec) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(s), default=str))
+def _plain(spec: Spec) -> dict[str, Any]:
+    """The spec as spec.json holds it."""
+    return json.loads(json.dumps(dataclasses.asdict(spec), default=str))
 
-    current = plain(spec)
+
+def spec_changes(out: Path, spec: Spec) -> list[str]:
+    """The names of the settings in which `spec` differs from the one `out` followed before (spec.json); [] for
+    a new study or the same spec. A setting added since that spec.json was written counts as its default."""
     try:
         before = json.loads((out / SPEC_FILE).read_text())
     except (OSError, ValueError):
-        before = None
-    files.write_text(out / SPEC_FILE, json.dumps(current, indent=2) + "\n")
+        return []
     if not isinstance(before, dict):
         return []
-    blank = plain(Spec(spec.task, []))  # a setting added since the old spec.json was written has its default
+    current, blank = _plain(spec), _plain(Spec(spec.task, []))
     return sorted(k for k in set(current) | set(before) if current.get(k) != before.get(k, blank.get(k)))
+
+
+def record_spec(out: Path, spec: Spec) -> None:
+    """Keep the spec a run of `out` follows (spec.json): what its report compares the finished cells with."""
+    files.write_text(out / SPEC_FILE, json.dumps(_plain(spec), indent=2) + "\n")
 
 
 def read_manifest(out: Path, damaged: list[str] | None = None, records: bool = False) -> dict[str, dict[str, Any]]:

@@ -37,12 +37,11 @@ def run_claimed(spec: Spec, out: Path, *, workers: int = 1, threads: int | None 
     from .. import files, studies
     from .output import keep_when
 
-    studies.check_size(spec, "the study")  # a grid multiplied out by mistake, before anything is written
     keep_when(out, lambda: bool(studies.read_manifest(out)))  # a failure later never removes finished cells
     damaged: list[str] = []
     studies.read_manifest(out, damaged)
     say(*damaged)
-    changed = studies.record_spec(out, spec)
+    changed = studies.spec_changes(out, spec)  # run_study checks the spec's size, then records it
     if changed:
         say(f"{out} holds cells of another spec (it differed in {', '.join(changed)}); they are kept, and the report "
             "shows the settings that differ in its rows instead of averaging them together")
