@@ -101,6 +101,7 @@ class PreImage:
     feature_loss: float  # normalized, as in the record
     flat_feature_loss: float  # a flat grey image's: below half of it the fit has not stalled
     stalled: bool
+    failure: str | None  # why it is not a pre-image yet ("stalled", "class changed"), None when it is one
     fit: FitResult
     scores: Scores | None = None
     faithfulness: Faithfulness | None = None  # with score=True: path similarity to the photo, natural spectrum
@@ -172,7 +173,7 @@ def preimage(model: Model, image: Image, layer: str, prior: str = "dip", *, pres
                                         device=device, progress=progress,
                                         objective=(recipe or tasks.Recipe()).objective())
     return PreImage(layer, picture, target, prior, record["preset"], record["feature_loss"],
-                    record["flat_feature_loss"], record["stalled"], fit,
+                    record["flat_feature_loss"], record["stalled"], record["failure"], fit,
                     _score(loaded, picture, record["top1_original"]) if score else None,
                     score_picture(loaded, layer, picture, photo=target) if score else None)
 

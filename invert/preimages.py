@@ -143,6 +143,32 @@ def _fit(prior_name: str, preset: str | None, task: str, model: LoadedModel, mak
         raise
 
 
+STALLED, CLASS_CHANGED = "stalled", "class changed"
+
+
+def failure(loss: float, flat: float, top: int, top_original: int) -> str | None:
+    """Why a fitted image is not yet a pre-image: its feature loss is not below `STALL_RATIO` times a flat grey
+    image's ("stalled"), or the model's class of it is not the photo's ("class changed": at the logits the
+    normalized loss passes 0.2-0.4 while the picture is a colour field of another class). None when it is one."""
+    if not loss < STALL_RATIO * flat:
+        return STALLED
+    return CLASS_CHANGED if top != top_original else None
+
+
+@dataclass
+class _Attempt:
+    """One fit of `invert_layer`'s cell: its feature loss, why it failed (None: it did not), the model's class of
+    its image, its prior's seed, the image, its record so far and the fit."""
+
+    loss: float
+    failure: str | None
+    top1: int
+    seed: int
+    image: torch.Tensor
+    fitted: dict[str, Any]
+    result: FitResult
+
+
 def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: str, *, preset: str | None = None,
                  steps: int | None = None, seed: int = 0, device: str = "auto", progress: bool = False,
                  objective: dict[str, Any] | None = None, callbacks: tuple[Callback, ...] = (),
@@ -154,12 +180,13 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
     `fit_settings` overrides its engine settings (FitConfig fields such as lr or ema), `prior_settings` its
     prior's (the factory's keyword arguments, such as a DIP net's channels).
 
-    A fit that stalls (its feature loss not below `STALL_RATIO` times a flat grey image's) is tried again,
+    A fit that fails (`failure`: it stalled, or the model no longer gives the photo's class) is tried again,
     up to `restarts` times: run on for as many steps again when it had moved (below `CONTINUE_RATIO` times
-    the flat loss), else from another seed. The record keeps the best attempt and says `stalled` when none
-    got there, so a failed cell is never shown as a pre-image without a word.
+    the flat loss), else from another seed. The record keeps the best attempt and names its `failure` when
+    none got there, so a failed cell is never shown as a pre-image without a word.
     """
     model = judges.model
+    top_original = top1(model, target)
 
     def start(prior_seed: int):
         return _fit(prior_name, preset, PRESET, model, lambda: FeatureInversion(model, [layer], target),
@@ -184,37 +211,41 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
                 cut = True
                 break
             loss = data.errors(image)[layer]
-            attempts.append((loss, prior_seed, image, fitted, result))
+            top = top1(model, image)
+            attempts.append(_Attempt(loss, failure(loss, flat, top, top_original), top, prior_seed, image, fitted,
+                                     result))
             cut = cut or result.interrupted
-            if loss < STALL_RATIO * flat or cut:
+            if attempts[-1].failure is None or cut:
                 break
     finally:  # whatever happens, no hook stays on the shared classifier
         data.remove_hooks()
-    loss, used_seed, image, fitted, result = min(attempts, key=lambda a: a[0])
+    best = min(attempts, key=lambda a: (a.failure is not None, a.loss))
+    result = best.result
     if cut and not result.interrupted:  # the best attempt finished, a later one was cut: the cell was interrupted
         result = replace(result, interrupted=True, stopped_by="interrupt")
-    top, top_original = top1(model, image), top1(model, target)
+    # cut short by Ctrl-C, a fit has not had the steps to stall or settle: it is said to be interrupted instead
+    why = None if cut else best.failure
     record = {
         "layer": layer,
-        **fitted,
-        "seconds": round(sum(a[4].seconds for a in attempts), 2),  # the cell's cost, restarts included
-        "steps_run": sum(a[4].steps_run for a in attempts),
-        "feature_loss": loss,
+        **best.fitted,
+        "seconds": round(sum(a.result.seconds for a in attempts), 2),  # the cell's cost, restarts included
+        "steps_run": sum(a.result.steps_run for a in attempts),
+        "feature_loss": best.loss,
         "flat_feature_loss": flat,
-        # cut short by Ctrl-C, a fit has not had the steps to stall: it is said to be interrupted instead
-        "stalled": not (loss < STALL_RATIO * flat or cut),
+        "failure": why,
+        "stalled": why == STALLED,
         "interrupted": cut,
         "restarts": len(attempts) - 1,
         "continued": continued,  # restarts that ran the fit on instead of starting from another seed
-        "seed": used_seed,
-        "top1": top,
-        "top1_name": model.class_name(top),
+        "seed": best.seed,
+        "top1": best.top1,
+        "top1_name": model.class_name(best.top1),
         "top1_original": top_original,
         "top1_original_name": model.class_name(top_original),
-        "ssim_to_original": metrics.ssim(image, target),
-        **_transfer(judges, image, target),
+        "ssim_to_original": metrics.ssim(best.image, target),
+        **_transfer(judges, best.image, target),
     }
-    return image, record, result
+    return best.image, record, result
 
 
 def _transfer(judges: Judges, image: torch.Tensor, target: torch.Tensor) -> dict[str, Any]:

@@ -132,11 +132,12 @@ def unfinished(cells: Sequence["Cell"], planned: int) -> str | None:
 
 
 def _state(cell: "Cell") -> str:
-    """What a picture's title says first when its fit did not finish: cut short (at which step), or stalled."""
+    """What a picture's title says first when its fit did not finish (cut short: at which step) or failed (stalled,
+    or its class changed)."""
     if cell.fit.interrupted:
         planned = cell.fit.config.steps if cell.fit.config is not None else None
         return f"CUT at step {cell.fit.steps_run}" + (f" of {planned}" if planned else "") + "\n"
-    return "STALLED " if cell.record.get("stalled") else ""
+    return f"{cell.record['failure'].upper()} " if cell.record.get("failure") else ""
 
 
 def curves_by_run(histories: dict[str, Sequence[dict[str, float]]], path: str | os.PathLike, title: str = "",

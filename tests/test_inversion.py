@@ -88,6 +88,49 @@ def test_a_preimage_that_stays_stuck_says_so(lite0, coffee):
     assert record["feature_loss"] >= STALL_RATIO * record["flat_feature_loss"]
 
 
+def test_failure_names_a_stall_before_a_changed_class():
+    from invert.preimages import CLASS_CHANGED, STALLED, failure
+
+    assert failure(0.9, 1.0, top=3, top_original=3) == STALLED
+    assert failure(0.9, 1.0, top=4, top_original=3) == STALLED  # not below half the flat loss: the fit never got going
+    assert failure(0.2, 1.0, top=4, top_original=3) == CLASS_CHANGED
+    assert failure(0.2, 1.0, top=3, top_original=3) is None
+
+
+def test_a_preimage_the_model_reads_as_another_class_runs_on_and_says_so(lite0, coffee, monkeypatch):
+    from invert import preimages
+
+    real = preimages.top1
+    # the photo keeps its class (espresso); every fitted image reads as class 1, however well it matches
+    monkeypatch.setattr(preimages, "top1", lambda model, x: real(model, x) if x is coffee else 1)
+    _, record, _ = invert_layer(Judges(lite0), coffee, "blocks.0", "pixel", steps=5, fit_settings={"lr": 0.05},
+                                restarts=1)
+    assert record["failure"] == "class changed" and not record["stalled"]
+    assert record["restarts"] == 1 and record["continued"] == 1 and record["steps_run"] == 10
+    assert record["top1"] == 1 and record["top1_original"] == 967
+
+
+def test_an_attempt_that_did_not_fail_is_kept_over_a_lower_loss_that_did(lite0, coffee, monkeypatch):
+    from invert import preimages
+
+    monkeypatch.setattr(preimages, "CONTINUE_RATIO", 0.0)  # a restart starts afresh, from another seed
+    verdicts = iter(["class changed", None])  # the first attempt fails, the restart does not
+    monkeypatch.setattr(preimages, "failure", lambda *args: next(verdicts))
+    images, steps = [], []
+
+    def restart_stops_after_one_step(step, loss, x, shown):
+        steps.append(step)
+        if step == 0 and len(steps) > 1:  # the restart: one step, so its loss stays above the first attempt's
+            images.append(x)
+            return True
+        return False
+
+    image, record, _ = invert_layer(Judges(lite0), coffee, "blocks.0", "pixel", steps=8, fit_settings={"lr": 0.05},
+                                    restarts=1, callbacks=(restart_stops_after_one_step,))
+    assert record["restarts"] == 1 and record["failure"] is None and record["seed"] == RESTART_SEED_STEP
+    assert torch.allclose(image, images[0].clamp(0, 1))
+
+
 @pytest.mark.parametrize("when", ["before its first step", "during its steps"])
 def test_a_restart_cut_by_ctrl_c_makes_the_cell_interrupted_not_stalled(lite0, coffee, monkeypatch, when):
     from invert import preimages

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from . import options
 from .model_args import DEFAULT_IMAGE, load_target
 from .output import prepare_output_dir, say
-from .fitting import add_common, check_layers, fit_settings, load_judges, warn_if_stalled, write_result
+from .fitting import add_common, check_layers, fit_settings, load_judges, warn_if_failed, write_result
 
 if TYPE_CHECKING:
     from ..preimages import Cell
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     def save(cell: Cell) -> None:
         save_image(cell.image, out / f"{cell.key[0]}__{cell.key[1]}.png")
-        warn_if_stalled(cell)
+        warn_if_failed(cell)
 
     cells, interrupted = preimages.fit_cells(
         [(i, name) for i in range(len(targets)) for name in args.priors], fit_key,

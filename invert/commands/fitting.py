@@ -24,8 +24,9 @@ def add_common(p: argparse.ArgumentParser, restarts: bool = True) -> None:
     options.add_settings(p, tasks.Recipe)  # the recipe's typed settings, as in a study spec
     if restarts:  # pre-images: a fit that stalls is run again
         p.add_argument("--restarts", type=options.whole(0, 100), default=RESTARTS, metavar="N",
-                       help=f"run a stalled pre-image (feature loss not below {STALL_RATIO:g}× a flat grey image's) "
-                            f"again, up to N times: run on if it had moved, else from another seed (default {RESTARTS})")
+                       help=f"run a failed pre-image (feature loss not below {STALL_RATIO:g}× a flat grey image's, or the "
+                            "model's class of it not the photo's) again, up to N times: run on if it had moved, else "
+                            f"from another seed (default {RESTARTS})")
 
 
 def recipe(args: argparse.Namespace) -> tasks.Recipe:
@@ -42,12 +43,15 @@ def fit_settings(args: argparse.Namespace) -> dict:
     return settings
 
 
-def warn_if_stalled(cell: Cell) -> None:
+def warn_if_failed(cell: Cell) -> None:
     record = cell.record
-    if record["stalled"]:
-        say(f"{record['layer']} · {record['prior']}: the fit stalled (feature loss {record['feature_loss']:.3f}, a flat "
-            f"grey image has {record['flat_feature_loss']:.3f}) after {record['restarts']} restarts; the cell shows "
-            "the best attempt, marked STALLED")
+    if record.get("failure") is None:
+        return
+    why = (f"stalled (feature loss {record['feature_loss']:.3f}, a flat grey image has "
+           f"{record['flat_feature_loss']:.3f})" if record["stalled"] else
+           f"ended with another class ({record['top1_name']}, the photo's is {record['top1_original_name']})")
+    say(f"{record['layer']} · {record['prior']}: the fit {why} after {record['restarts']} restarts; the cell shows "
+        f"the best attempt, marked {record['failure'].upper()}")
 
 
 def load_judges(args: argparse.Namespace) -> Judges:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InvertError
 from . import options
-from .fitting import add_common, check_layers, fit_settings, load_judges, recipe, warn_if_stalled, write_result
+from .fitting import add_common, check_layers, fit_settings, load_judges, recipe, warn_if_failed, write_result
 from .model_args import DEFAULT_IMAGE, load_target
 from .output import prepare_output_dir, say
 
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     def save(cell: Cell) -> None:
         save_image(cell.image, out / "cells" / f"{cell.key[0]}__{cell.key[1]}.png")
-        warn_if_stalled(cell)
+        warn_if_failed(cell)
 
     settings = fit_settings(args)
     cells, interrupted = preimages.fit_cells(
