@@ -179,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--priors", nargs="+", default=["dip"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--images", nargs="+", default=None, metavar="STEM", help="only these photos (file stems)")
+    ap.add_argument("--part", default="1/1", metavar="I/N",
+                    help="only the I-th of N interleaved shares of the photos, to run N processes side by side")
     ap.add_argument("--steps", type=int, default=None, help="the preset's budget unless given")
     ap.add_argument("--every", type=int, default=100)
     ap.add_argument("--fit", nargs="*", default=[], help="engine overrides, e.g. lr=0.005")
@@ -203,6 +205,8 @@ def main(argv: list[str] | None = None) -> None:
     done = {cell_key(r) for r in rows}
     judges = Judges(zoo.load(zoo.DEFAULT_MODEL), zoo.load("tf_efficientnet_lite2"))
     photos = [p for p in all_photos(common.DATA) if args.images is None or Path(p).stem in args.images]
+    part, parts = (int(n) for n in args.part.split("/"))
+    photos = photos[part - 1::parts]
     if args.restarts is None:
         args.restarts = RESTARTS
     for rel in photos:

@@ -76,16 +76,22 @@ class FeatureInversion(ModelEnergy):
     """Mean over layers of ‖Φ(x) − Φ(x0)‖² / ‖Φ(x0)‖²: how far x's features are from the target's.
 
     A transform that returns several copies gives the mean of the error over the copies.
+
+    `keep_top` > 0 adds, at vector layers (the logits), that weight times a hinge on the target's top unit:
+    how far the best other unit rises above it, less the target's own margin, in units of the target's RMS.
+    The squared error alone lets near-ties flip: a pre-image 0.2 of a flat image's loss away from the
+    photo's logits is read as another class on a third of the photos (docs/natural_preimages.md).
     """
 
     def __init__(self, loaded: LoadedModel, layers: Sequence[str], target: torch.Tensor,
-                 transform: Transform | None = None, statistics: float = 0.0):
+                 transform: Transform | None = None, statistics: float = 0.0, keep_top: float = 0.0):
         super().__init__(loaded, layers, transform, statistics)
         with torch.no_grad():
             feats = self.features(target, transformed=False)
         self.layer_names = list(feats)
         for i, name in enumerate(self.layer_names):
             self.register_buffer(f"target_{i}", feats[name].detach())
+        self.keep_top = keep_top
 
     def targets(self) -> list[torch.Tensor]:
         return [getattr(self, f"target_{i}") for i in range(len(self.layer_names))]
@@ -96,7 +102,21 @@ class FeatureInversion(ModelEnergy):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats, penalty = self._forward(x, transformed=True)
-        return torch.stack(self._errors(feats)).mean() + penalty
+        energy = torch.stack(self._errors(feats)).mean() + penalty
+        if self.keep_top:
+            energy = energy + self.keep_top * sum(self._top_hinge(feats[n], t) for n, t in
+                                                  zip(self.layer_names, self.targets()) if t.dim() == 2)
+        return energy
+
+    @staticmethod
+    def _top_hinge(f: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Mean over the batch of max(0, best other unit − top unit + the target's margin) / RMS(target)."""
+        top = int(t[0].argmax())
+        others = t[0].clone()
+        others[top] = -float("inf")
+        margin = t[0, top] - others.max()
+        rival = torch.cat([f[:, :top], f[:, top + 1:]], dim=1).amax(dim=1)
+        return F.relu(rival - f[:, top] + margin).mean() / t.pow(2).mean().sqrt().clamp_min(1e-12)
 
     @torch.no_grad()
     def errors(self, x: torch.Tensor) -> dict[str, float]:

@@ -121,6 +121,7 @@ def _fit(prior_name: str, preset: str | None, task: str, model: LoadedModel, mak
             data.transform = from_recipe(settings)
             if isinstance(data, FeatureInversion):
                 steps = steps or settings.get("coarse_steps")
+                data.keep_top = settings.get("keep_top", 0.0)
         config = FitConfig.build({**prior.fit_defaults, **(fit_settings or {})}, steps=steps, seed=seed, device=device,
                                  progress=progress)
         energy = _objective(data, settings)

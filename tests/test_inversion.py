@@ -271,6 +271,20 @@ def test_copies_average_the_feature_error_over_independent_draws(lite0, coffee):
     assert float(tripled(coffee)) == pytest.approx(expected, rel=1e-4)
 
 
+def test_keep_top_pushes_only_when_another_class_comes_near_the_top(lite0, coffee):
+    hinge = FeatureInversion._top_hinge
+    target = torch.tensor([[3.0, 1.0, 0.0, 0.0]])  # top unit 0, margin 2, RMS 1.87
+    assert float(hinge(torch.tensor([[5.0, 1.0, 0.0, 0.0]]), target)) == 0  # leads by more than the margin
+    assert float(hinge(torch.tensor([[1.0, 3.0, 0.0, 0.0]]), target)) == pytest.approx(4 / float(target.pow(2).mean().sqrt()))
+    # in the energy it counts at the logits only, and adds nothing at the target itself
+    plain = FeatureInversion(lite0, ["classifier"], coffee)
+    kept = FeatureInversion(lite0, ["classifier"], coffee, keep_top=1.0)
+    grey = torch.full_like(coffee, 0.5)
+    assert float(kept(coffee)) == pytest.approx(0, abs=1e-6) and float(kept(grey)) > float(plain(grey))
+    spatial = FeatureInversion(lite0, ["blocks.2"], coffee, keep_top=1.0)
+    assert float(spatial(grey)) == float(FeatureInversion(lite0, ["blocks.2"], coffee)(grey))
+
+
 def test_alpha_norm_is_zero_at_grey_and_one_at_the_extremes():
     assert float(AlphaNorm()(torch.full((1, 3, 4, 4), 0.5))) == 0
     assert float(AlphaNorm()(torch.ones(1, 3, 4, 4))) == pytest.approx(1.0)
