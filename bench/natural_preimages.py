@@ -123,54 +123,57 @@ def read_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def figure(name: str, runs: Path) -> None:
-    """Contact sheets: per layer and prior, every photo (small) beside its pre-images, seed by seed, titled with
-    the class each model gives and ✓/✗ for kept and agreeing."""
+def figure(names: list[str], runs: Path, stems: list[str] | None = None) -> Path | None:
+    """Contact sheets: per layer and prior, every photo (small) beside its pre-images in each named run, seed by
+    seed, titled with the judge's class and K/J for kept and agreeing; several runs give one column each, to set
+    recipes side by side; `stems` keeps only those photos. Written into the first run's folder."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    folder = runs / name
-    rows = read_rows(folder / "rows.jsonl")
-    for layer, prior in sorted({(r["layer"], r["prior"]) for r in rows}):
-        mine = [r for r in rows if (r["layer"], r["prior"]) == (layer, prior)]
-        photos = sorted({r["image"] for r in mine})
-        seeds = sorted({r["seed"] for r in mine})
-        per_row = 3
+    folders = [runs / name for name in names]
+    rows = {name: read_rows(folder / "rows.jsonl") for name, folder in zip(names, folders)}
+    path = None
+    for layer, prior in sorted({(r["layer"], r["prior"]) for r in rows[names[0]]}):
+        mine = {name: [r for r in rows[name] if (r["layer"], r["prior"]) == (layer, prior)] for name in names}
+        photos = sorted({r["image"] for r in mine[names[0]] if stems is None or Path(r["image"]).stem in stems})
+        columns = [(name, seed) for name in names for seed in sorted({r["seed"] for r in mine[name]})]
+        per_row = max(1, 12 // (1 + len(columns)))
         lines = -(-len(photos) // per_row)
-        cols = per_row * (1 + len(seeds))
+        cols = per_row * (1 + len(columns))
         fig, axes = plt.subplots(lines, cols, figsize=(1.6 * cols, 1.75 * lines), squeeze=False)
         for ax in axes.flat:
             ax.axis("off")
         for i, rel in enumerate(photos):
             stem = Path(rel).with_suffix("").as_posix().replace("/", "_")
             line, col = divmod(i, per_row)
-            col *= 1 + len(seeds)
+            col *= 1 + len(columns)
             ax = axes[line][col]
-            ax.imshow(Image.open(folder / f"{stem}__photo.png"))
-            first = next(r for r in mine if r["image"] == rel)
+            ax.imshow(Image.open(folders[0] / f"{stem}__photo.png"))
+            first = next(r for r in mine[names[0]] if r["image"] == rel)
             ax.set_title(f"{Path(rel).stem}\n{first['class'][:16]}", fontsize=6)
-            for j, seed in enumerate(seeds):
-                found = [r for r in mine if r["image"] == rel and r["seed"] == seed]
+            for j, (name, seed) in enumerate(columns):
+                found = [r for r in mine[name] if r["image"] == rel and r["seed"] == seed]
                 if not found:
                     continue
                 r = found[0]
                 ax = axes[line][col + 1 + j]
-                ax.imshow(Image.open(folder / f"{stem}__{layer}__{prior}__s{seed}.png"))
+                ax.imshow(Image.open(runs / name / f"{stem}__{layer}__{prior}__s{seed}.png"))
                 marks = ("K" if r["kept"] else "k✗") + " " + ("J" if r["agrees"] else "j✗")
                 flag = " STALL" if r.get("stalled") else (" FLAG" if r.get("failure") else "")
                 colour = "green" if r["kept"] and r["agrees"] else ("orange" if r["kept"] else "red")
                 ax.set_title(f"{marks}{flag} {r['loss_ratio']:.2f}\n{r['top1_transfer_name'][:16]}", fontsize=6,
                              color=colour)
-        fig.suptitle(f"{name}: {layer}, {prior} (K: Lite0 keeps the class, J: Lite2 agrees; loss / flat loss)",
-                     fontsize=9)
+        fig.suptitle(f"{' | '.join(names)}: {layer}, {prior} (K: Lite0 keeps the class, J: Lite2 agrees; "
+                     "loss / flat loss)", fontsize=9)
         fig.tight_layout()
-        path = folder / f"sheet-{layer}-{prior}.png"
+        path = folders[0] / f"sheet-{layer}-{prior}{'-vs' if len(names) > 1 else ''}{'-some' if stems else ''}.png"
         fig.savefig(path, dpi=80)
         plt.close(fig)
         print(f"wrote {path}")
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -188,14 +191,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--prior", nargs="*", default=[], help="the prior's settings, e.g. input_depth=8")
     ap.add_argument("--restarts", type=int, default=None, help="invert_layer's default unless given")
     ap.add_argument("--threads", type=int, default=None, help="torch's CPU threads (default: torch's)")
-    ap.add_argument("--name", default="natural_preimages")
+    ap.add_argument("--name", nargs="+", default=["natural_preimages"],
+                    help="the run's name (its folder under bench/runs); with --figure, several set side by side")
     ap.add_argument("--runs", default=str(Path(__file__).resolve().parent / "runs"), help=argparse.SUPPRESS)
     ap.add_argument("--figure", action="store_true", help="only draw the contact sheets of run NAME")
+    ap.add_argument("--table", action="store_true", help="only write the table of the cells run so far")
     args = ap.parse_args(argv)
     runs = Path(args.runs)
     if args.figure:
-        figure(args.name, runs)
+        figure(args.name, runs, args.images)
         return
+    args.name = args.name[0]
     if args.threads:
         torch.set_num_threads(args.threads)
     out = runs / args.name
@@ -213,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
         for layer in args.layers:
             for prior in args.priors:
                 for seed in args.seeds:
-                    if (rel, layer, prior, seed) in done:
+                    if (rel, layer, prior, seed) in done or args.table:
                         continue
                     row = run_cell(judges, rel, layer, prior, seed, args, out)
                     rows.append(row)

@@ -77,8 +77,9 @@ class FeatureInversion(ModelEnergy):
 
     A transform that returns several copies gives the mean of the error over the copies.
 
-    `keep_top` > 0 adds, at vector layers (the logits), that weight times a hinge on the target's top unit:
-    how far the best other unit rises above it, less the target's own margin, in units of the target's RMS.
+    `keep_top` > 0 adds, at vector layers (the logits), that weight times a squared hinge on the target's top
+    unit: how far the best other unit comes within the target's own margin of it, squared and normalized as
+    the error is, so that weight w makes that one gap count as much as w units' errors.
     The squared error alone lets near-ties flip: a pre-image 0.2 of a flat image's loss away from the
     photo's logits is read as another class on a third of the photos (docs/natural_preimages.md).
     """
@@ -110,13 +111,13 @@ class FeatureInversion(ModelEnergy):
 
     @staticmethod
     def _top_hinge(f: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Mean over the batch of max(0, best other unit − top unit + the target's margin) / RMS(target)."""
+        """Mean over the batch of max(0, best other unit − top unit + the target's margin)² / ‖target‖²."""
         top = int(t[0].argmax())
         others = t[0].clone()
         others[top] = -float("inf")
         margin = t[0, top] - others.max()
         rival = torch.cat([f[:, :top], f[:, top + 1:]], dim=1).amax(dim=1)
-        return F.relu(rival - f[:, top] + margin).mean() / t.pow(2).mean().sqrt().clamp_min(1e-12)
+        return F.relu(rival - f[:, top] + margin).pow(2).mean() / t.pow(2).sum().clamp_min(1e-12)
 
     @torch.no_grad()
     def errors(self, x: torch.Tensor) -> dict[str, float]:

@@ -66,14 +66,17 @@ PRESETS = {
         "fit": {"lr": 0.01, "steps": 6000, "reg_noise_std": 0.03},
     },
     # feature inversion with the paper's AlexNet net; inputs shown through random jitter/rotation/scale
+    # deep layers (stride ≥ 16) are seen through jitter alone (±8 px), two independent draws per step, with
+    # decorrelated colour output and, at the logits, a hinge that keeps the photo's class on top by its own
+    # margin (keep_top). On all 54 photos of ../shared/data at the logits of EfficientNet-Lite0, lucid's
+    # ±10°/±10 % with one draw, RGB, for 600 steps was the earlier preset; the rotations' resampling slowed
+    # the fit and one draw's gradient noise stalled it (docs/natural_preimages.md,
+    # bench/results/natural_*-cpu-2026-12-07.json)
     "preimage": {
-        "prior": _PREIMAGE_NET,
-        # deep layers (stride ≥ 16) fit slower: at the logits of EfficientNet-Lite0, 600 steps kept the
-        # top-1 class on 6 of 6 photos, 200 steps on 2 (bench/results/preimage_steps-*.json). Lucid's
-        # stronger rotation/scaling (±10°, ±10 %) made Lite2 recognize 5 of 6 design photos instead of 3
-        # (bench/results/preimage_design_*.json)
+        "prior": {**_PREIMAGE_NET, "output": "decorrelated"},
         "fit": _PREIMAGE_FIT,
-        "objective": {"transforms": True, "degrees": 10.0, "scale": 0.1, "coarse_steps": 600},
+        "objective": {"transforms": True, "degrees": 0.0, "scale": 0.0, "copies": 2, "keep_top": 30.0,
+                      "coarse_steps": 300},
     },
     # class visualizations: the preimage net with decorrelated colour output, lucid's transforms (grey padding
     # 12, jitter 8, ±10°, ±10 %, jitter 4) then 3 MACO crops (½–1, noise 0.02) per step, Adam at 0.03 for 120

@@ -273,9 +273,9 @@ def test_copies_average_the_feature_error_over_independent_draws(lite0, coffee):
 
 def test_keep_top_pushes_only_when_another_class_comes_near_the_top(lite0, coffee):
     hinge = FeatureInversion._top_hinge
-    target = torch.tensor([[3.0, 1.0, 0.0, 0.0]])  # top unit 0, margin 2, RMS 1.87
+    target = torch.tensor([[3.0, 1.0, 0.0, 0.0]])  # top unit 0, margin 2, ‖target‖² 10
     assert float(hinge(torch.tensor([[5.0, 1.0, 0.0, 0.0]]), target)) == 0  # leads by more than the margin
-    assert float(hinge(torch.tensor([[1.0, 3.0, 0.0, 0.0]]), target)) == pytest.approx(4 / float(target.pow(2).mean().sqrt()))
+    assert float(hinge(torch.tensor([[1.0, 3.0, 0.0, 0.0]]), target)) == pytest.approx(4 ** 2 / 10)
     # in the energy it counts at the logits only, and adds nothing at the target itself
     plain = FeatureInversion(lite0, ["classifier"], coffee)
     kept = FeatureInversion(lite0, ["classifier"], coffee, keep_top=1.0)
