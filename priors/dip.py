@@ -68,9 +68,10 @@ PRESETS = {
     # feature inversion with the paper's AlexNet net; inputs shown through random jitter/rotation/scale
     # deep layers (stride ≥ 16) are seen through jitter alone (±8 px), two independent draws per step, with
     # decorrelated colour output and, at the logits, a hinge that keeps the photo's class on top by its own
-    # margin (keep_top). On all 54 photos of ../shared/data at the logits of EfficientNet-Lite0, lucid's
-    # ±10°/±10 % with one draw, RGB, for 600 steps was the earlier preset; the rotations' resampling slowed
-    # the fit and one draw's gradient noise stalled it (docs/natural_preimages.md,
+    # margin (keep_top). On all 54 photos of ../shared/data at Lite0's logits, one attempt: class kept 47/54,
+    # Lite2 agreeing 22/54, median 78 s alone on 2 cores; the earlier preset (lucid's ±10°/±10 %, one draw,
+    # RGB, 600 steps) kept 31/50, Lite2 20/50, in 1.8x the time: rotations' resampling slowed the fit, one
+    # draw's gradient noise stalled it, RGB painted colour fields (docs/natural_preimages.md,
     # bench/results/natural_*-cpu-2026-12-07.json)
     "preimage": {
         "prior": {**_PREIMAGE_NET, "output": "decorrelated"},
