@@ -3,15 +3,17 @@ the papers' photos, several seeds, each scored — class kept, the independent L
 spectral slope, stalled or flagged.
 
     python -m bench natural_preimages [--layers classifier blocks.5 blocks.6] [--priors dip] [--seeds 0 1 2]
-        [--images STEM ...] [--steps N] [--every 100] [--fit lr=0.005] [--objective degrees=5]
-        [--prior input_depth=8] [--restarts N] [--name NAME]
-    python -m bench natural_preimages --figure NAME      # contact sheets of a finished run
+        [--images STEM ...] [--part I/N] [--steps N] [--every 100] [--fit lr=0.005] [--objective degrees=5]
+        [--prior input_depth=8] [--restarts N] [--threads N] [--name NAME]
+    python -m bench natural_preimages --table [the run's arguments] --name NAME   # the table of the cells so far
+    python -m bench natural_preimages --figure --name NAME [OTHER ...]   # contact sheets, runs side by side
 
 Each cell is `preimages.invert_layer`, what `invert preimage` runs, with the preset's recipe unless overridden.
 Every --every steps the current output is judged by both models (how the fit got there). Cells are saved as
 they finish (bench/runs/NAME/rows.jsonl, with each picture as a PNG beside it): a run cut short resumes.
 Writes bench/results/NAME-<device>-<date>.json with the table per layer and prior, the failures by name, and
-each cell's record; --figure writes bench/runs/NAME/sheet-LAYER-PRIOR.png (every photo beside its pre-images).
+each cell's record; --figure writes bench/runs/NAME/sheet-LAYER-PRIOR[-vs].png (every photo beside its
+pre-images in each named run).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import torch
 from invert import faithfulness, zoo
 from invert.defaults import RESTARTS
 from invert.images import save_image
-from invert.inversion import classify
+from invert.inversion import classify, top1
 from invert.preimages import Judges, invert_layer, prepare_target
 
 from . import common
@@ -46,7 +48,7 @@ def judged(judges: Judges, x: torch.Tensor, original: tuple[int, int]) -> dict:
     """Both models' verdicts on `x`: the inverted model's class kept; the judge's top-1, whether it is the class it
     gives the photo, that class's probability and whether it is in the judge's top 5."""
     x = x.clamp(0, 1).cpu()
-    kept = int(classify(judges.model, x).argmax(dim=1)[0])
+    kept = top1(judges.model, x)
     probabilities = classify(judges.transfer, x).softmax(dim=1)[0]
     top5 = probabilities.topk(5).indices.tolist()
     return {"top1": kept, "kept": kept == original[0], "top1_transfer": top5[0], "agrees": top5[0] == original[1],
@@ -60,7 +62,7 @@ def cell_key(row: dict) -> tuple:
 def run_cell(judges: Judges, rel: str, layer: str, prior: str, seed: int, args: argparse.Namespace,
              out: Path) -> dict:
     target, _ = prepare_target(str(common.DATA / rel), judges.model)
-    original = (int(classify(judges.model, target).argmax()), int(classify(judges.transfer, target).argmax()))
+    original = (top1(judges.model, target), top1(judges.transfer, target))
     checks: list[dict] = []
     attempt = [-1]
 
@@ -75,8 +77,8 @@ def run_cell(judges: Judges, rel: str, layer: str, prior: str, seed: int, args: 
                                     objective=settings(args.objective), fit_settings=settings(args.fit),
                                     prior_settings=settings(args.prior), restarts=args.restarts)
     final = judged(judges, image, original)
-    scores = faithfulness.score_picture(judges.model, layer, image, photo=target).spectrum
-    photo_spectrum = faithfulness.score_picture(judges.model, layer, target, photo=target).spectrum
+    natural = faithfulness.natural_pool(judges.model)[1]
+    scores, photo_spectrum = faithfulness.spectrum(image, natural), faithfulness.spectrum(target, natural)
     stem = Path(rel).with_suffix("").as_posix().replace("/", "_")
     save_image(image, out / f"{stem}__{layer}__{prior}__s{seed}.png")
     save_image(target, out / f"{stem}__photo.png")
@@ -85,7 +87,7 @@ def run_cell(judges: Judges, rel: str, layer: str, prior: str, seed: int, args: 
     return {"image": rel, "layer": layer, "prior": prior, "seed": seed,
             "class": judges.model.class_name(original[0]), "top1_original": original[0],
             "top1_transfer_original": original[1], "transfer_class": judges.transfer.class_name(original[1]),
-            **{k: record[k] for k in keep if k in record}, "used_seed": record["seed"], "seed": seed,
+            **{k: record[k] for k in keep if k in record}, "used_seed": record["seed"],
             "loss_ratio": round(record["feature_loss"] / record["flat_feature_loss"], 4),
             **final, "top1_name": judges.model.class_name(final["top1"]),
             "top1_transfer_name": judges.transfer.class_name(final["top1_transfer"]),
@@ -94,8 +96,8 @@ def run_cell(judges: Judges, rel: str, layer: str, prior: str, seed: int, args: 
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """Per layer and prior: the share of cells that keep the class, that the judge agrees on, stalls, cells that
-    fail without a flag (class changed or judge disagreeing, yet neither stalled nor flagged), median seconds."""
+    """Per layer and prior: the share of cells that keep the class, that the judge agrees on, stalls, class
+    changes that neither stalled nor were flagged, median seconds."""
     table = []
     for layer, prior in sorted({(r["layer"], r["prior"]) for r in rows}):
         mine = [r for r in rows if (r["layer"], r["prior"]) == (layer, prior)]

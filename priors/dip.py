@@ -65,8 +65,7 @@ PRESETS = {
         "prior": {**_PAPER_NET, "channels_skip": [128] * 5, "upsample": "nearest"},
         "fit": {"lr": 0.01, "steps": 6000, "reg_noise_std": 0.03},
     },
-    # feature inversion with the paper's AlexNet net; inputs shown through random jitter/rotation/scale
-    # deep layers (stride ≥ 16) are seen through jitter alone (±8 px), two independent draws per step, with
+    # feature inversion with the paper's AlexNet net; deep layers (stride ≥ 16) are seen through jitter alone (±8 px), two independent draws per step, with
     # decorrelated colour output and, at the logits, a hinge that keeps the photo's class on top by its own
     # margin (keep_top). On all 54 photos of ../shared/data at Lite0's logits, one attempt: class kept 47/54,
     # Lite2 agreeing 22/54, median 78 s alone on 2 cores; the earlier preset (lucid's ±10°/±10 %, one draw,
