@@ -2,11 +2,16 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from invert import threads  # noqa: E402  (imports no torch)
+
+threads.prepare()  # before torch loads: OpenMP's idle threads spin briefly, as the command line has them
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# the command line's policy: as many threads as the cores other processes leave free (beside another job, one)
+torch.set_num_threads(threads.choose())
 
 
 @pytest.fixture
