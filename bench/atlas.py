@@ -106,14 +106,10 @@ def speed(judges: Judges, steps: int, batches: list[int], units: list[int], luce
 
 
 def activation_of(loaded: zoo.LoadedModel, layer: str, unit: int, image: torch.Tensor) -> float:
-    from invert.inversion import ActivationMaximization
+    from invert.objectives import Hooked, channel
 
-    energy = ActivationMaximization(loaded, layer, unit)
-    try:
-        with torch.no_grad():
-            return float(energy.activation(image, transformed=False))
-    finally:
-        energy.remove_hooks()
+    with Hooked(loaded, channel(layer, unit)) as energy, torch.no_grad():
+        return float(energy.activation(image))
 
 
 def judged(judge: zoo.LoadedModel, image: torch.Tensor, unit: int) -> dict:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from invert.report import machine, versions, write_json
+from invert.provenance import machine, versions, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 _SET5 = [f"sr/Set5/{n}.png" for n in ("baby", "bird", "butterfly", "head", "woman")]

@@ -18,6 +18,7 @@ import argparse
 import torch
 
 from invert import curves, images
+from invert.threads import set_threads
 
 from . import common
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--name", default="curves_speed")
     args = ap.parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)  # kept by every fit, unlike torch.set_num_threads
     rows = []
     for spec in args.photos:
         label, path = spec.split("=", 1)

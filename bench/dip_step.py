@@ -21,8 +21,9 @@ import torch
 
 from invert import priors, zoo
 from invert.engine import FitConfig, fit, uses_amp
-from invert.inversion import ActivationMaximization, FeatureInversion
+from invert.objectives import Hooked, channel, feature_match
 from invert.preimages import recipe
+from invert.threads import set_threads
 from invert.transforms import from_recipe
 
 from .common import save_result
@@ -54,9 +55,8 @@ def measure(loaded: zoo.LoadedModel, task: str, variant: str, steps: int) -> dic
     prior_kw, fit_kw = VARIANTS[variant]
     prior = priors.create("dip", size=tuple(loaded.input_size[1:]), preset=preset, **prior_kw)
     target = torch.rand(1, *loaded.input_size)
-    energy = (FeatureInversion(loaded, [layer], target) if unit is None
-              else ActivationMaximization(loaded, layer, unit))
-    energy.transform = from_recipe(settings)
+    energy = Hooked(loaded, feature_match(layer, target) if unit is None else channel(layer, unit),
+                    transform=from_recipe(settings))
     cfg = FitConfig.build(prior.fit_defaults, **fit_kw, steps=steps, device="cpu")
     amp = uses_amp(cfg, torch.device("cpu"))
     net = prior.to(memory_format=torch.channels_last)
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--name", default="dip_step")
     args = ap.parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)  # kept by every fit, unlike torch.set_num_threads
     loaded = zoo.load("efficientnet_lite0")
     runs: dict[tuple[str, str], list[dict]] = {}
     for _ in range(args.rounds):  # interleaved: a passing load hits every variant alike

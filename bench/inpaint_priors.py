@@ -21,6 +21,7 @@ from statistics import mean
 import torch
 
 from invert import images, metrics, priors, report, restoration
+from invert.threads import set_threads
 
 from . import common
 from .common import plot, save_result, shown_along_fit
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--plot", type=Path, default=Path("docs/inpaint_priors.png"))
     args = ap.parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)  # kept by every fit, unlike torch.set_num_threads
     problems = {name: problem_for(photo, mask, args.crop) for name, (photo, mask) in CASES.items()}
     rows, grid = [], []
     for prior in args.priors:

@@ -29,6 +29,7 @@ from invert.defaults import RESTARTS
 from invert.images import save_image
 from invert.inversion import classify, top1
 from invert.preimages import Judges, invert_layer, prepare_target
+from invert.threads import set_threads
 
 from . import common
 from .common import save_result, settings
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     args.name = args.name[0]
     if args.threads:
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)  # kept by every fit, unlike torch.set_num_threads
     out = runs / args.name
     out.mkdir(parents=True, exist_ok=True)
     log = out / "rows.jsonl"

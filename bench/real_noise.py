@@ -25,6 +25,7 @@ from invert import images, restoration
 from invert.commands.restore import stop_reason
 from invert.priors.regularizers import chroma
 from invert.stopping import BLOCK_QUANTILE, block_sigmas, luminance
+from invert.threads import set_threads
 
 from .common import DATA, save_result, shown_along_fit
 
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--name", default="real_noise", help="result file name: bench/results/NAME-<device>-<date>.json")
     args = ap.parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)  # kept by every fit, unlike torch.set_num_threads
     noisy = images.center_crop(images.load_image(str(args.data / args.photo))[0], args.crop)
     flash = images.center_crop(images.load_image(str(args.data / args.flash))[0], args.crop)
     problem = restoration.denoise(noisy)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from invert import report, studies
+from invert import studies
 
 SMOKE = ["{tmp}/study", "--out", "{tmp}/report.png"]
 REQUIRES = ["weasyprint", "pypdfium2"]
@@ -32,10 +32,10 @@ def check_numbers(out: Path) -> int:
     cells = studies.finished_cells(out)
     text = (out / "report.md").read_text()
     checked = 0
-    for row in report.study_table([(s, r) for s, r, _ in cells]):
+    for row in studies.study_table([(s, r) for s, r, _ in cells]):
         line = next(l for l in text.splitlines() if l.startswith(f"| {row['prior']} | {row['row']} |"))
         for value in (v for k, v in row.items() if isinstance(v, tuple)):
-            assert report._mean_ci_text(value) in line, (line, value)
+            assert studies.report._mean_ci_text(value) in line, (line, value)
             checked += 1
     return checked
 

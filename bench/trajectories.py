@@ -26,6 +26,7 @@ from invert import FitConfig, fit, images, restoration
 from invert.engine import resolve_device
 from invert.metrics import psnr
 from invert.stopping import VarianceStop, luminance, noise_sigma
+from invert.threads import set_threads
 
 from . import common
 
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     jobs = [(path, task, config) for config, task, path in itertools.product(args.configs, args.tasks, paths[: args.limit])]
     i, n = map(int, args.shard.split("/"))
     if args.threads:
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)  # kept by every fit, unlike torch.set_num_threads
     records = []
     for path, task, config in jobs[i::n]:
         steps = args.paper_steps if config == "paper" and args.paper_steps else args.steps

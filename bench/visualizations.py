@@ -37,7 +37,8 @@ from invert import zoo
 from invert import report
 from invert.engine import resolve_device
 from invert.images import load_image, save_image
-from invert.inversion import FeatureInversion, classify
+from invert.inversion import classify
+from invert.objectives import Hooked, feature_match
 from invert.preimages import STALL_RATIO, Judges, invert_layer, maximize, prepare_target
 from invert.scores import grey
 
@@ -144,11 +145,8 @@ def preimage(method: str, lite0: zoo.LoadedModel, target: torch.Tensor, seed: in
 
 def feature_losses(lite0: zoo.LoadedModel, target: torch.Tensor, image: torch.Tensor) -> tuple[float, float]:
     """The pre-image's normalized logits error and a flat grey image's, by the code our fits use."""
-    energy = FeatureInversion(lite0, [LOGITS], target)
-    try:
+    with Hooked(lite0, feature_match(LOGITS, target)) as energy:
         return energy.errors(image)[LOGITS], energy.errors(torch.full_like(target, 0.5))[LOGITS]
-    finally:
-        energy.remove_hooks()
 
 
 def summarize(records: list[dict], methods: list[str]) -> dict:

@@ -11,7 +11,12 @@ torch is imported.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
+
+from . import threads as _threads  # imports no torch
+
+_threads.prepare()  # before torch loads, where `import invert` comes first: OpenMP's short spin, the load window
 
 __version__ = "0.1.0"
 
@@ -27,22 +32,29 @@ _EXPORTS = {
     "FitResult": "engine",
     "fit": "engine",
     "Direction": "direction",
+    "Atlas": "api",
     "PreImage": "api",
+    "Restored": "api",
     "Unit": "api",
     "Visualization": "api",
+    "layer_atlas": "api",
     "preimage": "api",
     "restore": "api",
     "score": "api",
     "visualize": "api",
+    "SCHEMA": "results",
+    "set_threads": "threads",
+    "InvertError": "errors",
+    "SettingError": "errors",
 }
-_SUBPACKAGES = ("priors", "tasks", "zoo")  # `invert.zoo.load(...)` after a plain `import invert`
+_SUBPACKAGES = ("operations", "priors", "studies", "tasks", "zoo")  # `invert.zoo.load(...)` after a plain `import invert`
 
 __all__ = [*sorted(_EXPORTS), *_SUBPACKAGES, "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _SUBPACKAGES:
-        return importlib.import_module(f".{name}", __name__)
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'invert' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    if not name.startswith("_") and importlib.util.find_spec(f".{name}", __name__) is not None:
+        return importlib.import_module(f".{name}", __name__)  # `invert.zoo`, `invert.studies` … after `import invert`
+    raise AttributeError(f"module 'invert' has no attribute {name!r}")

@@ -18,8 +18,8 @@ import torch
 
 from .engine import FitResult
 from .examples import ExampleIndex
-from .inversion import ActivationMaximization
-from .preimages import Judges, maximize_energy
+from .objectives import channel
+from .preimages import Judges, maximize_objective
 from .zoo import LoadedModel
 
 
@@ -62,15 +62,14 @@ def _render_fit(judges: Judges, layer: str, units: list[int], prior: str, **sett
     """`units` rendered as one fit."""
     model = judges.model
     objective = {"classifier_bf16": FAST_CLASSIFIER, **(settings.pop("objective") or {})}
+    unit = channel(layer, units)  # image i for units[i]
     with _channels_last(model.model, FAST_CLASSIFIER):
-        image, record, fit, energy = maximize_energy(judges, lambda: ActivationMaximization(model, layer, units),
-                                                     prior, batch=len(units), objective=objective, **settings)
-    if len(units) == 1:  # one image: maximize_energy's numbers are already that unit's
+        image, record, fit = maximize_objective(judges, unit, prior, batch=len(units), objective=objective, **settings)
+    if len(units) == 1:  # one image: maximize_objective's numbers are already that unit's
         record = {**record, "activations": [record["activation"]],
                   **{k: [record[k]] for k in ("top1", "top1_name", "top1_transfer", "top1_transfer_name")
                      if k in record}}
-    is_class = not energy.spatial and energy.units == model.num_classes  # the logits: units are classes
-    return image, {**record, "layer": layer, "units": units, "classes": is_class}, fit
+    return image, {**record, "layer": layer, "units": units, "classes": unit.is_class}, fit
 
 
 @contextmanager

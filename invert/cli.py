@@ -59,20 +59,15 @@ WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG}
 
 
 def _run(args: argparse.Namespace, debug: bool) -> int:
-    from invert.priors import PriorError
-    from invert.zoo import ZooError
-
     from .commands import output
     from .errors import InvertError
 
     status = 1
     if hasattr(args, "threads"):  # the same seed and thread count give the same numbers
-        import torch
-
-        torch.set_num_threads(threads.choose(args.threads))
+        threads.set_threads(args.threads)
     try:
         status = args.run(args)
-    except (InvertError, PriorError, ZooError, FloatingPointError) as error:
+    except InvertError as error:
         print(f"invert: error: {explain(error, args)}", file=sys.stderr)
         status = 2
     except BrokenPipeError:  # `invert priors | head -1`: the reader has what it wanted

@@ -112,6 +112,8 @@ def decode(blob: bytes, source: str = "file") -> tuple[torch.nn.Module, dict[str
                     raise ValueError("the weights hold NaN or infinite values")
                 offset += count * np.dtype(dtype).itemsize
                 p.copy_(torch.from_numpy(values.astype(np.float32).reshape(shape)))
+    except prior_registry.PriorError as exc:  # the header asks for an architecture the prior refuses
+        raise InvertError(f"{source} is damaged or from another version ({exc}); compress the image again") from None
     except InvertError:
         raise
     except (struct.error, ValueError, KeyError, TypeError, RuntimeError) as exc:

@@ -11,44 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import SettingError
-from .inversion import ModelEnergy
-from .transforms import Transform
-from .zoo import LoadedModel
-
-
-class DirectionMaximization(ModelEnergy):
-    """−(the layer's activations projected on a unit vector in channel space), averaged over positions or taken
-    at one: lucid's `direction` objective, the dot product (not the cosine), so that a picture that excites the
-    combination more counts more."""
-
-    def __init__(self, loaded: LoadedModel, layer: str, vector: torch.Tensor, position: tuple[int, int] | None = None,
-                 transform: Transform | None = None, statistics: float = 0.0):
-        super().__init__(loaded, [layer], transform, statistics)
-        self.layer, self.position = layer, position
-        with torch.no_grad():
-            probe = self.features(torch.full((1, *loaded.input_size), 0.5), transformed=False)[layer]
-        vector = torch.as_tensor(vector, dtype=torch.float32).flatten()
-        if vector.numel() != probe.shape[1] or not torch.isfinite(vector).all() or not vector.norm() > 0:
-            raise SettingError("vector", f"must hold {probe.shape[1]} finite numbers, not all 0, for layer {layer!r} "
-                                         f"(it has {vector.numel()})")
-        if position is not None and probe.dim() != 4:
-            raise SettingError("position", f"cannot be given: layer {layer!r} has no spatial positions")
-        self.register_buffer("direction", vector / vector.norm())
-
-    def activation(self, x: torch.Tensor, transformed: bool = True) -> torch.Tensor:
-        return self.measure(self.features(x, transformed))
-
-    def measure(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
-        f = feats[self.layer]
-        projected = torch.einsum("bc...,c->b...", f, self.direction.to(f.dtype))
-        if self.position is not None:
-            return projected[:, self.position[0], self.position[1]].mean()
-        return projected.mean()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats, penalty = self._forward(x, transformed=True)
-        return -self.measure(feats) + penalty
+from .objectives import Projection, direction
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,12 +22,17 @@ class Direction:
     vector: torch.Tensor
     position: tuple[int, int] | None = None
 
-    def energy(self, loaded: LoadedModel) -> DirectionMaximization:
-        return DirectionMaximization(loaded, self.layer, self.vector, self.position)
+    def objective(self) -> Projection:
+        return direction(self.layer, self.vector, self.position)
 
     def __str__(self) -> str:
+        """"blocks.5:1·3 − 0.5·7": the direction's largest weights (up to four; "…" when there are more)."""
         where = f"@{self.position[0]},{self.position[1]}" if self.position else ""
-        return f"{self.layer}:direction{where}"
+        vector = torch.as_tensor(self.vector, dtype=torch.float32).flatten()
+        largest = [int(c) for c in vector.abs().argsort(descending=True)[:4] if vector[c] != 0]
+        more = " …" if int((vector != 0).sum()) > len(largest) else ""
+        terms = weights_label({c: float(vector[c]) for c in sorted(largest)}) if largest else "0"
+        return f"{self.layer}:{terms}{more}{where}"
 
 
 def weights_label(weights: Mapping[str | int, float]) -> str:

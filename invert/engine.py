@@ -15,8 +15,9 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from . import threads
 from .energies import Energy
-from .errors import InvertError, SettingError
+from .errors import InvertError, NotFiniteError, SettingError
 from .metrics import psnr
 from .stopping import DiscrepancyStop, LuminanceDiscrepancyStop, VarianceStop
 
@@ -206,10 +207,10 @@ class _Guard:
             self.backoffs += 1
             return True
         if not math.isfinite(loss) and step == 0:  # nothing has been updated yet: the inputs are at fault
-            raise FloatingPointError("the energy is not finite before the first step: the model's weights, the "
+            raise NotFiniteError("the energy is not finite before the first step: the model's weights, the "
                                      "target or the prior's settings hold NaN or infinite values")
         if not math.isfinite(loss):
-            raise FloatingPointError(f"the loss is not finite at step {step}; lower the learning rate")
+            raise NotFiniteError(f"the loss is not finite at step {step}; lower the learning rate (lr)")
         # checkpoints start after a warm-up: Adam's first steps may raise the loss for a while
         if step and step % self.cfg.guard_every == 0:
             self.state = (copy.deepcopy(self.prior.state_dict()), copy.deepcopy(self.optimizer.state_dict()))
@@ -254,7 +255,10 @@ def fit(
     `optimizer_state` (an earlier result's) runs a fit on with the optimizer's moments where they were: a
     fresh Adam's first steps move every parameter by about the learning rate and undo much of the fit.
     Ctrl-C ends the loop early and still returns the best result so far.
+    The first fit of a process sets torch's CPU threads by the command line's policy, unless they were chosen
+    (`invert.threads.set_threads`).
     """
+    threads.apply()
     cfg = config or FitConfig.build(getattr(prior, "fit_defaults", {}))
     device = resolve_device(cfg.device)
     prior = prior.to(device)
@@ -268,7 +272,8 @@ def fit(
     regularizer = regularizer.to(device) if regularizer is not None else None
     params = [p for p in prior.parameters() if p.requires_grad]
     if not params:
-        raise ValueError("the prior has no trainable parameters")
+        raise InvertError("the prior has no trainable parameters: nothing to fit (were they frozen with "
+                          "requires_grad_(False)?)")
     if cfg.schedule not in (None, "cosine"):
         raise SettingError("schedule", f"{cfg.schedule!r} is unknown; use 'cosine' or none")
     if cfg.optimizer not in OPTIMIZERS:

@@ -1,26 +1,30 @@
 """Pre-images: fit a prior so a classifier's features at a layer match those of a target image.
 
-One function per question a user asks: `invert_layer` (what does this layer keep of this image?) and
-`maximize` (what excites this unit?). Both are `engine.fit` with a model energy; the recipe per
-prior (transforms, extra regularizers) comes from the prior's `preimage` preset.
+One function per question a user asks: `invert_layer` (what does this layer keep of this image?),
+`maximize` (what excites this unit?) and `maximize_objective` (what maximizes any `objectives.Objective`?).
+Each is `engine.fit` of one `objectives.Hooked` energy: the task's objective plus the terms of the prior's
+recipe (transforms, TV, α-norm, BatchNorm statistics), which comes from the prior's `preimage` preset.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Hashable, Iterable
+from typing import Any, Callable, Hashable, Iterable, Sequence
 
 import torch
 from PIL import Image
+from torch import nn
 
 from invert import priors as prior_registry
 from invert.zoo import LoadedModel, NormStatistics
 
-from . import images, memory, metrics
+from . import images, memory, metrics, objectives
 from .defaults import RESTARTS, STALL_RATIO
-from .energies import Energy, TotalVariation
+from .diversity import batch_similarity
 from .engine import Callback, FitConfig, FitResult, bf16_pays, fit, resolve_device
-from .inversion import ActivationMaximization, AlphaNorm, FeatureInversion, classify, top1
+from .inversion import classify, top1
+from .module_priors import as_prior
+from .objectives import Diversity, FeatureMatch, Hooked, Objective, UnitTerm
 from .transforms import from_recipe
 
 PRESET = "preimage"
@@ -74,59 +78,73 @@ def recipe(prior: str, preset: str | None = None, task: str = PRESET) -> tuple[s
     return name, dict(prior_registry.preset(prior, name).get("objective", {}))
 
 
-def _objective(data: Energy, settings: dict[str, Any]) -> Energy:
-    energy = data
+def _recipe_terms(settings: dict[str, Any], model: LoadedModel) -> list[Objective]:
+    """The objective terms a recipe adds to the task's: BatchNorm statistics (only where the model has BatchNorm:
+    a ViT has none to match), TV and the α-norm of the pixels."""
+    terms = []
+    if settings.get("statistics") and NormStatistics.norm_layers(model.model):
+        terms.append(settings["statistics"] * objectives.bn_statistics())
     if settings.get("tv"):
-        energy = energy + settings["tv"] * TotalVariation(beta=settings.get("tv_beta", 2.0))
+        terms.append(settings["tv"] * objectives.tv(settings.get("tv_beta", 2.0)))
     if settings.get("alpha"):
-        energy = energy + settings["alpha"] * AlphaNorm(settings.get("alpha_exponent", 6.0))
-    return energy
+        terms.append(settings["alpha"] * objectives.alpha_norm(settings.get("alpha_exponent", 6.0)))
+    return terms
 
 
-def is_coarse(energy: FeatureInversion | ActivationMaximization, model: LoadedModel) -> bool:
-    """Whether the layer sees the image at 1/16 of its size or less (or not spatially at all).
+def is_coarse(layers: Sequence[str], model: LoadedModel) -> bool:
+    """Whether the layers see the image at 1/16 of its size or less (or not spatially at all).
 
     Random shifts of up to 8 pixels help only there: at fine layers they blur what is to be matched.
     """
-    with torch.no_grad():
-        shapes = [f.shape for f in energy.features(torch.full((1, *model.input_size), 0.5), transformed=False).values()]
+    shapes = objectives.layer_shapes(model, layers).values()
     return all(len(s) < 4 or s[-1] * COARSE_STRIDE <= model.input_size[-1] for s in shapes)
 
 
-def _fit(prior_name: str, preset: str | None, task: str, model: LoadedModel, make_data, *, steps: int | None, seed: int,
-         device: str, progress: bool, objective: dict[str, Any] | None = None, callbacks: tuple[Callback, ...] = (),
-         fit_settings: dict[str, Any] | None = None, prior_settings: dict[str, Any] | None = None, batch: int = 1):
-    preset_name, settings = recipe(prior_name, preset, task)
-    settings.update(objective or {})
+def _prior(prior: str | nn.Module, preset: str | None, task: str, model: LoadedModel, *, seed: int, batch: int,
+           prior_settings: dict[str, Any] | None, device: str) -> tuple[nn.Module, str, str | None, dict[str, Any]]:
+    """The prior to fit, its name (a module's: its class) and preset for the record, and its recipe's objective
+    settings. A name is built from its preset (B members, seeds seed…seed + B − 1); a module
+    (`module_priors.as_prior`) is fitted as it is, under the caller's `objective` settings alone."""
     size = tuple(model.input_size[1:])
+    if isinstance(prior, str):
+        preset_name, settings = recipe(prior, preset, task)
 
-    def build() -> torch.nn.Module:
-        members = [prior_registry.create(prior_name, channels=3, size=size, preset=preset_name, seed=seed + i,
-                                         **(prior_settings or {})) for i in range(batch)]
-        return members[0] if batch == 1 else prior_registry.Batch(members)
+        def build() -> nn.Module:
+            members = [prior_registry.create(prior, channels=3, size=size, preset=preset_name, seed=seed + i,
+                                             **(prior_settings or {})) for i in range(batch)]
+            return members[0] if batch == 1 else prior_registry.Batch(members)
 
-    memory.ensure_fit_fits(build, resolve_device(device), f"fitting {prior_name} at {size[1]}×{size[0]}",
-                           "choose a model with a smaller input or a smaller prior")
-    prior = build()
+        memory.ensure_fit_fits(build, resolve_device(device), f"fitting {prior} at {size[1]}×{size[0]}",
+                               "choose a model with a smaller input or a smaller prior")
+        return build(), prior, preset_name, settings
+    fitted = as_prior(prior, size, batch=batch, preset=preset, prior_settings=prior_settings)
+    return fitted, type(prior).__name__, getattr(prior, "preset", None), {}
+
+
+def _fit(prior: str | nn.Module, preset: str | None, task: str, model: LoadedModel, goal: Objective, *,
+         steps: int | None, seed: int, device: str, progress: bool, objective: dict[str, Any] | None = None,
+         callbacks: tuple[Callback, ...] = (), fit_settings: dict[str, Any] | None = None,
+         prior_settings: dict[str, Any] | None = None, batch: int = 1):
+    """Fit `prior` to maximize `goal` plus the recipe's terms, as one `Hooked` energy. Returns the image, the
+    record, the energy (its hooks on; the caller removes them), the fit, and a function that runs it on."""
+    fitted_prior, prior_name, preset_name, settings = _prior(prior, preset, task, model, seed=seed, batch=batch,
+                                                             prior_settings=prior_settings, device=device)
+    settings.update(objective or {})
     model.model.to(resolve_device(device))  # once: a no-op for every later fit on the same device
-    data = make_data()
-    data.bf16 = bool(settings.get("classifier_bf16")) and bf16_pays(resolve_device(device))
+    coarse = is_coarse(goal.layers, model)
+    if coarse and isinstance(goal, FeatureMatch):
+        # deep layers: feature matching there fits slower and gets the preset's larger budget (measured for
+        # inversion, not for activation maximization), and holds on to the target's top class
+        steps = steps or settings.get("coarse_steps")
+        goal = goal.keeping_top(settings.get("keep_top", 0.0))
+    bf16 = bool(settings.get("classifier_bf16")) and bf16_pays(resolve_device(device))
+    # deep layers are shown through random shifts/rotations/scales
+    energy = Hooked(model, sum(_recipe_terms(settings, model), goal), from_recipe(settings) if coarse else None, bf16)
     try:
-        statistics = settings.get("statistics", 0.0)
-        if statistics and NormStatistics.norm_layers(model.model):  # without BatchNorm (a ViT) there are none to match
-            data.statistics = statistics
-        if is_coarse(data, model):
-            # deep layers: shown through random shifts/rotations/scales; feature matching there fits slower
-            # and gets the preset's larger budget (measured for inversion, not for activation maximization)
-            data.transform = from_recipe(settings)
-            if isinstance(data, FeatureInversion):
-                steps = steps or settings.get("coarse_steps")
-                data.keep_top = settings.get("keep_top", 0.0)
-        config = FitConfig.build({**prior.fit_defaults, **(fit_settings or {})}, steps=steps, seed=seed, device=device,
-                                 progress=progress)
-        energy = _objective(data, settings)
-        result = fit(prior, energy, config, callbacks=callbacks)  # the energy stays with the model, for its scores
-        record = {"prior": prior_name, "preset": preset_name, "params": prior.num_parameters(),
+        config = FitConfig.build({**fitted_prior.fit_defaults, **(fit_settings or {})}, steps=steps, seed=seed,
+                                 device=device, progress=progress)
+        result = fit(fitted_prior, energy, config, callbacks=callbacks)  # the energy stays with the model
+        record = {"prior": prior_name, "preset": preset_name, "params": fitted_prior.num_parameters(),
                   "seconds": round(result.seconds, 2), "steps_run": result.steps_run}
 
         last = result
@@ -134,13 +152,13 @@ def _fit(prior_name: str, preset: str | None, task: str, model: LoadedModel, mak
         def resume(transform_seed: int) -> tuple[torch.Tensor, FitResult]:
             """The same fit run on from where it ended, for as many steps again (new draws of the transforms)."""
             nonlocal last
-            last = fit(prior, energy, replace(config, seed=transform_seed), callbacks=callbacks,
+            last = fit(fitted_prior, energy, replace(config, seed=transform_seed), callbacks=callbacks,
                        optimizer_state=last.optimizer_state)
             return last.output.clamp(0, 1), last
 
-        return result.output.clamp(0, 1), record, data, result, resume
+        return result.output.clamp(0, 1), record, energy, result, resume
     except BaseException:  # an error or Ctrl-C inside the fit leaves no hook on the shared classifier
-        data.remove_hooks()
+        energy.remove_hooks()
         raise
 
 
@@ -190,9 +208,9 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
     top_original = top1(model, target)
 
     def start(prior_seed: int):
-        return _fit(prior_name, preset, PRESET, model, lambda: FeatureInversion(model, [layer], target),
-                    steps=steps, seed=prior_seed, device=device, progress=progress, objective=objective,
-                    callbacks=callbacks, fit_settings=fit_settings, prior_settings=prior_settings)
+        return _fit(prior_name, preset, PRESET, model, objectives.feature_match(layer, target), steps=steps,
+                    seed=prior_seed, device=device, progress=progress, objective=objective, callbacks=callbacks,
+                    fit_settings=fit_settings, prior_settings=prior_settings)
 
     image, fitted, data, result, resume = start(seed)
     try:
@@ -258,76 +276,73 @@ def _transfer(judges: Judges, image: torch.Tensor, target: torch.Tensor) -> dict
             "top1_transfer_original": original, "transfer_agrees": predicted == original}
 
 
-def maximize(judges: Judges, layer: str, channel: int, prior_name: str, *, position: tuple[int, int] | None = None,
-             diversity: float = 0.0, **settings: Any) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+def maximize(judges: Judges, layer: str, channel: int, prior_name: str | nn.Module, *,
+             position: tuple[int, int] | None = None, diversity: float = 0.0, **settings: Any
+             ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
     """The image the prior can make that most excites `channel` of `layer` (a class logit at the logits); with
     `batch` B in `settings`, B images, pushed apart in the layer's Gram space by `diversity` (a weight).
 
-    `settings`: those of `maximize_energy` (preset, steps, seed, device, progress, batch, and the `objective`,
+    `settings`: those of `maximize_objective` (preset, steps, seed, device, progress, batch, and the `objective`,
     `fit_settings` and `prior_settings` overrides of the preset's rows, as in `invert_layer`).
     """
-    model = judges.model
-    image, record, result, unit = _maximize_unit(
-        judges, layer, lambda: ActivationMaximization(model, layer, channel, position), prior_name, diversity, settings)
-    class_name = None if unit.spatial or unit.units != model.num_classes else model.class_name(channel)
+    unit = objectives.channel(layer, channel, position)
+    image, record, result = maximize_objective(judges, _pushed_apart(unit, diversity), prior_name, **settings)
+    class_name = judges.model.class_name(channel) if unit.is_class else None
     return image, {"layer": layer, "channel": channel, "position": list(position) if position else None,
                    **record, "class_name": class_name}, result
 
 
-def maximize_direction(judges: Judges, layer: str, vector: torch.Tensor, prior_name: str, *, diversity: float = 0.0,
-                       **settings: Any) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
-    """As `maximize`, for a direction in `layer`'s channel space (one weight per channel: lucid's `direction`)."""
-    from .direction import DirectionMaximization
-
-    image, record, result, _ = _maximize_unit(
-        judges, layer, lambda: DirectionMaximization(judges.model, layer, vector), prior_name, diversity, settings)
+def maximize_direction(judges: Judges, layer: str, vector: torch.Tensor, prior_name: str | nn.Module, *,
+                       position: tuple[int, int] | None = None, diversity: float = 0.0, **settings: Any
+                       ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+    """As `maximize`, for a direction in `layer`'s channel space (one weight per channel: lucid's `direction`),
+    averaged over positions or at `position`."""
+    unit = objectives.direction(layer, vector, position)
+    image, record, result = maximize_objective(judges, _pushed_apart(unit, diversity), prior_name, **settings)
     return image, {"layer": layer, **record, "class_name": None}, result
 
 
-def _maximize_unit(judges: Judges, layer: str, make_unit: Callable[[], Energy], prior_name: str, diversity: float,
-                   settings: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any], FitResult, Energy]:
-    """The fit of `maximize` for any unit's energy: pushed apart by `diversity` when given (the record then has
-    the weight and the batch's Gram similarity). Returns the image, the record, the fit and the unit's energy."""
-    from .diversity import Diverse, batch_similarity
-
-    def make_energy() -> Energy:
-        energy = make_unit()
-        return Diverse(energy, layer, diversity) if diversity else energy
-
-    image, record, result, data = maximize_energy(judges, make_energy, prior_name, **settings)
-    extra = {"diversity": diversity, "similarity": batch_similarity(judges.model, layer, image)} if diversity else {}
-    return image, {**record, **extra}, result, data.unit if diversity else data
+def _pushed_apart(unit: UnitTerm, weight: float) -> Objective:
+    """The unit, less `weight` times its batch's Gram similarity at its layer (none at weight 0)."""
+    return unit - weight * objectives.diversity(unit.layer) if weight else unit
 
 
-def maximize_energy(judges: Judges, make_energy: Callable[[], Energy], prior_name: str, *, preset: str | None = None,
-                    steps: int | None = None, seed: int = 0, device: str = "auto", progress: bool = False,
-                    objective: dict[str, Any] | None = None, fit_settings: dict[str, Any] | None = None,
-                    prior_settings: dict[str, Any] | None = None, batch: int = 1
-                    ) -> tuple[torch.Tensor, dict[str, Any], FitResult, Any]:
-    """The image the prior can make that most excites what `make_energy()` measures — an energy with
-    `activation(x, transformed=False)` and `remove_hooks()`, as `ActivationMaximization` and
-    `direction.DirectionMaximization` are — under the prior's `maximize` recipe; `batch` > 1 fits that many
-    images at once (seeds seed, seed + 1, …), for objectives over a batch (`diversity.Diverse`). Returns the
-    image(s), the record (activation averaged over the batch; each image's top-1 by the model and the judge,
-    a number for one image, a list for several), the fit and the energy (its hooks removed)."""
+def maximize_objective(judges: Judges, goal: Objective, prior: str | nn.Module, /, *, preset: str | None = None,
+                       steps: int | None = None, seed: int = 0, device: str = "auto", progress: bool = False,
+                       objective: dict[str, Any] | None = None, fit_settings: dict[str, Any] | None = None,
+                       prior_settings: dict[str, Any] | None = None, batch: int = 1
+                       ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+    """The image `prior` (a registered name, or a generator module: see `_prior`) can make that maximizes `goal`
+    (any `objectives.Objective`), under the prior's `maximize` recipe, which `objective` overrides as in
+    `invert_layer`; `batch` > 1 fits that many images at once (seeds seed, seed + 1, …), for objectives over a
+    batch (`objectives.diversity`).
+
+    Returns the image(s), the record and the fit. The record has the `activation` of the goal's unit terms (the
+    whole goal's value when it has none), averaged over the batch, and `activations` (one per unit) when there
+    are several units; each image's top-1 by the model and the judge (a number for one image, a list for
+    several); and, for a diversity term, its weight (`diversity`) and the batch's Gram `similarity`.
+    """
     model = judges.model
-    image, fitted, data, result, _ = _fit(
-        prior_name, preset, MAXIMIZE, model, make_energy, steps=steps, seed=seed, device=device, progress=progress,
+    image, record, energy, result, _ = _fit(
+        prior, preset, MAXIMIZE, model, goal, steps=steps, seed=seed, device=device, progress=progress,
         objective=objective, fit_settings=fit_settings, prior_settings=prior_settings, batch=batch)
     try:
-        data.bf16 = False  # the numbers reported are measured in float32, whatever the fit ran in
-        activation = float(data.activation(image, transformed=False))
-        if len(getattr(data, "channels", ())) > 1:  # several units, one per image: each one's own activation
-            fitted["activations"] = data.activations(data.features(image, transformed=False)).tolist()
+        with torch.no_grad():  # measured in float32, whatever the fit ran in
+            record["activation"] = float(energy.activation(image))
+            activations = energy.activations(image).tolist() if energy.units else []
+            if len(activations) > 1:  # several units, one per image: each one's own activation
+                record["activations"] = activations
     finally:
-        data.remove_hooks()
-    record = {**fitted, "activation": activation}
+        energy.remove_hooks()
     for key, judge in (("top1", model), ("top1_transfer", judges.transfer)):
         if judge is not None:
             tops = classify(judge, image).argmax(dim=1).tolist()
             names = [judge.class_name(t) for t in tops]
             record.update({key: tops[0] if batch == 1 else tops, f"{key}_name": names[0] if batch == 1 else names})
-    return image, record, result, data
+    pushes = [(-weight, term) for weight, term in goal.weighted_terms() if isinstance(term, Diversity)]
+    if pushes:
+        record.update(diversity=pushes[0][0], similarity=batch_similarity(model, pushes[0][1].layer, image))
+    return image, record, result
 
 
 @dataclass

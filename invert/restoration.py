@@ -36,6 +36,10 @@ class Problem:
     noise_level: float | None = None  # denoising: the noise σ (0–1 scale) given by hand, else estimated
     noise_estimate: stopping.NoiseEstimate | None = None  # denoising: estimated once, from the observation
     known: torch.Tensor | None = None  # inpainting: 1×1×H×W, 1 where the observation's pixel is known
+    # what `restore` fits it with when not told: the task's default prior, and each prior's preset for the task
+    # where it is not named after the task (a task's `build` sets both)
+    default_prior: str = "dip"
+    presets: dict[str, str] = field(default_factory=dict)
 
 
 CAMERA_PRESET = "denoise-camera"  # a prior's preset for camera noise, where it has one
@@ -196,13 +200,11 @@ def preset_task(problem: Problem, prior: str) -> str:
     """The preset name `prior` fits `problem` with, where the prior has it: a camera's noise (correlated between
     pixels, coloured) gets the prior's camera-denoising preset; else the one the task names for the prior, else
     the task's own name."""
-    from . import tasks
-
     presets = prior_registry.entry(prior).presets
     if problem.task == "denoise" and CAMERA_PRESET in presets and problem.noise_estimate.correlated:
         return CAMERA_PRESET
     if problem.task not in presets:
-        return tasks.get(problem.task).presets.get(prior, problem.task)
+        return problem.presets.get(prior, problem.task)
     return problem.task
 
 
@@ -241,7 +243,7 @@ def scores(problem: Problem, image: torch.Tensor, border: int | None = None) -> 
 def restore(problem: Problem, prior: str | None = None, *, preset: str | None = None, steps: int | None = None,
             lr: float | None = None, seed: int = 0, device: str = "auto", auto_stop: bool = True,
             progress: bool = False, callbacks: tuple[Callback, ...] = ()) -> Restoration:
-    """Fit `prior` (default: the task's, `tasks.get(task).default_prior`; its preset for the task unless `preset`
+    """Fit `prior` (default: the problem's, its task's default prior; its preset for the task unless `preset`
     names another)
     to `problem` and score the result.
 
@@ -249,9 +251,7 @@ def restore(problem: Problem, prior: str | None = None, *, preset: str | None = 
     near the output variance's minimum (`stop_residual`). Ctrl-C ends the fit with the best result so far.
     `callbacks` watch the fit step by step (see `engine.fit`).
     """
-    from . import tasks
-
-    prior = prior or tasks.get(problem.task).default_prior
+    prior = prior or problem.default_prior
     preset = prior_registry.preset_for(prior, preset_task(problem, prior), preset)
     settings = noise_scaled_settings(problem, prior, preset)
 

@@ -5,11 +5,16 @@ before they sleep. Two or three `invert` processes on two cores then burn each o
 and every one of them crawls (18–30× slower instead of 2–3×). Two changes, chosen by measurement
 (bench/results/thread_policy_probe*.json, docs/speed.md):
 
-- `prepare`, before torch loads: idle threads spin briefly (GOMP_SPINCOUNT) instead of for milliseconds.
+- `prepare`, before torch loads (at the command line's start, at `import invert`): idle threads spin briefly (GOMP_SPINCOUNT) instead of for milliseconds.
   Not at all (OMP_WAIT_POLICY=PASSIVE) made two threads slower than one even alone: waking a sleeping
   thread costs more than the work between two parallel regions here.
 - `choose`: as many threads as there are cores that other processes left free, measured while this process
   starts (CPU time of the whole machine less this process's own, over the seconds torch takes to import).
+
+The command line chooses at start (`choose`, then torch.set_num_threads); the library chooses at its first fit
+(`apply`, from `invert.fit`), once per process, unless a choice was made already: by `set_threads`, by the
+command line or the tests (`choose`), or by the OMP_NUM_THREADS variable. A bare `torch.set_num_threads` is
+not seen (torch does not say whether its count was set or is its default): call `set_threads` instead.
 
 This module imports nothing heavy: the command line calls it before torch is imported.
 """
@@ -19,11 +24,16 @@ import os
 import time
 from typing import Any
 
+from .errors import SettingError
+
 # libgomp reads these once, when torch loads it; a user's own setting of either is kept
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 SPIN_COUNT = "10000"
 # below this the start-up window says little about the machine's load: sample for this long instead
 MIN_WINDOW = 0.2
+# above this the window (from `import invert` in a notebook to its first fit, say) says more about the past than
+# about now: sample afresh
+MAX_WINDOW = 60.0
 
 _start: tuple[float, float, float] | None = None  # (wall, machine busy CPU, own CPU) seconds
 _choice: dict[str, Any] = {}
@@ -66,9 +76,10 @@ def available_cores() -> int:
 
 
 def busy_elsewhere() -> float | None:
-    """How many cores other processes kept busy since `prepare` (or over the last MIN_WINDOW seconds)."""
+    """How many cores other processes kept busy since `prepare` (or over the last MIN_WINDOW seconds when that
+    window is too short or too old)."""
     start = _start
-    if start is None or time.monotonic() - start[0] < MIN_WINDOW:
+    if start is None or not MIN_WINDOW <= time.monotonic() - start[0] <= MAX_WINDOW:
         start = _snapshot()
         time.sleep(MIN_WINDOW)
     end = _snapshot()
@@ -83,15 +94,42 @@ def choose(requested: int | None = None) -> int:
     global _choice
     cores = available_cores()
     if requested:
-        _choice = {"threads": requested, "cores": cores, "how": "asked (--threads)"}
+        _choice = {"threads": requested, "cores": cores, "how": "asked"}
         return requested
     busy = busy_elsewhere()
     threads = cores if busy is None else max(1, min(cores, round(cores - busy)))
     _choice = {"threads": threads, "cores": cores, "busy_elsewhere": None if busy is None else round(busy, 2),
-               "how": "the cores other processes left free at start"}
+               "how": "the cores other processes left free"}
     return threads
 
 
 def choice() -> dict[str, Any]:
-    """How the last `choose` decided (for result.json): threads, cores, the load it saw."""
+    """How this process's threads were chosen (for result.json): threads, cores, the load seen, how; {} before."""
     return dict(_choice)
+
+
+def set_threads(threads: int | None) -> int:
+    """Run torch's CPU work on `threads` threads from now on, or None: on the cores other processes leave free
+    now (the command line's policy). Fits keep this choice. Returns the count."""
+    import torch
+
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise SettingError("threads", f"must be a whole number, at least 1, or None for the policy, got {threads!r}")
+    count = choose(threads)
+    torch.set_num_threads(count)
+    return count
+
+
+def apply() -> None:
+    """The policy, at a fit: once per process, and not where threads were chosen already (`set_threads`,
+    `choose`, OMP_NUM_THREADS). Without it a notebook beside a busy process runs on torch's default of every
+    core and crawls (66 s instead of 2.1 s for a small fit on 2 shared cores)."""
+    global _choice
+    if _choice:
+        return
+    if os.environ.get("OMP_NUM_THREADS"):
+        import torch
+
+        _choice = {"threads": torch.get_num_threads(), "cores": available_cores(), "how": "OMP_NUM_THREADS"}
+        return
+    set_threads(None)

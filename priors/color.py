@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .errors import PriorError
+from .errors import PriorSettingError
 
 _SQRT_CORRELATION = torch.tensor([[0.26, 0.09, 0.02],
                                   [0.27, 0.00, -0.05],
@@ -41,5 +41,5 @@ class DecorrelatedSigmoid(nn.Module):
 def output_layer(kind: str) -> nn.Module:
     """The generators' output nonlinearity: "sigmoid" per RGB channel (the papers') or "decorrelated" colour."""
     if kind not in ("sigmoid", "decorrelated"):
-        raise PriorError(f"output must be 'sigmoid' or 'decorrelated', got {kind!r}")
+        raise PriorSettingError("output", f"must be 'sigmoid' or 'decorrelated', got {kind!r}")
     return nn.Sigmoid() if kind == "sigmoid" else DecorrelatedSigmoid()

@@ -12,7 +12,7 @@ from torch import nn
 
 from .base import GeneratorPrior, ceil_to, meshgrid_input, uniform_noise
 from .color import output_layer
-from .errors import PriorError, PriorSettingError
+from .errors import PriorSettingError
 from .registry import register
 from .regularizers import WeightedTotalVariation
 
@@ -205,13 +205,14 @@ def skip_net(
     """The paper's "skip" network, built from the deepest level outwards; `output` "decorrelated" makes its
     last channels decorrelated colours (as lucid's parameterizations) instead of RGB."""
     if not len(channels_down) == len(channels_up) == len(channels_skip):
-        raise PriorError("channels_down, channels_up and channels_skip need one entry per level")
+        raise PriorSettingError("channels_down or channels_up or channels_skip",
+                                "need one entry per level each, the same number of levels in all three")
     if upsample not in ("bilinear", "nearest"):
-        raise PriorError(f"upsample must be 'bilinear' or 'nearest', got {upsample!r}")
+        raise PriorSettingError("upsample", f"must be 'bilinear' or 'nearest', got {upsample!r}")
     if downsample not in ("stride", "avg"):
-        raise PriorError(f"downsample must be 'stride' or 'avg', got {downsample!r}")
+        raise PriorSettingError("downsample", f"must be 'stride' or 'avg', got {downsample!r}")
     if pad not in ("reflection", "zero"):
-        raise PriorError(f"pad must be 'reflection' or 'zero', got {pad!r}")
+        raise PriorSettingError("pad", f"must be 'reflection' or 'zero', got {pad!r}")
     conv_kw = {"pad": pad, "downsample": downsample}
     kw = dict(filter_down=filter_down, filter_up=filter_up, filter_skip=filter_skip, upsample=upsample,
               need_1x1_up=need_1x1_up, **conv_kw)
@@ -262,7 +263,7 @@ def dip(
     elif input_kind == "meshgrid":
         z, input_depth = meshgrid_input(h, w), 2
     else:
-        raise PriorError(f"input_kind must be 'noise' or 'meshgrid', got {input_kind!r}")
+        raise PriorSettingError("input_kind", f"must be 'noise' or 'meshgrid', got {input_kind!r}")
     net = skip_net(input_depth, channels, channels_down, channels_up, channels_skip, **net_kw)
     for setting, value in (("tv_weight", tv_weight), ("chroma_tv_weight", chroma_tv_weight)):
         if value < 0:

@@ -45,7 +45,8 @@ def register(name: str | None = None, *, presets: dict | None = None, default_pr
         key = name or factory.__name__
         table = presets or {default_preset: {"prior": {}, "fit": {}}}
         if default_preset not in table:
-            raise ValueError(f"prior {key!r}: default preset {default_preset!r} is not in its presets")
+            raise PriorSettingError("default_preset", f"{default_preset!r} is not among prior {key!r}'s presets: "
+                                                      f"{', '.join(sorted(table))}")
         _REGISTRY[key] = PriorEntry(key, factory, table, default_preset)
         return factory
 
@@ -107,6 +108,8 @@ def create(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         prior = e.factory(channels=channels, size=tuple(size), **kwargs)
+    if not isinstance(prior, Prior):  # what `invert.fit` calls: forward(noise, generator), regularizer()
+        raise PriorError(f"prior {name!r}'s factory returned a {type(prior).__name__}, not a priors.Prior")
     prior.fit_defaults = dict(row.get("fit", {}))
     prior.preset = preset or e.default_preset
     return prior

@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 # the command line's policy: as many threads as the cores other processes leave free (beside another job, one)
-torch.set_num_threads(threads.choose())
+threads.set_threads(None)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import torch
 import invert
 from invert import zoo
 from invert.errors import InvertError
+from invert.objectives import Hooked, channel
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -87,17 +88,14 @@ def test_a_direction_in_channel_space_is_a_unit(lite0):
     vector[7] = 2.0  # one channel, scaled: the same unit as blocks.6:7
     by_direction = invert.visualize(lite0, invert.Direction("blocks.6", vector), prior="fourier", steps=3)
     by_channel = invert.visualize(lite0, "blocks.6:7", prior="fourier", steps=3)
-    assert str(by_direction.unit) == "blocks.6:direction"
+    assert str(by_direction.unit) == "blocks.6:2·7" and by_direction.label == "blocks.6:2·7"
     assert torch.allclose(by_direction.image, by_channel.image, atol=1e-5)
     assert by_direction.activation == pytest.approx(by_channel.activation, rel=1e-4)
     mixed = torch.randn(320, generator=torch.Generator().manual_seed(0))
     fitted = invert.visualize(lite0, invert.Direction("blocks.6", mixed), prior="fourier", steps=20)
     grey = torch.full((1, 3, 224, 224), 0.5)
-    energy = invert.Direction("blocks.6", mixed).energy(lite0)
-    try:
-        assert fitted.activation > float(energy.activation(grey, transformed=False))  # the fit raised it
-    finally:
-        energy.remove_hooks()
+    with Hooked(lite0, invert.Direction("blocks.6", mixed).objective()) as energy:
+        assert fitted.activation > float(energy.activation(grey))  # the fit raised it
     with pytest.raises(InvertError, match="320 finite numbers"):
         invert.visualize(lite0, invert.Direction("blocks.6", torch.ones(5)), steps=1)
 
@@ -129,15 +127,11 @@ def test_the_command_line_draws_a_diverse_batch(run_cli, tmp_path):
 
 
 def test_moving_an_energy_leaves_the_shared_classifier_where_it_is(lite0):
-    from invert.inversion import ActivationMaximization
-
     weights = [p.data_ptr() for p in lite0.model.parameters()]
-    energy = ActivationMaximization(lite0, "blocks.2", 3)
-    try:
+    with Hooked(lite0, channel("blocks.2", 3)) as energy:
         energy.to(torch.float64)  # what engine.fit does with a device: the energy's own tensors only
-        assert next(lite0.model.parameters()).dtype == torch.float32 and not list(energy.children())
-    finally:
-        energy.remove_hooks()
+        assert next(lite0.model.parameters()).dtype == torch.float32
+        assert not any(m is lite0.model for m in energy.modules())
     invert.visualize(lite0, "blocks.2:3", prior="pixel", steps=2)
     assert [p.data_ptr() for p in lite0.model.parameters()] == weights  # not copied away and back
 

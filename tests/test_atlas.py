@@ -11,7 +11,7 @@ from PIL import Image
 
 from invert import examples, zoo
 from invert.commands.atlas import units
-from invert.inversion import ActivationMaximization
+from invert.objectives import Hooked, channel
 from invert.transforms import crops
 
 LAYER = "blocks.1"  # 24 channels at 56×56: a forward stops there, so the tests stay fast
@@ -53,26 +53,22 @@ def test_crops_take_each_image_of_a_batch_copy_major():
 
 
 def test_a_list_of_channels_puts_channel_i_on_image_i(lite0):
-    energy = ActivationMaximization(lite0, LAYER, [3, 5])
-    try:
+    with Hooked(lite0, channel(LAYER, [3, 5])) as energy:
         x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-        features = energy.features(x, transformed=False)
-        f = features[LAYER]
+        f = energy.features(x, transformed=False)[LAYER]
         expected = torch.stack([f[0, 3].mean(), f[1, 5].mean()])
-        assert torch.allclose(energy.activations(features), expected)
-        assert torch.allclose(energy.measure(features), expected.mean())
+        assert torch.allclose(energy.activations(x), expected)
+        assert torch.allclose(energy.activation(x), expected.mean())
         x.requires_grad_(True)
-        energy.activations(energy.features(x, transformed=False))[0].backward()
+        energy.activations(x)[0].backward()
         assert x.grad[0].abs().sum() > 0 and x.grad[1].abs().sum() == 0  # unit 0 looks at its own image only
-    finally:
-        energy.remove_hooks()
 
 
 def test_a_channel_out_of_range_is_refused_whichever_it_is(lite0):
     from invert.errors import SettingError
 
     with pytest.raises(SettingError, match="99 is out of range"):
-        ActivationMaximization(lite0, LAYER, [0, 99])
+        Hooked(lite0, channel(LAYER, [0, 99]))
 
 
 def test_render_returns_one_image_and_one_activation_per_unit(lite0):
@@ -81,11 +77,8 @@ def test_render_returns_one_image_and_one_activation_per_unit(lite0):
 
     images, record, _ = atlas.render(Judges(lite0), LAYER, [2, 7], "tv", steps=2)
     assert images.shape == (2, 3, 224, 224) and record["units"] == [2, 7] and not record["classes"]
-    energy = ActivationMaximization(lite0, LAYER, [2, 7])
-    try:  # the activations recorded are each unit's on its own image
-        measured = energy.activations(energy.features(images, transformed=False))
-    finally:
-        energy.remove_hooks()
+    with Hooked(lite0, channel(LAYER, [2, 7])) as energy:  # the activations recorded: each unit's on its image
+        measured = energy.activations(images)
     assert record["activations"] == pytest.approx(measured.tolist(), rel=1e-4)
     stem = lite0.model.conv_stem.weight  # the shared model is left as it was (other fits' numbers depend on it)
     assert stem.is_contiguous() and not stem.is_contiguous(memory_format=torch.channels_last)

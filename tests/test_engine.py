@@ -5,6 +5,7 @@ import torch
 
 from invert import priors
 from invert import Energy, FitConfig, TotalVariation, fit, reconstruction
+from invert.errors import InvertError, SettingError
 
 
 @pytest.mark.parametrize("name", ["dip", "deep_decoder", "tv", "pixel"])
@@ -101,3 +102,72 @@ def test_callback_can_stop(photo):
 def test_unknown_fit_setting_is_an_error():
     with pytest.raises(ValueError, match="unknown fit settings: stepz"):
         FitConfig.build({}, stepz=3)
+
+
+@pytest.fixture
+def unchosen(monkeypatch):
+    """A process whose threads nobody chose yet (as a notebook's), with one core kept busy by another process;
+    torch.set_num_threads is recorded instead of changing the tests' own threads."""
+    from invert import threads
+
+    calls = []
+    monkeypatch.setattr(threads, "_choice", {})
+    monkeypatch.setattr(threads, "busy_elsewhere", lambda: 1.0)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    return calls
+
+
+def _tiny_fit() -> None:
+    fit(priors.create("pixel", size=(8, 8)), reconstruction(torch.rand(1, 3, 8, 8)), FitConfig(steps=1))
+
+
+def test_the_first_fit_applies_the_thread_policy_once(unchosen):
+    from invert import threads
+
+    _tiny_fit()
+    _tiny_fit()
+    policy = max(1, threads.available_cores() - 1)
+    assert unchosen == [policy]
+    assert threads.choice() == {"threads": policy, "cores": threads.available_cores(), "busy_elsewhere": 1.0,
+                                "how": "the cores other processes left free"}
+
+
+def test_set_threads_wins_over_the_policy(unchosen):
+    from invert import threads
+
+    assert threads.set_threads(3) == 3
+    _tiny_fit()
+    assert unchosen == [3] and threads.choice()["how"] == "asked"
+    assert threads.set_threads(None) == max(1, threads.available_cores() - 1)  # the policy again, now
+    with pytest.raises(SettingError, match="threads must be a whole number"):
+        threads.set_threads(0)
+
+
+def test_the_command_line_s_thread_choice_is_kept(unchosen, run_cli, photo_file, tmp_path):
+    code, printed = run_cli("restore", "denoise", photo_file, "--prior", "tv", "--steps", "2", "--threads", "3",
+                            "--out", str(tmp_path / "out"), "--quiet")
+    assert code == 0, printed.err
+    assert unchosen == [3]  # the command line's, and no other from the fit
+
+
+def test_omp_num_threads_is_a_choice_too(unchosen, monkeypatch):
+    from invert import threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    _tiny_fit()
+    assert unchosen == [] and threads.choice()["how"] == "OMP_NUM_THREADS"
+
+
+def test_a_prior_with_nothing_to_fit_is_the_caller_s_error():
+    frozen = priors.create("pixel", size=(8, 8)).requires_grad_(False)
+    with pytest.raises(InvertError, match="no trainable parameters"):
+        fit(frozen, reconstruction(torch.rand(1, 3, 8, 8)), FitConfig(steps=1))
+
+
+def test_a_loss_that_is_not_a_number_is_the_caller_s_error():
+    """Caught as the package's errors are, and as the FloatingPointError it is."""
+    target = torch.full((1, 3, 8, 8), math.nan)
+    with pytest.raises(InvertError, match="not finite before the first step") as caught:
+        fit(priors.create("pixel", size=(8, 8)), reconstruction(target), FitConfig(steps=2))
+    assert isinstance(caught.value, FloatingPointError)

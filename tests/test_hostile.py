@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from invert import cli, codec, files, report
+from invert import cli, codec, files, provenance, report
 from invert.commands import output
 from invert.images import load_image
 from invert.physics import Downsample
@@ -301,7 +301,7 @@ def test_exif_orientation_is_applied(tmp_path):
 
 def test_json_is_strict(tmp_path):
     path = tmp_path / "r.json"
-    report.write_json({"psnr": float("inf"), "history": [{"loss": float("nan")}], "notes": ["kept"]}, path)
+    provenance.write_json({"psnr": float("inf"), "history": [{"loss": float("nan")}], "notes": ["kept"]}, path)
     data = json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in strict JSON"))
     assert data["psnr"] is None and data["history"][0]["loss"] is None
     assert data["notes"][0] == "kept" and "psnr" in data["notes"][1] and "history[0].loss" in data["notes"][1]
@@ -440,7 +440,7 @@ STUDY = 'task = "restore"\nimages = ["skimage:camera"]\npriors = ["tv", "pixel",
 def test_a_later_cell_failing_keeps_the_cells_that_finished(run_cli, tmp_path, monkeypatch):
     from invert import studies
 
-    real, calls = studies.run_cell, []
+    real, calls = studies.runner.run_cell, []
 
     def third_fails(settings, folder):
         calls.append(settings)
@@ -448,12 +448,12 @@ def test_a_later_cell_failing_keeps_the_cells_that_finished(run_cli, tmp_path, m
             raise OSError(28, "No space left on device")
         return real(settings, folder)
 
-    monkeypatch.setattr(studies, "run_cell", third_fails)
+    monkeypatch.setattr(studies.runner, "run_cell", third_fails)
     (tmp_path / "s.toml").write_text(STUDY)
     out = tmp_path / "study"
     code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
     assert code != 0 and len(studies.read_manifest(out)) == 2  # the two finished cells are still there
-    monkeypatch.setattr(studies, "run_cell", real)
+    monkeypatch.setattr(studies.runner, "run_cell", real)
     code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
     assert code == 0 and "4 cells run now, 6 of 6 done" in err  # resumed: only the missing ones ran
 
@@ -461,13 +461,13 @@ def test_a_later_cell_failing_keeps_the_cells_that_finished(run_cli, tmp_path, m
 def test_a_cell_cut_by_ctrl_c_is_marked_cut_and_the_study_stops(tmp_path, monkeypatch):
     from invert import studies
 
-    real = studies.run_cell
+    real = studies.runner.run_cell
 
     def cut_second(settings, folder):
         record = real(settings, folder)
         return {**record, "interrupted": settings["seed"] == 1}
 
-    monkeypatch.setattr(studies, "run_cell", cut_second)
+    monkeypatch.setattr(studies.runner, "run_cell", cut_second)
     (tmp_path / "s.toml").write_text(STUDY)
     out = tmp_path / "study"
     out.mkdir()
@@ -480,8 +480,8 @@ def test_a_cell_cut_by_ctrl_c_is_marked_cut_and_the_study_stops(tmp_path, monkey
 def test_an_interrupted_study_says_so_in_its_report_until_it_is_finished(run_cli, tmp_path, monkeypatch):
     from invert import studies
 
-    real = studies.run_cell
-    monkeypatch.setattr(studies, "run_cell", lambda settings, folder: {
+    real = studies.runner.run_cell
+    monkeypatch.setattr(studies.runner, "run_cell", lambda settings, folder: {
         **real(settings, folder), "interrupted": settings["seed"] == 1})
     (tmp_path / "s.toml").write_text(STUDY)
     out = tmp_path / "study"
@@ -489,7 +489,7 @@ def test_an_interrupted_study_says_so_in_its_report_until_it_is_finished(run_cli
     assert code == 130 and "interrupted" in err
     assert "INCOMPLETE: 1 of the spec's 6 cells are done" in (out / "report.md").read_text()
     assert "INCOMPLETE" in (out / "report.html").read_text()
-    monkeypatch.setattr(studies, "run_cell", real)
+    monkeypatch.setattr(studies.runner, "run_cell", real)
     code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
     assert code == 0 and "INCOMPLETE" not in (out / "report.md").read_text()
 
@@ -542,7 +542,7 @@ def test_an_edited_spec_is_said_and_kept_apart_in_the_report(run_cli, tmp_path):
         code, (_, err) = run_cli("study", "run", str(tmp_path / "s.toml"), "--out", str(out), "--quiet")
         assert code == 0, err
     assert "holds cells of another spec (it differed in steps)" in err
-    rows = report.study_table([(s, r) for s, r, _ in studies.finished_cells(out)])
+    rows = studies.study_table([(s, r) for s, r, _ in studies.finished_cells(out)])
     assert sorted(row["row"] for row in rows) == ["denoise steps=1", "denoise steps=2"]
 
 
@@ -673,8 +673,8 @@ def test_a_study_run_from_python_says_incomplete_too(tmp_path, monkeypatch):
     (tmp_path / "s.toml").write_text(STUDY)
     out = tmp_path / "study"
     out.mkdir()
-    real = studies.run_cell
-    monkeypatch.setattr(studies, "run_cell", lambda settings, folder: {
+    real = studies.runner.run_cell
+    monkeypatch.setattr(studies.runner, "run_cell", lambda settings, folder: {
         **real(settings, folder), "interrupted": settings["seed"] == 1})
     studies.run_study(studies.load_spec(tmp_path / "s.toml"), out)
     assert "INCOMPLETE: 1 of the spec's 6 cells" in studies.write_report(out)[0].read_text()

@@ -10,7 +10,8 @@ from invert import zoo
 from invert import FitConfig, fit
 from invert.attribution import attribution_map
 from invert.errors import InvertError
-from invert.inversion import ActivationMaximization, AlphaNorm, FeatureInversion, top1
+from invert.inversion import AlphaNorm, top1
+from invert.objectives import STATISTICS, Hooked, bn_statistics, channel, feature_match, top_hinge
 from invert.preimages import MAXIMIZE, RESTART_SEED_STEP, STALL_RATIO, Judges, invert_layer, is_coarse, recipe
 from invert.transforms import copies, crops, from_recipe, jitter, padded, standard
 
@@ -26,18 +27,18 @@ def coffee(lite0):
 
 
 def test_feature_loss_is_zero_at_the_target_and_normalized(lite0, coffee):
-    energy = FeatureInversion(lite0, ["blocks.2", "classifier"], coffee)
-    assert float(energy(coffee)) == pytest.approx(0.0, abs=1e-6)
-    grey = torch.full_like(coffee, 0.5)
-    errors = energy.errors(grey)
+    with Hooked(lite0, feature_match(["blocks.2", "classifier"], coffee)) as energy:
+        assert float(energy(coffee)) == pytest.approx(0.0, abs=1e-6)
+        grey = torch.full_like(coffee, 0.5)
+        errors = energy.errors(grey)
     assert set(errors) == {"blocks.2", "classifier"}
     assert all(0.05 < e < 10 for e in errors.values())
 
 
 def test_pixel_preimage_of_a_shallow_layer_approaches_the_target(lite0, coffee):
-    energy = FeatureInversion(lite0, ["blocks.0"], coffee)
     prior = priors.create("pixel", size=(224, 224))
-    result = fit(prior, energy, FitConfig(steps=25, lr=0.05))
+    with Hooked(lite0, feature_match("blocks.0", coffee)) as energy:
+        result = fit(prior, energy, FitConfig(steps=25, lr=0.05))
     assert result.history[-1]["loss"] < 0.5 * result.history[0]["loss"]
 
 
@@ -179,35 +180,38 @@ def test_a_stall_that_moved_runs_on_and_one_that_did_not_starts_afresh(lite0, co
 
 
 def test_transforms_only_at_coarse_layers(lite0, coffee):
-    assert not is_coarse(FeatureInversion(lite0, ["blocks.1"], coffee), lite0)  # 56×56 of 224
-    assert is_coarse(FeatureInversion(lite0, ["blocks.4"], coffee), lite0)  # 14×14
-    assert is_coarse(FeatureInversion(lite0, ["classifier"], coffee), lite0)
+    assert not is_coarse(["blocks.1"], lite0)  # 56×56 of 224
+    assert is_coarse(["blocks.4"], lite0)  # 14×14
+    assert is_coarse(["classifier"], lite0)
+    assert not is_coarse(["blocks.1", "classifier"], lite0)  # every layer must be coarse
 
 
 def test_statistics_prior_pulls_towards_the_models_feature_statistics(lite0, coffee):
-    energy = FeatureInversion(lite0, ["blocks.4"], coffee, statistics=0.01)
     prior = priors.create("pixel", size=(224, 224))
     x0 = prior().detach()
-    _, start = energy._forward(x0, transformed=False)
-    assert float(energy(x0)) == pytest.approx(energy.errors(x0)["blocks.4"] + float(start), rel=1e-4)
-    result = fit(prior, energy, FitConfig(steps=10, lr=0.02))
-    _, end = energy._forward(result.final, transformed=False)
-    assert float(end) < 0.9 * float(start)
+    with Hooked(lite0, feature_match("blocks.4", coffee) + 0.01 * bn_statistics()) as energy:
+        def distance(x):
+            return float(energy._measure(x, transformed=False)[STATISTICS])
+
+        start = distance(x0)
+        assert float(energy(x0)) == pytest.approx(energy.errors(x0)["blocks.4"] + 0.01 * start, rel=1e-4)
+        result = fit(prior, energy, FitConfig(steps=10, lr=0.02))
+        assert distance(result.final) < 0.9 * start
 
 
 def test_activation_maximization_raises_the_activation(lite0):
-    energy = ActivationMaximization(lite0, "blocks.2", channel=5)
     prior = priors.create("pixel", size=(224, 224))
-    start = float(energy.activation(prior().detach(), transformed=False))
-    result = fit(prior, energy, FitConfig(steps=15, lr=0.01))
-    assert float(energy.activation(result.final, transformed=False)) > start + 5
+    with Hooked(lite0, channel("blocks.2", 5)) as energy:
+        start = float(energy.activation(prior().detach()))
+        result = fit(prior, energy, FitConfig(steps=15, lr=0.01))
+        assert float(energy.activation(result.final)) > start + 5
 
 
 def test_activation_maximization_checks_the_unit(lite0):
     with pytest.raises(InvertError, match="out of range.*0–999"):
-        ActivationMaximization(lite0, "classifier", channel=1000)
+        Hooked(lite0, channel("classifier", 1000))
     with pytest.raises(InvertError, match="outside"):
-        ActivationMaximization(lite0, "blocks.2", channel=0, position=(99, 0))
+        Hooked(lite0, channel("blocks.2", 0, position=(99, 0)))
 
 
 def test_transforms_keep_shape_and_are_seeded():
@@ -265,24 +269,25 @@ def test_copies_average_the_feature_error_over_independent_draws(lite0, coffee):
     assert batch.shape == (3, 3, 32, 32) and not torch.equal(batch[0], batch[1])
     # the energy of three copies is the mean of the three copies' energies
     scales = iter([1.0, 0.5, 0.25])
-    tripled = FeatureInversion(lite0, ["blocks.2"], coffee, transform=copies(lambda v: v * next(scales), 3))
-    single = FeatureInversion(lite0, ["blocks.2"], coffee)
-    expected = sum(float(single(coffee * s)) for s in (1.0, 0.5, 0.25)) / 3
-    assert float(tripled(coffee)) == pytest.approx(expected, rel=1e-4)
+    match = feature_match("blocks.2", coffee)
+    with Hooked(lite0, match, copies(lambda v: v * next(scales), 3)) as tripled, Hooked(lite0, match) as single:
+        expected = sum(float(single(coffee * s)) for s in (1.0, 0.5, 0.25)) / 3
+        assert float(tripled(coffee)) == pytest.approx(expected, rel=1e-4)
 
 
 def test_keep_top_pushes_only_when_another_class_comes_near_the_top(lite0, coffee):
-    hinge = FeatureInversion._top_hinge
+    hinge = top_hinge
     target = torch.tensor([[3.0, 1.0, 0.0, 0.0]])  # top unit 0, margin 2, ‖target‖² 10
     assert float(hinge(torch.tensor([[5.0, 1.0, 0.0, 0.0]]), target)) == 0  # leads by more than the margin
     assert float(hinge(torch.tensor([[1.0, 3.0, 0.0, 0.0]]), target)) == pytest.approx(4 ** 2 / 10)
     # in the energy it counts at the logits only, and adds nothing at the target itself
-    plain = FeatureInversion(lite0, ["classifier"], coffee)
-    kept = FeatureInversion(lite0, ["classifier"], coffee, keep_top=1.0)
     grey = torch.full_like(coffee, 0.5)
-    assert float(kept(coffee)) == pytest.approx(0, abs=1e-6) and float(kept(grey)) > float(plain(grey))
-    spatial = FeatureInversion(lite0, ["blocks.2"], coffee, keep_top=1.0)
-    assert float(spatial(grey)) == float(FeatureInversion(lite0, ["blocks.2"], coffee)(grey))
+    with Hooked(lite0, feature_match("classifier", coffee)) as plain, \
+            Hooked(lite0, feature_match("classifier", coffee, keep_top=1.0)) as kept:
+        assert float(kept(coffee)) == pytest.approx(0, abs=1e-6) and float(kept(grey)) > float(plain(grey))
+    with Hooked(lite0, feature_match("blocks.2", coffee, keep_top=1.0)) as spatial, \
+            Hooked(lite0, feature_match("blocks.2", coffee)) as unkept:
+        assert float(spatial(grey)) == float(unkept(grey))
 
 
 def test_alpha_norm_is_zero_at_grey_and_one_at_the_extremes():

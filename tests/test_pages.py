@@ -111,7 +111,7 @@ def test_a_study_report_shows_its_images_and_the_cells_numbers(browser, tmp_path
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from invert import report, studies
+    from invert import studies
     from test_studies import run_to_report
 
     out = run_to_report(tmp_path, 'task = "restore"\nimages = ["skimage:camera", "skimage:coins"]\n'
@@ -119,7 +119,7 @@ def test_a_study_report_shows_its_images_and_the_cells_numbers(browser, tmp_path
     browser.get((out / "report.html").as_uri())
     WebDriverWait(browser, PAGE_WAIT_S).until(all_images_decoded)
     assert len(browser.find_elements(By.TAG_NAME, "img")) == 3  # two images' grids and the loss curves
-    expected = report.study_table([(s, r) for s, r, _ in studies.finished_cells(out)])
+    expected = studies.study_table([(s, r) for s, r, _ in studies.finished_cells(out)])
     table = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
              for tr in browser.find_elements(By.CSS_SELECTOR, "table tr")][1:]
     assert len(table) == len(expected) == 2

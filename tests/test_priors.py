@@ -1,3 +1,6 @@
+import importlib
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -108,8 +111,12 @@ def test_dip_options_build():
 
 
 def test_bad_dip_option_is_a_clear_error():
-    with pytest.raises(ValueError, match="upsample"):
+    """A setting error of the package's own (an InvertError, a ValueError) that names the argument at fault."""
+    from invert.errors import SettingError
+
+    with pytest.raises(SettingError, match="upsample must be 'bilinear' or 'nearest'") as caught:
         priors.create("dip", size=(16, 16), upsample="cubic")
+    assert caught.value.setting == "upsample" and isinstance(caught.value, priors.PriorError)
 
 
 def test_tv_prior_adds_its_regularizer():
@@ -163,3 +170,75 @@ def test_maco_optimizes_the_phase_of_a_natural_magnitude(tmp_path, monkeypatch):
     # (columns 0 and W/2 must be Hermitian-symmetric: irfft2 drops what is not, so they are left out)
     ratio = spectrum[:, :, 1:-1] / p.magnitude[0, :, :, 1:-1]
     assert float(ratio.std() / ratio.mean()) < 1e-3
+
+
+TOY_PRIOR = '''
+import torch
+
+from .base import Prior
+from .registry import register
+
+
+class Flat(Prior):
+    def __init__(self, channels, size):
+        super().__init__(channels, size)
+        self.level = torch.nn.Parameter(torch.tensor(0.5))
+
+    def render(self, input_noise_std, generator):
+        return self.level.expand(1, self.channels, *self.size)
+
+
+@register("toy", presets={"default": {"prior": {}, "fit": {"steps": 3}}})
+def toy(channels, size):
+    """A flat grey image."""
+    return Flat(channels, size)
+'''
+
+
+def test_a_new_prior_is_one_file(tmp_path, monkeypatch):
+    """A copy of the package with one more file: the package registers it and the command line knows its name,
+    with nothing else edited."""
+    import shutil
+    import sys
+
+    from invert import defaults
+
+    folder = tmp_path / "priors_copy"
+    shutil.copytree(Path(priors.__file__).parent, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "toy.py").write_text(TOY_PRIOR)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        copy = importlib.import_module("priors_copy")
+        assert copy.available() == sorted([*priors.available(), "toy"])
+        assert list(defaults.prior_names_in(folder)) == copy.available()
+        assert copy.create("toy", size=(4, 4)).fit_defaults == {"steps": 3}
+    finally:
+        for name in [m for m in sys.modules if m == "priors_copy" or m.startswith("priors_copy.")]:
+            del sys.modules[name]
+
+
+def test_the_names_are_read_however_the_decorator_is_spelt(tmp_path):
+    from invert import defaults
+
+    (tmp_path / "several.py").write_text(
+        '@register("first", presets={})\ndef a(): ...\n\n@priors.register(name="second")\ndef b(): ...\n\n'
+        '@register()\ndef third(): ...\n\n@functools.cache\ndef not_a_prior(): ...\n')
+    assert defaults.prior_names_in(tmp_path) == ("first", "second", "third")
+
+
+def test_a_factory_must_build_a_prior():
+    @priors.register("not_a_prior_test")
+    def not_a_prior_test(channels, size):
+        """A plain module."""
+        return torch.nn.Conv2d(channels, channels, 1)
+
+    try:
+        with pytest.raises(priors.PriorError, match="returned a Conv2d, not a priors.Prior"):
+            priors.create("not_a_prior_test")
+    finally:
+        priors.registry._REGISTRY.pop("not_a_prior_test")
+
+
+def test_a_default_preset_must_be_among_the_presets():
+    with pytest.raises(priors.PriorSettingError, match="default_preset 'fast' is not among"):
+        priors.register("bad_preset_test", presets={"default": {}}, default_preset="fast")(lambda channels, size: None)

@@ -87,4 +87,4 @@ def test_a_killed_ray_driver_resumes(tmp_path):
 
 def test_an_address_where_nothing_listens_is_one_line():
     with pytest.raises(InvertError, match="no Ray cluster answers at 127.0.0.1:1"):  # not Ray's minutes of retries
-        studies._reachable("127.0.0.1:1")
+        studies.runner._reachable("127.0.0.1:1")

@@ -119,21 +119,20 @@ def test_a_deblurring_study_from_a_spec(tmp_path):
     assert settings["add_blur"] == 2.0 and "psnr" in record
 
 
-def test_a_study_task_registered_outside_the_library_runs_as_a_spec_and_reports(tmp_path):
-    """A new kind of study (fit a prior to reproduce an image) with its own keys, cells and report columns."""
-    from invert import FitConfig, fit, images, metrics, priors
+def test_an_operation_registered_outside_the_library_runs_as_a_spec_and_reports(tmp_path):
+    """A new operation (fit a prior to reproduce an image) with its own keys, cells, typed result and report
+    columns, in this file only."""
+    from invert import FitConfig, fit, images, metrics, operations, priors
     from invert.cell_scores import column
     from invert.energies import reconstruction
+    from invert.results import Result
 
-    def read(raw, spec, base, where):
-        spec.images = studies.expand_images(raw.get("images", []), base, where)
-
-    def run(settings, common):
-        target, _ = images.load_image(settings["image"])
-        target = images.center_crop(target, 24)
-        prior = priors.create(settings["prior"], channels=target.shape[1], size=(24, 24), seed=settings["seed"])
-        result = fit(prior, reconstruction(target), FitConfig(steps=common["steps"], lr=0.05, auto_stop=False))
-        return result.output, {"psnr": metrics.psnr(result.output, target), "seconds": result.seconds}, result
+    @dataclass(repr=False, kw_only=True)
+    class Reproduction(Result):
+        kind = "reproduce"
+        headline = ("psnr",)
+        psnr: float
+        seconds: float
 
     @dataclass(frozen=True)
     class Reproduced:
@@ -143,10 +142,31 @@ def test_a_study_task_registered_outside_the_library_runs_as_a_spec_and_reports(
         def of(cls, settings, record):
             return cls(record["psnr"])
 
-    task = studies.StudyTask("reproduce", frozenset({"images"}), read,
-                             lambda spec: [{"image": i} for i in spec.images], run, lambda settings: "reproduce",
-                             Reproduced)
-    studies.register_study_task(task)
+    class Reproduce(operations.Operation):
+        name = "reproduce"
+        keys = frozenset({"images"})
+        scores = Reproduced
+
+        def run(self, target, prior, steps):
+            result = fit(prior, reconstruction(target), FitConfig(steps=steps, lr=0.05, auto_stop=False))
+            return Reproduction(psnr=metrics.psnr(result.output, target), seconds=result.seconds,
+                                image=result.output, fit=result)
+
+        def read(self, raw, spec, base, where):
+            spec.images = studies.expand_images(raw.get("images", []), base, where)
+
+        def grid(self, spec):
+            return [{"image": i} for i in spec.images]
+
+        def run_cell(self, settings):
+            target = images.center_crop(images.load_image(settings["image"])[0], 24)
+            prior = priors.create(settings["prior"], channels=target.shape[1], size=(24, 24), seed=settings["seed"])
+            return self.run(target, prior, settings["steps"])
+
+        def row(self, settings):
+            return "reproduce"
+
+    operations.register(Reproduce)
     try:
         spec_file = tmp_path / "spec.toml"
         spec_file.write_text('task = "reproduce"\nimages = ["skimage:camera"]\npriors = ["pixel"]\nsteps = 30\n')
@@ -155,8 +175,10 @@ def test_a_study_task_registered_outside_the_library_runs_as_a_spec_and_reports(
         assert studies.run_study(studies.load_spec(spec_file), out)[:2] == (1, 1)
         report_md, report_html = studies.write_report(out)
         assert "PSNR to the crop" in report_md.read_text() and "reproduce" in report_html.read_text()
+        [(_, record, _)] = studies.finished_cells(out)
+        assert record["schema"] >= 1 and Reproduction.from_json(record).psnr == record["psnr"]
     finally:
-        del studies.STUDY_TASKS["reproduce"]
+        operations.unregister("reproduce")
 
 
 def test_the_recipe_is_typed_once_for_flags_spec_keys_and_python(tmp_path, run_cli):

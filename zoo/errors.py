@@ -1,9 +1,11 @@
-"""The error of the model zoo: one line that says what to do."""
+"""The error of the model zoo: one line that says what to do (under `InvertError`)."""
 import difflib
 from typing import Iterable
 
+from invert.errors import InvertError
 
-class ZooError(ValueError):
+
+class ZooError(InvertError):
     """A model cannot be loaded or inspected. `setting` names the argument at fault, when one is (`weights`),
     so that a front end can say it in its own words."""
 

@@ -44,12 +44,14 @@ def layers(model: nn.Module, input_size: tuple[int, int, int]) -> list[LayerInfo
     return [LayerInfo(name, type(module).__name__, shapes.get(name)) for name, module in modules]
 
 
-def find_layers(model: nn.Module, names: Sequence[str], model_name: str = "MODEL") -> dict[str, nn.Module]:
+def find_layers(model: nn.Module, names: Sequence[str], model_name: str | None = None) -> dict[str, nn.Module]:
     """The named modules; an unknown name is a ZooError with the close names and how to list them all."""
     modules = {n: m for n, m in model.named_modules() if n}
+    of = f" of {model_name}" if model_name else ""
     for name in names:
         if name not in modules:
-            raise ZooError(f"unknown layer {name!r}; {did_you_mean(name, modules)}run `invert layers {model_name}` to list all")
+            raise ZooError(f"unknown layer {name!r}{of}; {did_you_mean(name, modules)}"
+                           "invert.zoo.layers(model, input_size) lists them all")
     return modules
 
 
@@ -65,7 +67,7 @@ class FeatureExtractor:
     through.
     """
 
-    def __init__(self, model: nn.Module, layer_names: Sequence[str], model_name: str = "MODEL") -> None:
+    def __init__(self, model: nn.Module, layer_names: Sequence[str], model_name: str | None = None) -> None:
         modules = find_layers(model, layer_names, model_name)
         self.model = model
         self.layer_names = list(dict.fromkeys(layer_names))

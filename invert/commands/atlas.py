@@ -65,7 +65,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from .. import atlas_study, studies
+    from .. import studies
+    from ..operations import atlas as atlas_study
     from .batch import claim_study, run_claimed
 
     if args.executor == "ray" and importlib.util.find_spec("ray") is None:

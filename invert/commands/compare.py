@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from . import options
 from .model_args import DEFAULT_IMAGE, load_target
 from .output import prepare_output_dir, say
-from .fitting import add_common, check_layers, fit_settings, load_judges, warn_if_failed, write_result
+from .fitting import add_common, cell_of, check_layers, fit_settings, load_judges, warn_if_failed, write_result
 
 if TYPE_CHECKING:
     from ..preimages import Cell
@@ -31,8 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from invert import zoo
 
-    from .. import files, preimages, report
-    from ..faithfulness import score_picture
+    from .. import files, operations, preimages, report
     from ..images import save_image
 
     image_specs = options.images_of(args, DEFAULT_IMAGE)
@@ -44,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
     settings = fit_settings(args)
 
     def fit_key(key: tuple[int, str]):
-        image, record, result = preimages.invert_layer(judges, targets[key[0]], layer, key[1], **settings)
-        record["image"] = image_specs[key[0]]
-        return image, record, result
+        image, record, result = cell_of(operations.get("preimage").run(judges, targets[key[0]], layer, key[1],
+                                                                       **settings))
+        return image, {**record, "image": image_specs[key[0]]}, result
 
     def save(cell: Cell) -> None:
         save_image(cell.image, out / f"{cell.key[0]}__{cell.key[1]}.png")
@@ -59,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.comparison(cells, judges.model, targets, args.priors, table, out)
         write_result(args, judges, cells, interrupted, out, layer=layer, priors=args.priors, images=image_specs,
-                     summary=table, faithful=lambda cell: score_picture(judges.model, layer, cell.image,
-                                                                        photo=targets[cell.key[0]]).as_record())
+                     summary=table)
     try:  # after the files: a terminal that went away costs the table, not them (a closed pipe ends quietly)
         print(report.markdown_table(table))
     except BrokenPipeError:

@@ -3,7 +3,7 @@ options, the judges they load, the stall warning and result.json."""
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 from ..defaults import RESTARTS, STALL_RATIO
 from .. import tasks
@@ -12,7 +12,11 @@ from .model_args import add_model_args
 from .output import say
 
 if TYPE_CHECKING:
+    import torch
+
+    from ..engine import FitResult
     from ..preimages import Cell, Judges
+    from ..results import Result
 
 
 def add_common(p: argparse.ArgumentParser, restarts: bool = True) -> None:
@@ -35,12 +39,17 @@ def recipe(args: argparse.Namespace) -> tasks.Recipe:
 
 
 def fit_settings(args: argparse.Namespace) -> dict:
-    """The keyword arguments of `invert_layer` and `maximize` that come from the command line."""
+    """The keyword arguments of the pre-image and maximize operations' `run` that come from the command line."""
     settings = dict(steps=args.steps, seed=args.seed, device=args.device, progress=not args.quiet,
-                    objective=recipe(args).objective())
+                    recipe=recipe(args))
     if hasattr(args, "restarts"):
         settings["restarts"] = args.restarts
     return settings
+
+
+def cell_of(result: Result) -> tuple[torch.Tensor, dict, FitResult]:
+    """An operation's result as a grid's cell holds it: the image, the record result.json lists, the fit."""
+    return result.image, result.to_json(), result.fit
 
 
 def warn_if_failed(cell: Cell) -> None:
@@ -74,14 +83,14 @@ def check_layers(judges: Judges, layers: list[str]) -> None:
 
 
 def write_result(args: argparse.Namespace, judges: Judges, cells: list[Cell], interrupted: bool, out,
-                 faithful: Callable[[Cell], dict[str, Any]] | None = None, **extra) -> None:
-    """result.json; `faithful(cell)` adds each picture's faithfulness scores (invert/faithfulness.py)."""
-    from .. import report
+                 **extra) -> None:
+    """result.json: how the run was made, and each cell's record."""
     from ..engine import resolve_device
+    from ..provenance import run_info, write_json
 
-    records = [cell.record if faithful is None else {**cell.record, "faithfulness": faithful(cell)} for cell in cells]
-    report.write_json({
-        **report.run_info(),
+    records = [cell.record for cell in cells]
+    write_json({
+        **run_info(),
         "model": judges.model.name,
         "transfer_model": judges.transfer.name if judges.transfer else None,
         "seed": args.seed,

@@ -7,7 +7,7 @@ import math
 from ..errors import InvertError
 from . import options
 from .output import prepare_output_dir, say
-from .fitting import add_common, check_layers, fit_settings, load_judges, write_result
+from .fitting import add_common, cell_of, check_layers, fit_settings, load_judges, write_result
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -67,12 +67,9 @@ def imagenet_class(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from invert import zoo
 
-    from .. import files, preimages, report
-    from ..direction import weights_label, weights_vector
-    from ..faithfulness import maximized, score_picture
+    from .. import files, operations, preimages, report
+    from ..direction import Direction, weights_label, weights_vector
     from ..images import save_image, side_by_side
-    from ..inversion import ActivationMaximization
-    from ..studies import unit_count
 
     if args.diversity and args.batch < 2:
         raise InvertError("--diversity pushes a batch's images apart: give --batch 2 or more (e.g. --batch 4)")
@@ -81,38 +78,28 @@ def run(args: argparse.Namespace) -> int:
     judges = load_judges(args)
     layer = args.layer or zoo.default_layers(judges.model.model, judges.model.input_size)[-1]
     check_layers(judges, [layer])
-    settings = {**fit_settings(args), "diversity": args.diversity, "batch": args.batch}
     if args.direction:
-        count = unit_count(judges.model, layer)
+        count = operations.unit_count(judges.model, layer)
         outside = [c for c in args.direction if c >= count]
         if outside:
             raise InvertError(f"--direction: channel {outside[0]} is out of range: layer {layer!r} has {count} "
                               f"(0–{count - 1})")
-        unit, vector = weights_label(args.direction), weights_vector(args.direction, count)
+        label = weights_label(args.direction)
+        unit = Direction(layer, weights_vector(args.direction, count))
         given = {"direction": {str(c): w for c, w in args.direction.items()}}
-
-        def fit(name: str):
-            return preimages.maximize_direction(judges, layer, vector, name, **settings)
-
-        def faithful(cell) -> dict:  # its natural drivers are not ranked: its spectrum
-            return score_picture(judges.model, layer, cell.image).as_record()
     else:
         channel = args.channel if args.channel is not None else args.class_index
-        position = tuple(args.position) if args.position else None
-        ActivationMaximization(judges.model, layer, channel, position).remove_hooks()  # the unit exists: check first
-        unit, given = str(channel), {"channel": channel}
-
-        def fit(name: str):
-            return preimages.maximize(judges, layer, channel, name, position=position, **settings)
-
-        def faithful(cell) -> dict:
-            return maximized(judges.model, judges.transfer, layer, channel, cell.image,
-                             bool(cell.record.get("class_name")))
+        unit = operations.Unit(layer, channel, tuple(args.position) if args.position else None)
+        operations.check_unit(judges.model, unit)  # the unit exists: checked before any fit
+        label, given = str(channel), {"channel": channel}
+    settings = {**fit_settings(args), "diversity": args.diversity, "batch": args.batch}
     out = prepare_output_dir(args.out, args.overwrite)
     cells, interrupted = preimages.fit_cells(
-        args.priors, fit, on_start=lambda name: say(f"maximize {layer}[{unit}] · {name}"),
+        args.priors, lambda name: cell_of(operations.get("maximize").run(judges, unit, name, **settings,
+                                                                         label=f"{layer}:{label}")),
+        on_start=lambda name: say(f"maximize {layer}[{label}] · {name}"),
         on_done=lambda cell: save_image(side_by_side(cell.image), out / f"{cell.key}.png"))
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
-        report.maximize_grid(cells, layer, unit, args.priors, out)
-        write_result(args, judges, cells, interrupted, out, layer=layer, **given, faithful=faithful)
+        report.maximize_grid(cells, layer, label, args.priors, out)
+        write_result(args, judges, cells, interrupted, out, layer=layer, **given)
     return 130 if interrupted or held else 0

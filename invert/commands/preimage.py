@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import InvertError
 from . import options
-from .fitting import add_common, check_layers, fit_settings, load_judges, recipe, warn_if_failed, write_result
+from .fitting import (add_common, cell_of, check_layers, fit_settings, load_judges, recipe, warn_if_failed,
+                      write_result)
 from .model_args import DEFAULT_IMAGE, load_target
 from .output import prepare_output_dir, say
 
@@ -46,8 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from invert import zoo
 
-    from .. import files, preimages, report
-    from ..faithfulness import score_picture
+    from .. import files, operations, preimages, report
     from ..images import save_image
 
     given = options.images_of(args, DEFAULT_IMAGE)
@@ -74,13 +74,12 @@ def run(args: argparse.Namespace) -> int:
     settings = fit_settings(args)
     cells, interrupted = preimages.fit_cells(
         [(layer, name) for layer in layers for name in args.priors],
-        lambda key: preimages.invert_layer(judges, target, key[0], key[1], **{**settings, "steps": steps[key[0]]}),
+        lambda key: cell_of(operations.get("preimage").run(judges, target, key[0], key[1],
+                                                           **{**settings, "steps": steps[key[0]]})),
         on_start=lambda key: say(f"{key[0]} · {key[1]}"), on_done=save)
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.preimage_grid(cells, judges.model, target, layers, args.priors, out, attribution=args.attribution)
-        write_result(args, judges, cells, interrupted, out, image=image, layers=layers, priors=args.priors,
-                     faithful=lambda cell: score_picture(judges.model, cell.key[0], cell.image,
-                                                         photo=target).as_record())
+        write_result(args, judges, cells, interrupted, out, image=image, layers=layers, priors=args.priors)
     return 130 if interrupted or held else 0
 
 

@@ -137,7 +137,7 @@ def build_problem(args: argparse.Namespace, task: tasks.RestorationTask) -> tupl
     uncropped = tuple(image.shape[-2:])
     if args.crop:
         image = images.center_crop(image, args.crop)
-    problem = task.problem(image, args.seed, tasks.Source(uncropped, args.crop))
+    problem = task.build(image, args.seed, tasks.Source(uncropped, args.crop))
     if args.reference:
         reference, _ = images.load_image(args.reference)
         problem = restoration.with_reference(problem, images.center_crop(reference, args.crop) if args.crop else reference)
@@ -149,7 +149,7 @@ def build_problem(args: argparse.Namespace, task: tasks.RestorationTask) -> tupl
 def run(args: argparse.Namespace) -> int:
     from invert import priors as prior_registry
 
-    from .. import files, report, restoration
+    from .. import files, operations, report
 
     args.prior = args.prior or tasks.get(args.task).default_prior
     if len(args.images) > 1 or args.seeds or any(Path(i).is_dir() or glob.has_magic(i) for i in args.images):
@@ -167,8 +167,9 @@ def run(args: argparse.Namespace) -> int:
                              inputs=[args.image, args.reference, getattr(task, "mask", None)])
     problem, more = build_problem(args, task)
     say(*notes, *more)
-    done = restoration.restore(problem, args.prior, preset=args.preset, steps=args.steps, lr=args.lr, seed=args.seed,
-                           device=args.device, auto_stop=args.auto_stop, progress=not args.quiet)
+    done = operations.get("restore").solve(problem, args.prior, preset=args.preset, steps=args.steps, lr=args.lr,
+                                           seed=args.seed, device=args.device, auto_stop=args.auto_stop,
+                                           progress=not args.quiet)
     result = done.fit
     if result.config.stop_residual is not None:  # the discrepancy rule: say which noise level it stopped at
         say(f"noise level σ {done.record['noise_sigma']:.3g}/255 ({done.record['noise_sigma_source']})"

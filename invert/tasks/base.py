@@ -142,6 +142,11 @@ class RestorationTask(Settings):
         """The problem (observation, energy, reference) for `image`, degraded here when the settings say so."""
         raise NotImplementedError
 
+    def build(self, image: torch.Tensor, seed: int = 0, source: Source | None = None) -> Problem:
+        """`problem`, carrying this task's default prior and presets: what `restore` fits it with when not told."""
+        return dataclasses.replace(self.problem(image, seed, source), default_prior=self.default_prior,
+                                   presets=dict(self.presets))
+
 def settings_of(task: type[Settings]) -> dict[str, Setting]:
     """A task class's settings, by field name, in declaration order."""
     return {f.name: f.metadata["setting"] for f in dataclasses.fields(task) if "setting" in f.metadata}

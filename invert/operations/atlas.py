@@ -1,4 +1,4 @@
-"""The atlas as a study task: a cell is a batch of units under one prior and seed, so that an atlas resumes
+"""Atlas: every unit of a layer rendered under several priors beside the photos that drive it. A study task: a cell is a batch of units under one prior and seed, so that an atlas resumes
 after a kill and runs on Ray like any study. Before the cells, the dataset examples' index is built (or read
 from the folder's cache); after them, atlas.json and atlas.html are written beside the study's report.
 
@@ -14,48 +14,90 @@ from the folder's cache); after them, atlas.json and atlas.html are written besi
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import atlas, atlas_page, examples, files, images, tasks
-from .cell_scores import AtlasScores
-from .studies import (Spec, StudyError, StudyTask, _judges, _list, _read_maximize, expand_images, read_whole,
-                      register_study_task)
-from .zoo import LoadedModel
+from .. import atlas, atlas_page, examples, files, images, tasks
+from ..cell_scores import AtlasScores
+from ..results import Result, optional
+from ..zoo import LoadedModel
+from .base import (Operation, StudyError, common, expand_images, judges_for, listed, load_model, read_whole,
+                   register)
+from .maximize import read_units
+
+if TYPE_CHECKING:
+    from ..preimages import Judges
+    from ..studies import Spec
 
 EXAMPLES = "examples"  # the folder, inside the atlas's, of the examples index and its crops
 CURRENT = "current.json"  # which index the last run used, for the report
 
 
-def _read(raw: dict, spec: Spec, base: Path, where: str) -> None:
-    _read_maximize(raw, spec, base, where)
-    if len(spec.layers) != 1:
-        raise StudyError(f"{where}: an atlas shows one layer; give layers = [\"NAME\"]")
-    for key in ("batch", "top"):
-        read_whole(raw, spec, key, where)
-    # the photos are read in the examples pass, where a broken one is skipped with a line, not refused here
-    spec.images = expand_images(_list(raw, "images", str, where), base, where, read=False)
+@dataclass(repr=False, kw_only=True)
+class AtlasBatch(Result):
+    """Units of one layer rendered in one cell, image i for unit i: each one's activation on its own image."""
+
+    kind = "atlas"
+    headline = ("layer", "units", "prior", "activation", "seconds")
+
+    layer: str
+    units: list[int]
+    prior: str
+    preset: str
+    activation: float  # the mean of `activations`
+    activations: list[float]
+    classes: bool = False  # the units are classes (the logits)
+    top1: list[int] | None = None
+    top1_name: list[str] | None = None
+    top1_transfer: list[int] | None = optional()
+    top1_transfer_name: list[str] | None = optional()
+    params: int | None = None
+    seconds: float = 0.0
+    steps_run: int = 0
 
 
-def _grid(spec: Spec) -> list[dict[str, Any]]:
-    chunks = [spec.units[i: i + spec.batch] for i in range(0, len(spec.units), spec.batch)]
-    return [{"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0], "units": chunk, **spec.recipe}
-            for chunk in chunks]
+@register
+class AtlasOperation(Operation):
+    name = "atlas"
+    keys = frozenset({"model", "layers", "classes", "channels", "transfer", "batch", "top", "images",
+                      *tasks.settings_of(tasks.Recipe)})
+    scores = AtlasScores
 
+    def run(self, judges: Judges, layer: str, units: list[int], prior: Any, *, recipe: tasks.Recipe | None = None,
+            steps: int | None = None, seed: int = 0, device: str = "auto") -> AtlasBatch:
+        """`units` of `layer` rendered as fits of a batch under `prior` (`atlas.render`)."""
+        image, record, fit = atlas.render(judges, layer, units, prior, steps=steps, seed=seed, device=device,
+                                          objective=(recipe or tasks.Recipe()).objective())
+        return AtlasBatch.from_json(record, image=image, fit=fit)
 
-def _run(settings: dict[str, Any], common: dict[str, Any]):
-    return atlas.render(_judges(settings), settings["layer"], settings["units"], settings["prior"], **common,
-                        objective=tasks.Recipe.of(settings).objective())
+    def read(self, raw: dict[str, Any], spec: Spec, base: Path, where: str) -> None:
+        read_units(raw, spec, where)
+        if len(spec.layers) != 1:
+            raise StudyError(f"{where}: an atlas shows one layer; give layers = [\"NAME\"]")
+        for key in ("batch", "top"):
+            read_whole(raw, spec, key, where)
+        # the photos are read in the examples pass, where a broken one is skipped with a line, not refused here
+        spec.images = expand_images(listed(raw, "images", str, where), base, where, read=False)
 
+    def grid(self, spec: Spec) -> list[dict[str, Any]]:
+        chunks = [spec.units[i: i + spec.batch] for i in range(0, len(spec.units), spec.batch)]
+        return [{"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0], "units": chunk,
+                 **spec.recipe} for chunk in chunks]
 
-def _row(settings: dict[str, Any]) -> str:
-    units = settings["units"]
-    return f"{settings['layer']}[{units[0]}]" if len(units) == 1 else f"{settings['layer']}[{units[0]}–{units[-1]}]"
+    def run_cell(self, settings: dict[str, Any]) -> AtlasBatch:
+        return self.run(judges_for(settings), settings["layer"], settings["units"], settings["prior"],
+                        recipe=tasks.Recipe.of(settings), **common(settings))
 
+    def row(self, settings: dict[str, Any]) -> str:
+        units = settings["units"]
+        return f"{settings['layer']}[{units[0]}]" if len(units) == 1 else f"{settings['layer']}[{units[0]}–{units[-1]}]"
 
-def _model(name: str) -> LoadedModel:
-    """The study's model, loaded once per process (the cells and the examples pass share it)."""
-    return _judges({"model": name, "transfer": False}).model
+    def prepare(self, spec: Spec, out: Path) -> None:
+        prepare_examples(spec, out)
+
+    def report(self, out: Path, cells: list, missing: str | None) -> list[Path]:
+        return write_atlas(out, cells, missing)
 
 
 def prepare_examples(spec: Spec, out: Path, *, progress=None, skipped=None) -> examples.ExampleIndex | None:
@@ -63,7 +105,7 @@ def prepare_examples(spec: Spec, out: Path, *, progress=None, skipped=None) -> e
     else built in one pass and cached; its crops written as files beside it. None without images."""
     if not spec.images:
         return None
-    loaded = _model(spec.model)
+    loaded = load_model(spec.model)
     folder = out / EXAMPLES
     path = examples.cache_path(folder, loaded, spec.layers[0], spec.images)
     index = examples.load(path, loaded, spec.layers[0], spec.top)
@@ -95,7 +137,7 @@ def write_atlas(out: Path, cells: list, missing: str | None = None) -> list[Path
     `missing` says which fits are not done yet (an interrupted atlas)."""
     settings0 = cells[0][0]
     layer, model = settings0["layer"], settings0["model"]
-    loaded = _model(model)
+    loaded = load_model(model)
     index, crops_folder = _examples_of(out, layer, loaded)
     units_folder = out / "units"
     placed = []
@@ -118,16 +160,8 @@ def write_atlas(out: Path, cells: list, missing: str | None = None) -> list[Path
              "receptive field px": index.receptive_field if index is not None else None,
              "steps": settings0["steps"] or "the presets'"}
     json_path = out / "atlas.json"
-    from .report import run_info, write_json
+    from ..provenance import run_info, write_json
 
     write_json({**atlas.as_json(rows, **about), "skipped_images": index.skipped if index is not None else [],
                 "incomplete": missing, **run_info()}, json_path)
     return [json_path, atlas_page.write(out, rows, crops, about, missing)]
-
-
-register_study_task(StudyTask(
-    "atlas", frozenset({"model", "layers", "classes", "channels", "transfer", "batch", "top", "images",
-                        *tasks.settings_of(tasks.Recipe)}),
-    _read, _grid, _run, _row, AtlasScores,
-    prepare=lambda spec, out: prepare_examples(spec, out), report=write_atlas))
-
