@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from . import atlas, images, operations, tasks, zoo
+from . import atlas, images, objectives, operations, tasks, zoo
 from .direction import Direction
 from .errors import SettingError
 from .objectives import Objective
@@ -55,13 +55,14 @@ def visualize(model: Model, units: str | Direction | Objective | Sequence[str | 
               recipe: tasks.Recipe | None = None) -> Visualization | list[Visualization]:
     """The image `prior` (a name, or a generator module) can make that most excites each unit (activation
     maximization): "LAYER:CHANNEL[@Y,X]", "LOGITS:CLASS", an `invert.Direction`, or any objective written with
-    `invert.objectives` (`unit("blocks.5:3") - 50 * diversity()`); a list of them gives a list.
+    `invert.objectives` (`unit("blocks.5:3") - 50 * diversity()`, also as that text); a list gives a list.
     `score=True` adds `invert.score` (the unit's class, for a logit) and the faithfulness scores to each. `batch`
     images per unit, pushed apart by `diversity` (a weight) in the Gram space of the unit's layer, as lucid's
     diversity objective does. `recipe` adds to the prior's preset (`invert.tasks.Recipe(tv=..., no_transforms=True)`)."""
     loaded = _model(model)
     several = isinstance(units, (list, tuple))
-    parsed = [Unit.parse(u, loaded) if isinstance(u, str) else u for u in (units if several else [units])]
+    parsed = [(objectives.parse(u) if "(" in u else Unit.parse(u, loaded)) if isinstance(u, str) else u
+              for u in (units if several else [units])]
     for unit in parsed:  # every unit checked before any fit
         operations.check_unit(loaded, unit)
     done = []

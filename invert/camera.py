@@ -17,6 +17,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .errors import SettingError
+
 # XYZ → camera matrices of four cameras (Brooks et al.); their mean, as sRGB → camera, normalized per row
 _XYZ_TO_CAMS = torch.tensor([
     [[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469], [-0.0703, 0.2188, 0.6406]],
@@ -89,8 +91,8 @@ def camera_noise(image: torch.Tensor, level: float, seed: int,
     """(noisy, clean): a 1×3×H×W sRGB image through the camera pipeline with shot-noise `level` (variance
     per unit of linear signal; the paper draws it from 1e-4 to 0.012) and without noise."""
     if image.shape[1] != 3 or not 0 < level < math.inf:
-        raise ValueError(f"camera noise needs an RGB image and a positive level, got {image.shape[1]} channel(s), "
-                         f"level {level}")
+        raise SettingError("level", f"= {level} on an image of {image.shape[1]} channel(s): camera noise needs an RGB "
+                                    "image and a positive level")
     masks = _bayer_masks(*image.shape[-2:])
     raw = (unprocess(image) * masks).sum(1, keepdim=True)
     g = torch.Generator().manual_seed(seed)

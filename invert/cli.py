@@ -51,7 +51,8 @@ def explain(error: Exception, args: argparse.Namespace) -> str:
     setting, problem = getattr(error, "setting", None), getattr(error, "problem", None)
     if setting and problem:  # a SettingError, or the priors' own
         return f"{_flag(setting, args)} {problem}"
-    return f"{_flag(setting, args)}: {error}" if setting else str(error)
+    said = getattr(error, "cli", None) or str(error)  # where the fix is a command, the command
+    return f"{_flag(setting, args)}: {said}" if setting else said
 
 
 # a disk that is full, over quota, read-only or failing: the user's to fix, said in one line

@@ -16,6 +16,7 @@ from . import priors as prior_registry
 from .defaults import LEVEL_FACTOR
 from .energies import reconstruction
 from .engine import FitConfig, FitResult, fit, resolve_device
+from .errors import SettingError
 
 
 def make_targets(image: torch.Tensor, sigma: float, seed: int) -> dict[str, torch.Tensor]:
@@ -70,7 +71,7 @@ def fitting_speed(losses: dict[str, Sequence[float]], factor: float = LEVEL_FACT
     image's ("ratio"); a target that never reaches it gets the budget over the natural count, a lower bound
     ("reached": false)."""
     if factor < 1:
-        raise ValueError(f"the level factor must be at least 1 (the natural image must reach it), got {factor}")
+        raise SettingError("factor", f"= {factor}; give at least 1 (the natural image must reach the level)")
     level = factor * min(losses["natural"])
     natural = steps_to_reach(losses["natural"], level)
     targets = {}

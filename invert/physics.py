@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import SettingError
+
 
 class Operator(nn.Module):
     """y = A(x) for a 1×C×H×W image x."""
@@ -50,7 +52,7 @@ KERNELS = {
 def downsampling_kernel(factor: int, kernel: str = "lanczos2") -> torch.Tensor:
     """The 1-D anti-aliasing filter for an integer factor, sampled at input pixel centres (as PIL does)."""
     if kernel not in KERNELS:
-        raise ValueError(f"unknown kernel {kernel!r}; choose one of {', '.join(KERNELS)}")
+        raise SettingError("kernel", f"= {kernel!r}; choose one of {', '.join(KERNELS)}")
     support, fn = KERNELS[kernel]
     taps = 2 * support * factor
     offsets = (torch.arange(taps, dtype=torch.float64) - (taps - 1) / 2) / factor
@@ -68,7 +70,7 @@ class Downsample(Operator):
     def __init__(self, factor: int, kernel: str = "lanczos2", channels: int = 3):
         super().__init__()
         if factor < 1 or int(factor) != factor:
-            raise ValueError(f"the downsampling factor must be a positive integer, got {factor}")
+            raise SettingError("factor", f"= {factor}; give a whole number, at least 1")
         self.factor, self.kernel_name, self.channels = int(factor), kernel, channels
         k1 = downsampling_kernel(self.factor, kernel)
         self.register_buffer("weight", torch.outer(k1, k1).expand(channels, 1, -1, -1).contiguous())
@@ -94,7 +96,7 @@ class GaussianBlur(Operator):
     def __init__(self, sigma: float, channels: int = 3):
         super().__init__()
         if not sigma > 0:
-            raise ValueError(f"the blur's σ must be positive, got {sigma}")
+            raise SettingError("sigma", f"= {sigma}; give a positive blur σ")
         self.sigma, self.channels = float(sigma), channels
         radius = max(1, math.ceil(3 * self.sigma))
         t = torch.arange(-radius, radius + 1, dtype=torch.float64)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .errors import SettingError
+
 # the residual, as a fraction of the estimated noise variance, at which denoising stops: chosen among
 # 0.85 / 0.90 / 0.95 on 13 design images (bench/trajectories.py, splits dev + design)
 DISCREPANCY = 0.95
@@ -102,9 +104,9 @@ class DiscrepancyStop:
 
     def __init__(self, threshold: float, extend: float = 1.0):
         if threshold <= 0:
-            raise ValueError("the discrepancy threshold must be positive")
+            raise SettingError("threshold", f"= {threshold}; the discrepancy threshold must be positive")
         if extend < 1:
-            raise ValueError(f"the discrepancy rule's extension must be at least 1, got {extend}")
+            raise SettingError("extend", f"= {extend}; the discrepancy rule's extension must be at least 1")
         self.threshold, self.extend = threshold, extend
         self.reached_step: int | None = None
         self.chosen_step = -1
@@ -152,8 +154,9 @@ class VarianceStop:
 
     def __init__(self, window: int, patience: int, tolerance: float = 0.0, warmup: int | None = None):
         if window < 2 or patience < 1 or tolerance < 0:
-            raise ValueError("auto-stop needs a window of at least 2 outputs, a patience of at least 1 step "
-                             "and a tolerance of at least 0")
+            raise SettingError("window", f"= {window}, patience = {patience}, tolerance = {tolerance}: auto-stop needs "
+                                         "a window of at least 2 outputs, a patience of at least 1 step and a "
+                                         "tolerance of at least 0")
         self.window, self.patience, self.tolerance = window, patience, tolerance
         # the first outputs change fast, then briefly slow down: a dip that is not the minimum sought
         self.warmup = 2 * window if warmup is None else warmup

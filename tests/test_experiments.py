@@ -13,7 +13,7 @@ def test_curves_small_run_writes_four_curves(run_cli, tmp_path):
                         "--quiet")
     assert code == 0, cap.err
     data = json.loads((out / "curves.json").read_text())
-    assert set(data) == {"natural", "noisy", "shuffled", "noise", "speed", "config"}
+    assert set(data) == {"schema", "natural", "noisy", "shuffled", "noise", "speed", "config"}
     assert all(len(data[k]) == 30 for k in ("natural", "noisy", "shuffled", "noise"))
     # the prior fits the natural image better than white noise within the same budget
     assert data["natural"][-1] < data["noise"][-1]

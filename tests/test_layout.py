@@ -238,3 +238,33 @@ def test_the_package_s_modules_import_each_other_without_cycles():
 def test_no_module_is_too_long_to_read():
     lengths = {name: len(path.read_text().splitlines()) for name, (path, _) in _module_files().items()}
     assert {name: n for name, n in lengths.items() if n > MAX_LINES} == {}
+
+
+# docs/layout.md draws these layers: a module may import from its own layer and the ones below it, never above
+LAYERS = [
+    ["invert.api", "invert.cli", "invert.commands"],
+    ["invert.studies"],
+    ["invert.operations"],
+    ["invert.preimages", "invert.restoration", "invert.tasks", "invert.atlas", "invert.examples", "invert.atlas_page",
+     "invert.faithfulness", "invert.scores", "invert.accentuation", "invert.codec", "invert.curves",
+     "invert.attribution", "invert.camera", "invert.noises", "invert.report"],
+    ["invert.objectives", "invert.transforms", "invert.direction", "invert.diversity", "invert.inversion"],
+    ["invert.engine", "invert.energies", "invert.physics", "invert.stopping", "invert.memory", "invert.module_priors"],
+    ["invert.priors", "invert.zoo"],
+    ["invert.errors", "invert.threads", "invert.files", "invert.defaults", "invert.provenance", "invert.images",
+     "invert.metrics", "invert.cell_scores", "invert.results"],
+]
+
+
+def _layer(module: str) -> int | None:
+    return next((i for i, layer in enumerate(LAYERS) for top in layer
+                 if module == top or module.startswith(top + ".")), None)
+
+
+def test_every_module_imports_only_from_its_layer_and_those_below():
+    graph = import_graph()
+    unplaced = sorted(m for m in graph if m != "invert" and _layer(m) is None)
+    assert not unplaced, f"{unplaced[0]} is in no layer of LAYERS (docs/layout.md): place it"
+    upward = [f"{a} → {b}" for a, imported in graph.items() if a != "invert"
+              for b in imported if b != "invert" and _layer(b) < _layer(a)]
+    assert not upward, f"imports against the layers of docs/layout.md: {', '.join(sorted(upward))}"

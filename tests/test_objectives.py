@@ -200,3 +200,76 @@ def test_a_prior_may_be_a_module(lite0):
         maximize_objective(judges, channel(LAYER, 3), Sigmoid(), steps=1, batch=2)
     with pytest.raises(SettingError, match="1×3×224×224"):
         maximize_objective(judges, channel(LAYER, 3), Sigmoid(64), steps=1)
+
+
+class DeepDream(Objective):
+    """A toy term that lives only in this file: the mean square of a layer's activations (DeepDream's objective)."""
+
+    def __init__(self, layer: str):
+        super().__init__()
+        self.layer, self.layers = layer, (layer,)
+
+    def forward(self, features, image):
+        return features[self.layer].pow(2).mean()
+
+    def __repr__(self) -> str:
+        return f"deepdream({self.layer})"
+
+
+@pytest.fixture
+def deepdream():
+    from invert import objectives
+
+    objectives.register("deepdream")(DeepDream)
+    yield
+    del objectives.TERMS["deepdream"]
+
+
+def test_a_toy_objective_runs_from_the_facade_the_command_line_and_a_study(deepdream, lite0, run_cli, tmp_path):
+    import json
+
+    import invert
+    from invert import studies
+
+    shown = invert.visualize(lite0, DeepDream("blocks.2") + 0.1 * unit("blocks.2:3"), prior="pixel", steps=4)
+    assert shown.layer == "blocks.2" and "deepdream(blocks.2)" in shown.label
+    losses = [h["loss"] for h in shown.fit.history]
+    assert losses[-1] < losses[0]  # the objective grew
+    as_text = invert.visualize(lite0, "deepdream('blocks.2')", prior="pixel", steps=2)
+    assert as_text.label == "deepdream(blocks.2)" and as_text.activation > 0
+
+    code, printed = run_cli("maximize", "--objective", "deepdream('blocks.2') - 0.5 * tv()", "--prior", "pixel",
+                            "--steps", "2", "--out", str(tmp_path / "cli"), "--quiet")
+    assert code == 0, printed.err
+    [record] = json.loads((tmp_path / "cli" / "result.json").read_text())["records"]
+    assert record["layer"] == "blocks.2" and record["label"] == "deepdream('blocks.2') - 0.5 * tv()"
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text('task = "maximize"\nobjectives = ["deepdream(\'blocks.2\')"]\npriors = ["pixel"]\nsteps = 2\n')
+    out = tmp_path / "study"
+    out.mkdir()
+    assert studies.run_study(studies.load_spec(spec), out)[:2] == (1, 1)
+    assert "deepdream('blocks.2')" in studies.write_report(out)[0].read_text()
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("nosuch('blocks.2')", "no term 'nosuch'"),
+    ("unit('blocks.2:3') * unit('blocks.2:4')", "scaled by numbers"),
+    ("unit('blocks.2:3') + 1", "number alone"),
+    ("__import__('os')", "no term"),
+    ("unit(x)", "literal arguments"),
+    ("unit('blocks.2:3'", "not an expression"),
+])
+def test_an_objective_written_as_text_is_read_without_eval_and_refused_in_one_line(text, fragment):
+    from invert import objectives
+
+    with pytest.raises(SettingError, match=fragment.replace("(", r"\(")) as refused:
+        objectives.parse(text)
+    assert refused.value.setting == "objective" and "\n" not in str(refused.value)
+
+
+def test_a_bad_objective_on_the_command_line_names_its_flag(run_cli, tmp_path):
+    code, printed = run_cli("maximize", "--objective", "unit('blocks.99:3')", "--out", str(tmp_path / "o"))
+    assert code == 2 and "unknown layer 'blocks.99'" in printed.err and len(printed.err.strip().splitlines()) == 1
+    code, printed = run_cli("maximize", "--objective", "nosuch()", "--out", str(tmp_path / "p"))
+    assert code == 2 and printed.err.startswith("invert: error: --objective") and "no term" in printed.err

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from invert import priors as prior_registry
 
     from .. import curves, files, images, report
+    from ..provenance import run_info, write_json
     from ..restoration import check_size
 
     prior_registry.preset(args.prior, args.preset)
@@ -50,11 +51,10 @@ def run(args: argparse.Namespace) -> int:
                              out / "curves.png", f"{args.prior} ({preset}): steps to the dashed level (●)", log=True,
                              level=speed and speed["level"],
                              reached=speed and {k: t["steps"] for k, t in speed["targets"].items()})
-        report.write_json({**losses, "speed": speed, "config": {"image": args.image, "crop": args.crop, "prior": args.prior,
-                                                "preset": preset, "steps": args.steps, "sigma": args.sigma,
-                                                "seed": args.seed, "interrupted": interrupted,
-                                                **report.run_info()}},
-                          out / "curves.json")
+        write_json({**losses, "speed": speed, "config": {"image": args.image, "crop": args.crop, "prior": args.prior,
+                                                         "preset": preset, "steps": args.steps, "sigma": args.sigma,
+                                                         "seed": args.seed, "interrupted": interrupted, **run_info()}},
+                   out / "curves.json")
     if speed:
         say(curves.speed_line(speed))
     finals = ", ".join(f"{k} {v[-1]:.2e}" for k, v in losses.items())

@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        parents=[options.shared("runs/maximize")],
                        **options.example('invert maximize --class flamingo --prior dip,fourier',
                                          "invert maximize --layer blocks.4 --channel 17 --position 7 7",
-                                         "invert maximize --layer blocks.5 --direction 3=1,7=-0.5 --prior fourier"))
+                                         "invert maximize --layer blocks.5 --direction 3=1,7=-0.5 --prior fourier",
+                                         "invert maximize --objective \"unit('blocks.5:3') - 50 * diversity()\" --batch 4"))
     add_common(p, restarts=False)
     p.add_argument("--layer", default=None, help="layer name (default with --class: the logits)")
     unit = p.add_mutually_exclusive_group(required=True)
@@ -26,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     unit.add_argument("--direction", type=direction, metavar="C=W,...",
                       help="a direction in --layer's channel space (lucid's direction): channel=weight terms, e.g. "
                            "3=1,7=-0.5 (channels not named weigh 0)")
+    unit.add_argument("--objective", metavar="EXPR",
+                      help="an objective written as lucent writes it, over named terms: e.g. "
+                           "\"unit('blocks.5:3') - 50 * diversity() + 0.01 * tv()\" (it names its own layers)")
     p.add_argument("--position", type=options.whole(0), nargs=2, metavar=("Y", "X"), help="one neuron: the channel at Y, X")
     p.add_argument("--prior", "--priors", dest="priors", type=options.prior_names, default="dip,tv",
                    help="a prior or a comma list (default dip,tv)")
@@ -67,7 +71,7 @@ def imagenet_class(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from invert import zoo
 
-    from .. import files, operations, preimages, report
+    from .. import files, objectives, operations, preimages, report
     from ..direction import Direction, weights_label, weights_vector
     from ..images import save_image, side_by_side
 
@@ -75,10 +79,18 @@ def run(args: argparse.Namespace) -> int:
         raise InvertError("--diversity pushes a batch's images apart: give --batch 2 or more (e.g. --batch 4)")
     if args.direction and args.position:
         raise InvertError("--position is for --channel or --class; a --direction is taken over every position")
+    if args.objective and (args.layer or args.position):
+        raise InvertError("--layer and --position are for --channel, --class or --direction; an --objective names "
+                          "its own layers and positions (unit('blocks.5:3@4,4'))")
     judges = load_judges(args)
     layer = args.layer or zoo.default_layers(judges.model.model, judges.model.input_size)[-1]
     check_layers(judges, [layer])
-    if args.direction:
+    if args.objective:
+        unit = objectives.parse(args.objective)
+        operations.check_unit(judges.model, unit)  # every term checked on the model before any fit
+        layer = operations.first_layer(unit)
+        label, given = args.objective, {"objective": args.objective}
+    elif args.direction:
         count = operations.unit_count(judges.model, layer)
         outside = [c for c in args.direction if c >= count]
         if outside:
@@ -95,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
     settings = {**fit_settings(args), "diversity": args.diversity, "batch": args.batch}
     out = prepare_output_dir(args.out, args.overwrite)
     cells, interrupted = preimages.fit_cells(
-        args.priors, lambda name: cell_of(operations.get("maximize").run(judges, unit, name, **settings,
-                                                                         label=f"{layer}:{label}")),
+        args.priors, lambda name: cell_of(operations.get("maximize").run(
+            judges, unit, name, **settings, label=label if args.objective else f"{layer}:{label}")),
         on_start=lambda name: say(f"maximize {layer}[{label}] · {name}"),
         on_done=lambda cell: save_image(side_by_side(cell.image), out / f"{cell.key}.png"))
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written

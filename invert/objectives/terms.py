@@ -10,7 +10,7 @@ from invert.zoo import class_index
 
 from ..diversity import gram_similarity
 from ..energies import Energy, TotalVariation
-from ..errors import InvertError, SettingError
+from ..errors import SettingError
 from ..inversion import AlphaNorm
 from .algebra import STATISTICS, Features, Objective
 
@@ -240,17 +240,18 @@ def unit(text: str) -> Channel:
     "classifier:130" (a class)."""
     layer, sep, rest = str(text).rpartition(":")
     if not sep or not layer or not rest:
-        raise InvertError(f"unit {text!r}: write LAYER:CHANNEL (e.g. blocks.5:7), LAYER:CHANNEL@Y,X for one "
-                          "position, or LOGITS:CLASS (e.g. classifier:flamingo)")
+        raise SettingError("unit", f"{text!r}: write LAYER:CHANNEL (e.g. blocks.5:7), LAYER:CHANNEL@Y,X for one "
+                                   "position, or LOGITS:CLASS (e.g. classifier:flamingo)")
     what, _, where = rest.partition("@")
     position = None
     if where:
         try:
             y, x = (int(v) for v in where.split(","))
         except ValueError:
-            raise InvertError(f"unit {text!r}: the position is written @Y,X (e.g. @4,4)") from None
+            raise SettingError("unit", f"{text!r}: the position is written @Y,X (e.g. @4,4)") from None
         position = (y, x)
-    return Channel(layer, int(what) if what.strip().isdigit() else class_index(what), position)
+    what = what.strip()
+    return Channel(layer, int(what) if what.isascii() and what.isdigit() else class_index(what), position)
 
 
 def direction(layer: str, vector: torch.Tensor, position: tuple[int, int] | None = None) -> Projection:

@@ -33,23 +33,10 @@ class Unit:
 
     @classmethod
     def parse(cls, text: str, model: zoo.LoadedModel) -> Unit:
-        """"blocks.5:7", "blocks.5:7@4,4", "classifier:flamingo" or "classifier:130"."""
-        layer, sep, rest = str(text).rpartition(":")
-        if not sep or not layer or not rest:
-            raise SettingError("unit", f"{text!r}: write LAYER:CHANNEL (e.g. blocks.5:7), LAYER:CHANNEL@Y,X for one "
-                                       "position, or LOGITS:CLASS (e.g. classifier:flamingo)")
-        zoo.find_layers(model.model, [layer], model.name)
-        what, _, where = rest.partition("@")
-        position = None
-        if where:
-            try:
-                y, x = (int(v) for v in where.split(","))
-            except ValueError:
-                raise SettingError("unit", f"{text!r}: the position is written @Y,X (e.g. @4,4)") from None
-            position = (y, x)
-        what = what.strip()
-        channel = int(what) if what.isascii() and what.isdigit() else zoo.class_index(what)
-        return cls(layer, channel, position)
+        """"blocks.5:7", "blocks.5:7@4,4", "classifier:flamingo" or "classifier:130", its layer checked."""
+        term = objectives.unit(text)
+        zoo.find_layers(model.model, [term.layer], model.name)
+        return cls(term.layer, term.channels[0], term.position)
 
     def objective(self) -> Objective:
         return objectives.channel(self.layer, self.channel, self.position)
@@ -99,8 +86,8 @@ def unit_count(loaded: zoo.LoadedModel, layer: str) -> int:
 @register
 class MaximizeOperation(Operation):
     name = "maximize"
-    keys = frozenset({"model", "layers", "classes", "channels", "directions", "transfer", "batch", "diversity",
-                      *tasks.settings_of(tasks.Recipe)})
+    keys = frozenset({"model", "layers", "classes", "channels", "directions", "objectives", "transfer", "batch",
+                      "diversity", *tasks.settings_of(tasks.Recipe)})
     scores = MaximizeScores
 
     def run(self, judges: Judges, unit: Target, prior: Any, *, recipe: tasks.Recipe | None = None,
@@ -121,7 +108,7 @@ class MaximizeOperation(Operation):
             goal = unit - diversity * objectives.diversity() if diversity else unit
             del settings["diversity"]
             image, record, fit = preimages.maximize_objective(judges, goal, prior, **settings)
-            layer = next(t.layer for t in unit.terms() if getattr(t, "layer", None))
+            layer = first_layer(unit)
             record = {"layer": layer, **record}
             faithful = score_picture(judges.model, layer, image).as_record() if faithfulness else None
         elif isinstance(unit, Direction):
@@ -152,14 +139,18 @@ class MaximizeOperation(Operation):
         keep their keys."""
         many = {"batch": spec.batch} if spec.batch > 1 else {}
         apart = {"diversity": spec.diversity} if spec.diversity else {}
-        units = [{"unit": u} for u in spec.units] + [{"direction": d} for d in spec.directions]
-        return [{"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0], **unit, **spec.recipe,
-                 **many, **apart} for unit in units]
+        units = [{"layer": spec.layers[0], "unit": u} for u in spec.units]
+        units += [{"layer": spec.layers[0], "direction": d} for d in spec.directions]
+        units += [{"objective": text} for text in spec.objectives]  # an objective names its own layers
+        return [{"model": spec.model, "transfer": spec.transfer, **unit, **spec.recipe, **many, **apart}
+                for unit in units]
 
     def run_cell(self, settings: dict[str, Any]) -> Visualization:
         judges = judges_for(settings)
-        layer = settings["layer"]
-        if settings.get("unit") is None:
+        layer = settings.get("layer")
+        if "objective" in settings:
+            unit, label = objectives.parse(settings["objective"]), settings["objective"]
+        elif settings.get("unit") is None:
             unit: Target = Direction(layer, weights_vector(settings["direction"], unit_count(judges.model, layer)))
             label = f"{layer}:{weights_label(settings['direction'])}"
         else:
@@ -168,6 +159,8 @@ class MaximizeOperation(Operation):
                         batch=settings.get("batch", 1), diversity=settings.get("diversity", 0.0), **common(settings))
 
     def row(self, settings: dict[str, Any]) -> str:
+        if "objective" in settings:
+            return settings["objective"]
         unit = settings.get("unit")
         return f"{settings['layer']}[{unit if unit is not None else weights_label(settings['direction'])}]"
 
@@ -179,11 +172,13 @@ def read_units(raw: dict, spec: Spec, where: str) -> None:
 
     read_model_and_layers(raw, spec, where, default_logits=True)
     read_recipe(raw, spec, where)
-    kinds = [k for k in ("classes", "channels", "directions") if k in get(spec.task).keys]
+    kinds = [k for k in ("classes", "channels", "directions", "objectives") if k in get(spec.task).keys]
     if sum(raw.get(k) is not None for k in kinds) != 1:
         raise StudyError(f"{where}: a {spec.task} study needs exactly one of {', '.join(kinds[:-1])} and {kinds[-1]}")
     classes = raw.get("classes")
-    if raw.get("directions") is not None:
+    if raw.get("objectives") is not None:
+        spec.objectives = read_objectives(listed(raw, "objectives", str, where), load_model(spec.model), where)
+    elif raw.get("directions") is not None:
         spec.directions = read_directions(raw["directions"], unit_count(load_model(spec.model), spec.layers[0]), where)
     elif classes is not None:
         for i, c in enumerate(classes if isinstance(classes, list) else [classes]):
@@ -198,6 +193,18 @@ def read_units(raw: dict, spec: Spec, where: str) -> None:
             if not 0 <= unit < count:
                 raise StudyError(f"{where}: channels[{i}] = {unit} is out of range for layer {spec.layers[0]!r}, "
                                  f"which has {count} (0–{count - 1})")
+
+
+def read_objectives(texts: list[str], loaded: zoo.LoadedModel, where: str) -> list[str]:
+    """`objectives = ["unit('blocks.5:3') - 50 * diversity()", …]`: each parsed and checked on the model."""
+    if not texts:
+        raise StudyError(f"{where}: objectives = []; give one or more, e.g. objectives = [\"unit('blocks.5:3')\"]")
+    for i, text in enumerate(texts):
+        try:
+            check_unit(loaded, objectives.parse(text))
+        except SettingError as error:
+            raise StudyError(f"{where}: objectives[{i}]: {error.problem}") from None
+    return texts
 
 
 def read_directions(directions: Any, count: int, where: str) -> list[dict[str, float]]:
@@ -222,6 +229,15 @@ def read_directions(directions: Any, count: int, where: str) -> list[dict[str, f
             raise StudyError(f"{where}: directions[{i}] has only zero weights; give one that is not 0")
         read.append({str(c): w for c, w in sorted(weights.items())})
     return read
+
+
+def first_layer(goal: Objective) -> str:
+    """The layer an objective is shown as (its first term's that reads one): its record's and report's layer."""
+    for term in goal.terms():
+        layer = getattr(term, "layer", None) or next(iter(term.layers), None)
+        if layer:
+            return layer
+    raise SettingError("objective", f"{goal} reads no layer of the model; add a unit term such as unit('blocks.5:3')")
 
 
 def check_unit(loaded: zoo.LoadedModel, unit: Target) -> None:

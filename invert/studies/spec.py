@@ -36,6 +36,7 @@ class Spec:
     layers: list[str] = field(default_factory=list)
     units: list[int] = field(default_factory=list)  # maximize, atlas: class indices or channels of layers[0]
     directions: list[dict[str, float]] = field(default_factory=list)  # maximize: channel → weight in layers[0]
+    objectives: list[str] = field(default_factory=list)  # maximize: objectives written as text (objectives.parse)
     batch: int = 1  # atlas: units rendered per fit; maximize: images per unit (seeds, or a diverse set)
     diversity: float = 0.0  # maximize: the weight pushing a unit's batch of images apart (lucid's diversity)
     top: int = 6  # atlas: dataset examples kept per unit

@@ -1,0 +1,123 @@
+"""Feature accentuation (Hamblin, Fel et al. 2024): a unit's visualization grown FROM a real photo, so that it shows
+what in that photo the unit responds to, rather than what it responds to anywhere.
+
+The prior starts at the photo (`Seeded`) and the fit maximizes the unit's objective less a penalty on the distance
+to the photo (`photo_distance`), as Horama's `feature_accentuation.accentuation` does:
+loss = −objective + weight · mean((x − x0)²).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from invert import priors as prior_registry
+
+from . import metrics, objectives
+from .energies import Energy
+from .errors import SettingError
+from .engine import FitResult
+from .module_priors import as_prior
+from .objectives import Hooked, Objective
+from .preimages import MAXIMIZE, Judges, maximize_objective, recipe
+
+# the photo is clamped this far inside (0, 1) before its logit (Horama's 1e-3): pure black or white would be
+# infinitely far out, and the sigmoid's gradient there is 1e-3 of its peak, so those pixels move little
+PHOTO_EPS = 1e-3
+WEIGHT = 1.0
+STEPS = 128
+FIT = {"lr": 0.05}
+TRANSFORMS: dict[str, Any] = {"transforms": True}
+
+
+class Seeded(prior_registry.Prior):
+    """`prior` started at `photo`: x = sigmoid(logit(photo) + logit(prior(θ)) − logit(prior(θ₀))).
+
+    At step 0 it renders the photo; then it moves as the prior's pre-sigmoid output moves, so each prior keeps
+    its own preconditioning. For the Fourier prior, whose pre-sigmoid output is linear in its spectrum, this is
+    exactly Horama's start (the spectrum set to the photo's) under the same Adam steps.
+    """
+
+    def __init__(self, prior: prior_registry.Prior, photo: torch.Tensor):
+        super().__init__(prior.channels, prior.size, prior.regularizer())
+        self.prior = prior
+        self.fit_defaults = dict(prior.fit_defaults)
+        with torch.no_grad():
+            start = _logit(prior())
+        self.register_buffer("offset", torch.logit(photo.clamp(PHOTO_EPS, 1 - PHOTO_EPS)) - start)
+
+    def render(self, input_noise_std: float, generator: torch.Generator | None) -> torch.Tensor:
+        return torch.sigmoid(_logit(self.prior(input_noise_std, generator)) + self.offset)
+
+
+def _logit(x: torch.Tensor) -> torch.Tensor:
+    """The prior's output before its final sigmoid (every registered prior ends in one), in float32."""
+    return torch.logit(x.float(), eps=1e-6)
+
+
+class PhotoDistance(Energy):
+    """mean((x − photo)²): Horama's penalty on leaving the photo."""
+
+    def __init__(self, photo: torch.Tensor):
+        super().__init__()
+        self.register_buffer("photo", photo.detach().float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.photo).pow(2).mean()
+
+
+def photo_distance(photo: torch.Tensor) -> objectives.PixelPenalty:
+    """−mean((x − photo)²), an objective term: `goal - w * ...` would double the sign; add it, weighted."""
+    return objectives.PixelPenalty(PhotoDistance(photo), "photo_distance")
+
+
+def check_photo(photo: torch.Tensor, size: tuple[int, int]) -> None:
+    """Refuse a photo that is not one 3-channel image in [0, 1] at the model's input size (H, W)."""
+    if not isinstance(photo, torch.Tensor) or tuple(photo.shape) != (1, 3, *size):
+        shape = "×".join(map(str, photo.shape)) if isinstance(photo, torch.Tensor) else type(photo).__name__
+        raise SettingError("from_image", f"must be a 1×3×{size[0]}×{size[1]} image (preimages.prepare_target "
+                                         f"makes one from a file); got {shape}")
+    if not bool(torch.isfinite(photo).all()) or photo.min() < 0 or photo.max() > 1:
+        raise SettingError("from_image", "must hold values in [0, 1]")
+
+
+def seeded_prior(prior: str | nn.Module, photo: torch.Tensor, size: tuple[int, int], seed: int
+                 ) -> tuple[Seeded, str, dict[str, Any]]:
+    """`prior` started at `photo`, its name for the record, and the objective settings of its recipe (a named
+    prior's `maximize` recipe; a module's: none)."""
+    if isinstance(prior, str):
+        preset, settings = recipe(prior, None, MAXIMIZE)
+        built = prior_registry.create(prior, channels=3, size=size, preset=preset, seed=seed)
+        return Seeded(built, photo), prior, settings
+    return Seeded(as_prior(prior, size, batch=1, preset=None, prior_settings=None), photo), type(prior).__name__, {}
+
+
+def unit_activation(judges: Judges, goal: Objective, image: torch.Tensor) -> float:
+    """The goal's unit activation on `image` as the model sees it (no transforms)."""
+    with Hooked(judges.model, goal) as energy, torch.no_grad():
+        return float(energy.activation(image))
+
+
+def accentuate(judges: Judges, goal: Objective, photo: torch.Tensor, prior: str | nn.Module = "fourier", *,
+               weight: float = WEIGHT, steps: int | None = None, seed: int = 0, device: str = "auto",
+               progress: bool = False, objective: dict[str, Any] | None = None,
+               fit_settings: dict[str, Any] | None = None) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
+    """`goal` accentuated in `photo` (1×3×H×W in [0, 1] at the model's input size): the prior starts at the photo
+    and maximizes goal − `weight` · mean((x − photo)²) for `steps`.
+
+    `objective` overrides the recipe's settings as in `preimages.maximize_objective` ({"transforms": False},
+    {"tv": w}, …), `fit_settings` its engine settings (lr, …). Returns the image, the record (maximize_objective's, plus the goal's `photo_activation` on
+    the photo itself, `ssim_to_photo` and the `weight`) and the fit.
+    """
+    size = tuple(judges.model.input_size[1:])
+    check_photo(photo, size)
+    seeded, name, settings = seeded_prior(prior, photo, size, seed)
+    seeded.fit_defaults.update(FIT, steps=STEPS)
+    target = goal + weight * photo_distance(photo)
+    image, record, result = maximize_objective(judges, target, seeded, steps=steps, seed=seed, device=device,
+                                               progress=progress, fit_settings=fit_settings,
+                                               objective={**settings, **TRANSFORMS, **(objective or {})})
+    record.update(prior=name, weight=weight, photo_activation=unit_activation(judges, goal, photo),
+                  ssim_to_photo=metrics.ssim(image, photo))
+    return image, record, result
