@@ -91,3 +91,23 @@ def test_every_name_the_docs_show_is_reachable_from_a_plain_import_invert():
     missing = [name for name in sorted(python_names_in_docs()) if not hasattr(invert, name)]
     assert not missing, f"the docs show invert.{missing[0]}, which `import invert` does not give"
     assert callable(invert.layer_atlas) and invert.Restored is operations.Restored
+
+
+@pytest.mark.parametrize("task", ["maximize", "restore"])
+def test_a_study_folder_written_before_schema_versions_reads_reports_and_resumes(task, tmp_path):
+    """tests/data/study_v0: studies written by main at c6cdce8 (no schema anywhere). This version reports them,
+    reads each cell as its typed result, and a rerun of the same spec finds every cell done (keys unchanged)."""
+    import shutil
+
+    from invert import studies
+
+    out = tmp_path / task
+    shutil.copytree(ROOT / "tests" / "data" / "study_v0" / task, out)
+    cells = studies.finished_cells(out)
+    assert len(cells) == 2 and all("schema" not in record for _, record, _ in cells)
+    report_md, _ = studies.write_report(out)
+    assert "INCOMPLETE" not in report_md.read_text()
+    kind = {"maximize": operations.Visualization, "restore": operations.Restored}[task]
+    assert all(kind.from_json(record).seconds > 0 for _, record, _ in cells)
+    ran, total, interrupted = studies.run_study(studies.load_spec(out / "spec.toml"), out)
+    assert (ran, total, interrupted) == (0, 2, False)
