@@ -52,14 +52,18 @@ def visualize(model: Model, units: str | Direction | Objective | Sequence[str | 
               prior: Any = "fourier", *,
               preset: str | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
               score: bool = False, progress: bool = False, batch: int = 1, diversity: float = 0.0,
-              recipe: tasks.Recipe | None = None) -> Visualization | list[Visualization]:
+              recipe: tasks.Recipe | None = None, from_image: Image | None = None) -> Visualization | list[Visualization]:
     """The image `prior` (a name, or a generator module) can make that most excites each unit (activation
     maximization): "LAYER:CHANNEL[@Y,X]", "LOGITS:CLASS", an `invert.Direction`, or any objective written with
     `invert.objectives` (`unit("blocks.5:3") - 50 * diversity()`, also as that text); a list gives a list.
     `score=True` adds `invert.score` (the unit's class, for a logit) and the faithfulness scores to each. `batch`
     images per unit, pushed apart by `diversity` (a weight) in the Gram space of the unit's layer, as lucid's
-    diversity objective does. `recipe` adds to the prior's preset (`invert.tasks.Recipe(tv=..., no_transforms=True)`)."""
+    diversity objective does. `recipe` adds to the prior's preset (`invert.tasks.Recipe(tv=..., no_transforms=True)`).
+    `from_image` (a file, skimage:NAME or a tensor at the model's input size) grows each unit's picture from that
+    photo instead: feature accentuation, what in the photo the unit responds to (`invert.accentuation`)."""
     loaded = _model(model)
+    photo = None if from_image is None else _target(from_image, loaded, "from_image")
+    photo_name = None if from_image is None or isinstance(from_image, torch.Tensor) else str(from_image)
     several = isinstance(units, (list, tuple))
     parsed = [(objectives.parse(u) if "(" in u else Unit.parse(u, loaded)) if isinstance(u, str) else u
               for u in (units if several else [units])]
@@ -69,7 +73,8 @@ def visualize(model: Model, units: str | Direction | Objective | Sequence[str | 
     for unit in parsed:
         shown = operations.get("maximize").run(Judges(loaded), unit, prior, recipe=recipe, preset=preset, steps=steps,
                                                seed=seed, device=device, progress=progress, batch=batch,
-                                               diversity=diversity, faithfulness=score)
+                                               diversity=diversity, faithfulness=score, from_image=photo,
+                                               from_image_name=photo_name)
         if score:
             is_class = isinstance(unit, Unit) and shown.class_name is not None
             shown.scores = globals()["score"](loaded, shown.image[:1], unit.channel if is_class else None)
@@ -95,12 +100,13 @@ def preimage(model: Model, image: Image, layer: str, prior: Any = "dip", *, pres
     return done
 
 
-def _target(image: Image, loaded: zoo.LoadedModel) -> torch.Tensor:
-    """The photo as the model sees it: a file or skimage:NAME prepared by its preprocessing, or a tensor checked."""
+def _target(image: Image, loaded: zoo.LoadedModel, name: str = "image") -> torch.Tensor:
+    """The photo as the model sees it: a file or skimage:NAME prepared by its preprocessing, or a tensor checked
+    (`name`: the argument it came as, for the error)."""
     if not isinstance(image, torch.Tensor):
         return prepare_target(str(image), loaded)[0]
     if image.dim() != 4 or image.shape[:2] != (1, 3) or tuple(image.shape[1:]) != tuple(loaded.input_size):
-        raise SettingError("image", f"is a tensor of shape {tuple(image.shape)}; give 1×{'×'.join(map(str, loaded.input_size))} "
+        raise SettingError(name, f"is a tensor of shape {tuple(image.shape)}; give 1×{'×'.join(map(str, loaded.input_size))} "
                                     "in [0, 1] (the model's input size), or a file to prepare")
     return image
 

@@ -127,6 +127,7 @@ def test_an_examples_pass_with_nothing_readable_says_so(lite0, tmp_path):
         examples.build(lite0, LAYER, [str(tmp_path / "a.png")])
 
 
+@pytest.mark.slow
 def test_invert_atlas_writes_the_page_and_resumes(run_cli, photos, tmp_path):
     out = tmp_path / "atlas"
     argv = ["atlas", "--layer", LAYER, "--units", "0:3", "--batch", "2", "--steps", "2", "--prior", "tv",

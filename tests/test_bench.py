@@ -17,6 +17,7 @@ def _missing(requirement: str) -> str | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", bench_main.NAMES)
 def test_benchmark_runs_in_its_smoke_form(name, monkeypatch, capsys):
     module = importlib.import_module(f"bench.{name}")

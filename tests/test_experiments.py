@@ -7,6 +7,7 @@ from PIL import Image
 from invert import curves
 
 
+@pytest.mark.slow
 def test_curves_small_run_writes_four_curves(run_cli, tmp_path):
     out = tmp_path / "curves"
     code, cap = run_cli("curves", "skimage:astronaut", "--crop", "32", "--steps", "30", "--out", str(out),

@@ -70,6 +70,7 @@ def test_maximize_writes_the_scores_into_result_json(run_cli, tmp_path):
     assert list(scores["path_by_layer"])[-1] == "blocks.1"  # the layers below the unit's
 
 
+@pytest.mark.slow
 def test_a_batch_of_seeds_gets_its_agreement_and_the_facade_its_scores(run_cli, tmp_path, lite0):
     import invert
 

@@ -186,6 +186,7 @@ REFUSED = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv, fragment", REFUSED)
 def test_hostile_input_is_refused_in_one_line(run_cli, files_at, tmp_path, argv, fragment):
     if fragment == "damaged":  # a crafted header that would build a decoder 2^30 pixels a side
@@ -234,6 +235,7 @@ def test_decompress_creates_a_missing_folder(run_cli, files_at):
     assert Image.open(target).size == (64, 64)
 
 
+@pytest.mark.slow
 def test_an_odd_super_resolution_factor_works(run_cli, files_at):
     code, (_, err) = run_cli("restore", "sr", files_at["photo"], "--factor", "7", "--steps", "2", "--quiet",
                                  "--out", files_at["out"])
@@ -356,6 +358,7 @@ def _until(stream_fd: int, text: bytes, seconds: float = 300) -> bytes:
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
 def test_sigterm_and_a_closed_terminal_keep_the_result_so_far(tmp_path, stop):
     import fcntl
@@ -687,6 +690,7 @@ def test_silencing_a_terminal_leaves_closed_streams_alone():
     assert done.returncode == 0 and done.stderr.strip() == "done", done.stderr
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_the_listing_quietly():
     done = subprocess.run(f"{sys.executable} -c 'from invert.cli import main; raise SystemExit(main())' priors | head -1",
                           shell=True, capture_output=True, text=True)

@@ -56,6 +56,7 @@ def test_invert_layer_records_what_the_report_needs(lite0, coffee):
     assert sum(len(m._forward_hooks) for m in lite0.model.modules()) == hooks
 
 
+@pytest.mark.slow
 def test_coarse_layers_get_the_presets_larger_budget(lite0, coffee):
     recipe = {"coarse_steps": 3}  # stands in for the preset's 600
     *_, fine = invert_layer(Judges(lite0), coffee, "blocks.1", "tv", objective={**recipe, "transforms": False})
@@ -301,6 +302,7 @@ def test_attribution_map_is_a_heat_map(lite0, coffee):
     assert top1(lite0, coffee) == 967
 
 
+@pytest.mark.slow
 def test_preimage_command_writes_grid_cells_and_records(run_cli, tmp_path):
     out = tmp_path / "pre"
     code, cap = run_cli("preimage", "--image", "skimage:coffee", "--layers", "blocks.0,classifier",
@@ -321,6 +323,7 @@ def test_preimage_command_writes_grid_cells_and_records(run_cli, tmp_path):
     assert "resized and centre-cropped to 224×224" in cap.err
 
 
+@pytest.mark.slow
 def test_maximize_and_compare_commands(run_cli, tmp_path):
     code, cap = run_cli("maximize", "--class", "Espresso", "--priors", "tv", "--steps", "2",
                         "--out", str(tmp_path / "max"), "--quiet", "--no-transfer")

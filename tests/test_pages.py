@@ -60,6 +60,7 @@ def all_images_decoded(driver) -> bool:
         "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
 
 
+@pytest.mark.slow
 def test_the_atlas_page_shows_every_unit_image_and_number_of_its_json(browser, atlas_folder):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -125,7 +126,7 @@ def test_a_study_report_shows_its_images_and_the_cells_numbers(browser, tmp_path
     assert len(table) == len(expected) == 2
     for shown, row in zip(table, expected):
         assert shown[:3] == [row["prior"], row["row"], str(row["cells"])]
-        assert shown[3:] == [report._mean_ci_text(v) for k, v in row.items() if k not in ("prior", "row", "cells")]
+        assert shown[3:] == [studies.report._mean_ci_text(v) for k, v in row.items() if k not in ("prior", "row", "cells")]
 
 
 def test_the_page_opens_offline_from_one_file(atlas_folder, tmp_path, browser):

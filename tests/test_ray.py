@@ -16,6 +16,8 @@ from invert.errors import InvertError  # noqa: E402
 
 from test_studies import SPEC, run_to_report, write  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a Ray cluster starts for these: the full suite runs them, not -m "not slow"
+
 TIMINGS = {"seconds", "wall_seconds"}
 
 

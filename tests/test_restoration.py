@@ -8,6 +8,7 @@ from invert import FitConfig, fit, metrics, restoration
 from invert.physics import Downsample, downsampling_kernel
 
 
+@pytest.mark.slow
 def test_dip_denoising_raises_psnr_clearly(photo):
     problem = restoration.denoise(photo, sigma=25, seed=0)
     p = priors.create("dip", size=problem.output_size, preset="fast")
@@ -23,6 +24,7 @@ def test_tv_denoising_raises_psnr(photo):
     assert metrics.psnr(r.output, photo) > metrics.psnr(problem.observation, photo) + 2
 
 
+@pytest.mark.slow
 def test_dip_fits_the_known_pixels_it_inpaints_from(photo):
     problem = restoration.inpaint(photo, drop=0.5, seed=0)
     mask = problem.energy.operator.mask

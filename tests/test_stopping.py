@@ -104,6 +104,7 @@ def discrepancy_threshold(noisy):
     return DISCREPANCY * noise_sigma(noisy) ** 2
 
 
+@pytest.mark.slow
 def test_fit_stops_denoising_by_the_discrepancy_principle(photo):
     torch.manual_seed(0)
     noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
@@ -116,6 +117,7 @@ def test_fit_stops_denoising_by_the_discrepancy_principle(photo):
     assert "discrepancy" in stop_reason(r)
 
 
+@pytest.mark.slow
 def test_discrepancy_rule_watches_the_data_term_not_the_regularizer(photo):
     torch.manual_seed(0)
     noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)
@@ -131,6 +133,7 @@ def test_discrepancy_rule_watches_the_data_term_not_the_regularizer(photo):
     assert "ran on to 1.25×" in stop_reason(r)
 
 
+@pytest.mark.slow
 def test_a_run_on_cut_short_by_the_budget_is_reported(photo):
     torch.manual_seed(0)
     noisy = (photo[..., :32, :32] + 0.1 * torch.randn(1, 3, 32, 32)).clamp(0, 1)

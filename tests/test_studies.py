@@ -33,6 +33,7 @@ def run_to_report(tmp_path, text, **run):
     return out
 
 
+@pytest.mark.slow
 def test_a_study_resumes_where_it_was_cut_and_reports(tmp_path):
     spec = studies.load_spec(write(tmp_path, SPEC))
     out = tmp_path / "study"
@@ -64,6 +65,7 @@ def test_a_study_resumes_where_it_was_cut_and_reports(tmp_path):
     assert f"{sum(losses) / 4:.3g} ±" in text.split("| tv | blocks.1 | 4 |")[1].split("\n")[0]
 
 
+@pytest.mark.slow
 def test_a_changed_spec_runs_only_its_new_cells(tmp_path, capsys):
     out = tmp_path / "study"
     small = SPEC.replace('seeds = [0, 1]', 'seeds = [0]').replace('"tv", "pixel"', '"tv"')
@@ -135,6 +137,7 @@ def test_maximize_and_restore_studies(tmp_path):
     assert "correlated" in record["record"]["noise_sigma_source"]
 
 
+@pytest.mark.slow
 def test_a_maximize_study_of_diverse_batches(tmp_path):
     base = 'task = "maximize"\nclasses = [1]\npriors = ["tv"]\nsteps = 2\n'
     plain = studies.load_spec(write(tmp_path, base, "plain.toml")).cells()[0]
@@ -178,6 +181,7 @@ def test_a_maximize_study_of_directions(tmp_path):
                                           'directions = [{3 = 1.0}]\n', "atlas.toml"))
 
 
+@pytest.mark.slow
 def test_several_images_or_seeds_make_the_everyday_commands_a_study(tmp_path, capsys):
     out = tmp_path / "denoise"
     argv = ["restore", "denoise", "skimage:camera", "skimage:astronaut", "--add-noise", "25", "--crop", "32",

@@ -181,6 +181,7 @@ def test_an_operation_registered_outside_the_library_runs_as_a_spec_and_reports(
         operations.unregister("reproduce")
 
 
+@pytest.mark.slow
 def test_the_recipe_is_typed_once_for_flags_spec_keys_and_python(tmp_path, run_cli):
     import invert
 

@@ -8,6 +8,7 @@ from ..errors import InvertError
 from . import options
 from .output import prepare_output_dir, say
 from .fitting import add_common, cell_of, check_layers, fit_settings, load_judges, write_result
+from .model_args import load_target
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        **options.example('invert maximize --class flamingo --prior dip,fourier',
                                          "invert maximize --layer blocks.4 --channel 17 --position 7 7",
                                          "invert maximize --layer blocks.5 --direction 3=1,7=-0.5 --prior fourier",
-                                         "invert maximize --objective \"unit('blocks.5:3') - 50 * diversity()\" --batch 4"))
+                                         "invert maximize --objective \"unit('blocks.5:3') - 50 * diversity()\" --batch 4",
+                                         "invert maximize --layer blocks.5 --channel 3 --from photo.jpg"))
     add_common(p, restarts=False)
     p.add_argument("--layer", default=None, help="layer name (default with --class: the logits)")
     unit = p.add_mutually_exclusive_group(required=True)
@@ -35,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="a prior or a comma list (default dip,tv)")
     p.add_argument("--batch", type=options.COUNT, default=1, metavar="B",
                    help="B images per prior (seeds SEED … SEED+B−1), fitted together")
+    p.add_argument("--from", dest="from_image", metavar="PHOTO",
+                   help="grow the picture from PHOTO instead (feature accentuation): what in the photo the unit "
+                        "responds to, the photo's and the picture's activations and their SSIM in result.json")
     p.add_argument("--diversity", type=options.WEIGHT, default=0.0, metavar="W",
                    help="push the batch's images apart in the layer's Gram space with weight W (lucid's diversity; "
                         "needs --batch 2 or more)")
@@ -79,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvertError("--diversity pushes a batch's images apart: give --batch 2 or more (e.g. --batch 4)")
     if args.direction and args.position:
         raise InvertError("--position is for --channel or --class; a --direction is taken over every position")
+    if args.from_image and (args.batch > 1 or args.diversity):
+        raise InvertError("--from grows one image from the photo: leave --batch and --diversity out")
     if args.objective and (args.layer or args.position):
         raise InvertError("--layer and --position are for --channel, --class or --direction; an --objective names "
                           "its own layers and positions (unit('blocks.5:3@4,4'))")
@@ -105,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
         operations.check_unit(judges.model, unit)  # the unit exists: checked before any fit
         label, given = str(channel), {"channel": channel}
     settings = {**fit_settings(args), "diversity": args.diversity, "batch": args.batch}
-    out = prepare_output_dir(args.out, args.overwrite)
+    if args.from_image:
+        settings.update(from_image=load_target(args.from_image, judges.model), from_image_name=args.from_image)
+    out = prepare_output_dir(args.out, args.overwrite, inputs=[args.from_image])
     cells, interrupted = preimages.fit_cells(
         args.priors, lambda name: cell_of(operations.get("maximize").run(
             judges, unit, name, **settings, label=label if args.objective else f"{layer}:{label}")),

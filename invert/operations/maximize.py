@@ -8,14 +8,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 
+import torch
+
 from .. import objectives, tasks, zoo
 from ..cell_scores import MaximizeScores
 from ..direction import Direction, weights_label, weights_vector
 from ..errors import SettingError
 from ..objectives import Objective
 from ..results import Result, in_memory, optional
-from .base import (Operation, StudyError, common, judges_for, listed, load_model, read_model_and_layers,
-                   read_recipe, read_whole, register)
+from .base import (Operation, StudyError, common, expand_images, judges_for, listed, load_model,
+                   read_model_and_layers, read_recipe, read_whole, register)
 
 if TYPE_CHECKING:
     from ..preimages import Judges
@@ -74,6 +76,9 @@ class Visualization(Result):
     seconds: float = 0.0
     steps_run: int = 0
     faithfulness: dict[str, Any] | None = optional()  # spectrum, path similarity (faithfulness.py)
+    from_image: str | None = optional()  # accentuation: the photo it was grown from
+    photo_activation: float | None = optional()  # … the unit's activation on that photo
+    ssim_to_photo: float | None = optional()  # … and how close the accentuated image stays to it
     unit: Target | None = in_memory()
     scores: Scores | None = in_memory()  # `invert.score` of the first image (the unit's class, at the logits)
 
@@ -87,16 +92,19 @@ def unit_count(loaded: zoo.LoadedModel, layer: str) -> int:
 class MaximizeOperation(Operation):
     name = "maximize"
     keys = frozenset({"model", "layers", "classes", "channels", "directions", "objectives", "transfer", "batch",
-                      "diversity", *tasks.settings_of(tasks.Recipe)})
+                      "diversity", "from_image", *tasks.settings_of(tasks.Recipe)})
     scores = MaximizeScores
 
     def run(self, judges: Judges, unit: Target, prior: Any, *, recipe: tasks.Recipe | None = None,
             preset: str | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
             progress: bool = False, batch: int = 1, diversity: float = 0.0,
-            faithfulness: bool = True, label: str | None = None) -> Visualization:
+            faithfulness: bool = True, label: str | None = None, from_image: torch.Tensor | None = None,
+            from_image_name: str | None = None) -> Visualization:
         """The image `prior` (a name or a generator module) makes that most excites `unit`; `batch` images pushed
-        apart by `diversity` in the unit layer's Gram space. `faithfulness` adds the picture's spectrum and how
-        near it lies to the unit's natural drivers (for a direction: the spectrum)."""
+        apart by `diversity` in the unit layer's Gram space; or, `from_image` given (1×3×H×W at the model's
+        input size), the photo accentuated: grown from it towards the unit (`invert.accentuation`).
+        `faithfulness` adds the picture's spectrum and how near it lies to the unit's natural drivers (for a
+        direction or an objective: the spectrum)."""
         from .. import preimages
         from ..faithfulness import maximized, score_picture
 
@@ -104,6 +112,8 @@ class MaximizeOperation(Operation):
             raise SettingError("diversity", "needs a batch of at least 2 images to push apart; give batch=4, say")
         settings = dict(preset=preset, steps=steps, seed=seed, device=device, progress=progress, batch=batch,
                         diversity=diversity, objective=(recipe or tasks.Recipe()).objective())
+        if from_image is not None:
+            return self._accentuate(judges, unit, prior, from_image, from_image_name, settings, faithfulness, label)
         if isinstance(unit, Objective):  # its natural drivers are not ranked: its faithfulness is its spectrum
             goal = unit - diversity * objectives.diversity() if diversity else unit
             del settings["diversity"]
@@ -123,6 +133,30 @@ class MaximizeOperation(Operation):
         return Visualization.from_json({**record, "label": label or str(unit), "faithfulness": faithful},
                                        image=image, fit=fit, unit=unit)
 
+    def _accentuate(self, judges: Judges, unit: Target, prior: Any, photo: torch.Tensor, name: str | None,
+                    settings: dict[str, Any], faithfulness: bool, label: str | None) -> Visualization:
+        """`run` from a photo: one image, its record with the photo's activation and the SSIM to it."""
+        from ..accentuation import accentuate
+        from ..faithfulness import score_picture
+
+        for setting, given in (("batch", settings["batch"] > 1), ("diversity", settings["diversity"]),
+                               ("preset", settings["preset"])):
+            if given:
+                raise SettingError(setting, "is not taken with from_image: an accentuation is one image grown from "
+                                            "the photo under the accentuation recipe")
+        goal = unit if isinstance(unit, Objective) else unit.objective()
+        image, record, fit = accentuate(judges, goal, photo, prior, steps=settings["steps"], seed=settings["seed"],
+                                        device=settings["device"], progress=settings["progress"],
+                                        objective=settings["objective"])
+        layer = first_layer(goal)
+        given = {"channel": unit.channel, "position": list(unit.position) if unit.position else None,
+                 "class_name": judges.model.class_name(unit.channel) if _is_logits(judges.model, layer) else None
+                 } if isinstance(unit, Unit) else {}
+        faithful = score_picture(judges.model, layer, image).as_record() if faithfulness else None
+        return Visualization.from_json({"layer": layer, **record, **given, "label": label or str(unit),
+                                        "from_image": name, "faithfulness": faithful}, image=image, fit=fit,
+                                       unit=unit)
+
     def read(self, raw: dict[str, Any], spec: Spec, base: Path, where: str) -> None:
         """The unit's keys (`read_units`), and a batch of images per unit pushed apart by `diversity`."""
         read_units(raw, spec, where)
@@ -133,16 +167,26 @@ class MaximizeOperation(Operation):
         if diversity and spec.batch < 2:
             raise StudyError(f"{where}: diversity pushes a batch's images apart: give batch = 2 or more (e.g. batch = 4)")
         spec.diversity = float(diversity)
+        photo = raw.get("from_image")
+        if photo is not None:
+            found = expand_images(photo, base, where) if isinstance(photo, str) else []
+            if len(found) != 1:
+                raise StudyError(f"{where}: from_image = {photo!r}; give one image file (or skimage:NAME) to grow "
+                                 "each unit's picture from")
+            if spec.batch > 1 or spec.diversity:
+                raise StudyError(f"{where}: from_image grows one image from the photo; leave batch and diversity out")
+            spec.from_image = found[0]
 
     def grid(self, spec: Spec) -> list[dict[str, Any]]:
         """A cell per unit or direction; batch and diversity only where given, so that the cells of older specs
         keep their keys."""
         many = {"batch": spec.batch} if spec.batch > 1 else {}
         apart = {"diversity": spec.diversity} if spec.diversity else {}
+        grown = {"from_image": spec.from_image} if spec.from_image else {}
         units = [{"layer": spec.layers[0], "unit": u} for u in spec.units]
         units += [{"layer": spec.layers[0], "direction": d} for d in spec.directions]
         units += [{"objective": text} for text in spec.objectives]  # an objective names its own layers
-        return [{"model": spec.model, "transfer": spec.transfer, **unit, **spec.recipe, **many, **apart}
+        return [{"model": spec.model, "transfer": spec.transfer, **unit, **spec.recipe, **many, **apart, **grown}
                 for unit in units]
 
     def run_cell(self, settings: dict[str, Any]) -> Visualization:
@@ -155,8 +199,13 @@ class MaximizeOperation(Operation):
             label = f"{layer}:{weights_label(settings['direction'])}"
         else:
             unit, label = Unit(layer, settings["unit"]), None
+        from ..preimages import prepare_target
+
+        photo = settings.get("from_image")
         return self.run(judges, unit, settings["prior"], recipe=tasks.Recipe.of(settings), label=label,
-                        batch=settings.get("batch", 1), diversity=settings.get("diversity", 0.0), **common(settings))
+                        batch=settings.get("batch", 1), diversity=settings.get("diversity", 0.0), from_image_name=photo,
+                        from_image=None if photo is None else prepare_target(photo, judges.model)[0],
+                        **common(settings))
 
     def row(self, settings: dict[str, Any]) -> str:
         if "objective" in settings:
@@ -229,6 +278,11 @@ def read_directions(directions: Any, count: int, where: str) -> list[dict[str, f
             raise StudyError(f"{where}: directions[{i}] has only zero weights; give one that is not 0")
         read.append({str(c): w for c, w in sorted(weights.items())})
     return read
+
+
+def _is_logits(loaded: zoo.LoadedModel, layer: str) -> bool:
+    shape = objectives.layer_shapes(loaded, [layer])[layer]
+    return len(shape) == 2 and shape[1] == loaded.num_classes
 
 
 def first_layer(goal: Objective) -> str:

@@ -39,6 +39,7 @@ class Spec:
     objectives: list[str] = field(default_factory=list)  # maximize: objectives written as text (objectives.parse)
     batch: int = 1  # atlas: units rendered per fit; maximize: images per unit (seeds, or a diverse set)
     diversity: float = 0.0  # maximize: the weight pushing a unit's batch of images apart (lucid's diversity)
+    from_image: str | None = None  # maximize: the photo each unit's picture is grown from (accentuation)
     top: int = 6  # atlas: dataset examples kept per unit
     steps: int | None = None
     restore: str = "denoise"
