@@ -7,11 +7,12 @@ from invert.errors import InvertError
 
 class ZooError(InvertError):
     """A model cannot be loaded or inspected. `setting` names the argument at fault, when one is (`weights`),
-    so that a front end can say it in its own words."""
+    so that a front end can say it in its own words; `cli` is the message as the command line says it, where
+    its fix is a command rather than a call."""
 
-    def __init__(self, message: str, setting: str | None = None):
+    def __init__(self, message: str, setting: str | None = None, cli: str | None = None):
         super().__init__(message)
-        self.setting = setting
+        self.setting, self.cli = setting, cli
 
 
 def did_you_mean(word: str, choices: Iterable[str], n: int = 5) -> str:

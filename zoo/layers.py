@@ -50,8 +50,9 @@ def find_layers(model: nn.Module, names: Sequence[str], model_name: str | None =
     of = f" of {model_name}" if model_name else ""
     for name in names:
         if name not in modules:
-            raise ZooError(f"unknown layer {name!r}{of}; {did_you_mean(name, modules)}"
-                           "invert.zoo.layers(model, input_size) lists them all")
+            unknown = f"unknown layer {name!r}{of}; {did_you_mean(name, modules)}"
+            raise ZooError(unknown + "invert.zoo.layers(model, input_size) lists them all",
+                           cli=unknown + f"`invert layers {model_name or 'MODEL'}` lists them all")
     return modules
 
 
