@@ -145,17 +145,20 @@ class Atlas:
 
 def layer_atlas(model: Model, layer: str, units: Sequence[int], priors: Sequence[str] = ("fourier",), *,
                 images: str | Sequence[str] = (), top: int = 6, batch: int = 8, steps: int | None = None,
-                seed: int = 0, device: str = "auto", out: str | os.PathLike = "runs/atlas") -> Atlas:
+                seed: int = 0, device: str = "auto", out: str | os.PathLike = "runs/atlas",
+                accentuate: bool = False) -> Atlas:
     """Every unit of `units` rendered under each prior, `batch` per fit, beside the `top` photos of `images`
     (a folder, glob or skimage:NAME, or a list of them) that drive it most, written to `out` (a study folder: run
-    it again to resume, or with more units or priors to add them). The index of the photos is cached in `out`."""
+    it again to resume, or with more units or priors to add them). The index of the photos is cached in `out`.
+    `accentuate` adds each unit's top photo accentuated under each prior (a column of its own)."""
     from . import studies
 
     loaded = _model(model)
     operations.remember_model(loaded)  # the cells of this process use this very model, not a fresh load by name
     raw = {"task": "atlas", "model": loaded.name, "layers": [layer], "channels": [int(u) for u in units],
            "batch": batch, "top": top, "images": [images] if isinstance(images, (str, os.PathLike)) else list(images),
-           "priors": [priors] if isinstance(priors, str) else list(priors), "seeds": [seed], "device": device}
+           "priors": [priors] if isinstance(priors, str) else list(priors), "seeds": [seed], "device": device,
+           "accentuate": accentuate}
     if steps is not None:
         raw["steps"] = steps
     spec = studies.spec_of({k: str(v) if isinstance(v, os.PathLike) else v for k, v in raw.items()}, Path.cwd(),

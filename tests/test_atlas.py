@@ -201,3 +201,25 @@ def test_the_page_escapes_what_it_shows(tmp_path):
     rows = [atlas.Unit(1, "<b>x</b>", [atlas.Picture("tv", "p.png", 1.0, None, 0.1)])]
     html = atlas_page.write(tmp_path, rows, {}, {"model": "<script>"}).read_text()
     assert "<b>x</b>" not in html and "<script>" not in html.split("<style>")[0]
+
+
+@pytest.mark.slow
+def test_an_atlas_can_show_each_unit_s_top_photo_accentuated(tmp_path):
+    """`accentuate`: a cell per unit grown from the photo that drives it most, shown as a column of its own."""
+    import invert
+
+    atlas = invert.layer_atlas("efficientnet_lite0", "blocks.2", [0, 1], ["fourier"], steps=2, batch=2,
+                               images=["skimage:coffee", "skimage:chelsea", "skimage:astronaut"], top=2,
+                               out=tmp_path / "a", accentuate=True)
+    data = json.loads(atlas.json.read_text())
+    for unit in data["units"]:
+        columns = {p["prior"]: p for p in unit["pictures"]}
+        assert set(columns) == {"fourier", "fourier from its top photo"}
+        assert (tmp_path / "a" / columns["fourier from its top photo"]["image"]).is_file()
+    settings = [s for s, _, _ in invert.studies.finished_cells(tmp_path / "a") if "from_image" in s]
+    assert sorted(s["units"][0] for s in settings) == [0, 1]
+    assert all(s["from_image"] == data["units"][s["units"][0]]["examples"][0]["image"] for s in settings)
+    again = invert.layer_atlas("efficientnet_lite0", "blocks.2", [0, 1], ["fourier"], steps=2, batch=2,
+                               images=["skimage:coffee", "skimage:chelsea", "skimage:astronaut"], top=2,
+                               out=tmp_path / "a", accentuate=True)
+    assert len(invert.studies.finished_cells(again.folder)) == 3  # a rerun adds nothing: the keys are stable

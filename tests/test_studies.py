@@ -172,7 +172,7 @@ def test_a_maximize_study_of_directions(tmp_path):
     for line, message in [("directions = [{99 = 1.0}]", "channel '99' is not one of the layer's 24"),
                           ("directions = [{3 = 0.0}]", "only zero weights"),
                           ("directions = [{3 = nan}]", "give a finite number"),
-                          ("directions = [{3 = 1.0}]\nchannels = [1]", "exactly one of classes, channels and directions")]:
+                          ("directions = [{3 = 1.0}]\nchannels = [1]", "exactly one of classes, channels, directions and objectives")]:
         with pytest.raises(studies.StudyError) as refused:
             studies.load_spec(write(tmp_path, base + line + "\n", "bad.toml"))
         assert message in str(refused.value)

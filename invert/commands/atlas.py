@@ -57,6 +57,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"steps per fit (default {DEFAULT_STEPS} for the default atlas, else the presets')")
     p.add_argument("--no-transfer", action="store_true", help="skip the independent model's verdict on class units")
     p.add_argument("--workers", type=options.whole(1, 64), default=1, help="worker processes (default 1)")
+    p.add_argument("--accentuate", action="store_true",
+                   help="also each unit's top photo accentuated (grown towards the unit: what in the photo it "
+                        "responds to), a column beside each prior's")
     p.add_argument("--executor", choices=EXECUTORS, default="local", help="local processes, or Ray tasks")
     p.add_argument("--address", default=None, help="with --executor ray: a cluster to join (auto, or HOST:PORT)")
     p.set_defaults(run=run)
@@ -75,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     raw = {"task": "atlas", "model": args.model, "layers": [args.layer or DEFAULT_LAYER],
            "channels": args.units or units(DEFAULT_UNITS), "batch": args.batch, "top": args.top,
            "images": args.images or list(PACKAGED_PHOTOS), "priors": args.priors, "seeds": [args.seed],
-           "device": args.device, "transfer": not args.no_transfer}
+           "device": args.device, "transfer": not args.no_transfer, "accentuate": args.accentuate}
     if args.steps or default:
         raw["steps"] = args.steps or DEFAULT_STEPS
     spec = studies.spec_of(raw, Path.cwd(), "invert atlas")  # units and layer checked before any work

@@ -22,7 +22,7 @@ from .. import atlas, atlas_page, examples, files, images, tasks
 from ..cell_scores import AtlasScores
 from ..results import Result, optional
 from ..zoo import LoadedModel
-from .base import (Operation, StudyError, common, expand_images, judges_for, listed, load_model, read_whole,
+from .base import (Operation, StudyError, common, expand_images, get, judges_for, listed, load_model, read_whole,
                    register)
 from .maximize import read_units
 
@@ -60,9 +60,10 @@ class AtlasBatch(Result):
 @register
 class AtlasOperation(Operation):
     name = "atlas"
-    keys = frozenset({"model", "layers", "classes", "channels", "transfer", "batch", "top", "images",
+    keys = frozenset({"model", "layers", "classes", "channels", "transfer", "batch", "top", "images", "accentuate",
                       *tasks.settings_of(tasks.Recipe)})
     scores = AtlasScores
+    ACCENTUATED = "from its top photo"  # the column of a unit's top photo accentuated, beside each prior's
 
     def run(self, judges: Judges, layer: str, units: list[int], prior: Any, *, recipe: tasks.Recipe | None = None,
             steps: int | None = None, seed: int = 0, device: str = "auto") -> AtlasBatch:
@@ -79,22 +80,51 @@ class AtlasOperation(Operation):
             read_whole(raw, spec, key, where)
         # the photos are read in the examples pass, where a broken one is skipped with a line, not refused here
         spec.images = expand_images(listed(raw, "images", str, where), base, where, read=False)
+        spec.accentuate = raw.get("accentuate", False)
+        if not isinstance(spec.accentuate, bool):
+            raise StudyError(f"{where}: accentuate = {spec.accentuate!r}; give true or false")
+        if spec.accentuate and not spec.images:
+            raise StudyError(f"{where}: accentuate grows each unit's top photo: give the photos (images = [...])")
 
     def grid(self, spec: Spec) -> list[dict[str, Any]]:
+        """Batches of units; with `accentuate`, also one cell per unit grown from its top photo (known once the
+        examples are indexed: `prepare` keeps them in the spec)."""
+        common_settings = {"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0]}
         chunks = [spec.units[i: i + spec.batch] for i in range(0, len(spec.units), spec.batch)]
-        return [{"model": spec.model, "transfer": spec.transfer, "layer": spec.layers[0], "units": chunk,
-                 **spec.recipe} for chunk in chunks]
+        grown = [{**common_settings, "units": [u], "from_image": spec.tops[str(u)], **spec.recipe}
+                 for u in spec.units if str(u) in spec.tops] if spec.accentuate else []
+        return [{**common_settings, "units": chunk, **spec.recipe} for chunk in chunks] + grown
 
     def run_cell(self, settings: dict[str, Any]) -> AtlasBatch:
+        if "from_image" in settings:
+            return self._accentuated(settings)
         return self.run(judges_for(settings), settings["layer"], settings["units"], settings["prior"],
                         recipe=tasks.Recipe.of(settings), **common(settings))
 
+    def _accentuated(self, settings: dict[str, Any]) -> AtlasBatch:
+        """The cell's one unit grown from its top photo, as a batch of one (the maximize operation's run)."""
+        from ..preimages import prepare_target
+        from .maximize import Unit
+
+        judges, [unit], photo = judges_for(settings), settings["units"], settings["from_image"]
+        shown = get("maximize").run(judges, Unit(settings["layer"], unit), settings["prior"], faithfulness=False,
+                                    recipe=tasks.Recipe.of(settings), from_image=prepare_target(photo, judges.model)[0],
+                                    from_image_name=photo, **common(settings))
+        record = shown.to_json()
+        as_batch = {key: [record[key]] for key in ("top1", "top1_name", "top1_transfer", "top1_transfer_name")
+                    if key in record}
+        return AtlasBatch.from_json({**record, **as_batch, "units": [unit], "activations": [shown.activation],
+                                     "classes": shown.class_name is not None}, image=shown.image, fit=shown.fit)
+
     def row(self, settings: dict[str, Any]) -> str:
         units = settings["units"]
-        return f"{settings['layer']}[{units[0]}]" if len(units) == 1 else f"{settings['layer']}[{units[0]}–{units[-1]}]"
+        shown = f"{settings['layer']}[{units[0]}]" if len(units) == 1 else f"{settings['layer']}[{units[0]}–{units[-1]}]"
+        return f"{shown} {self.ACCENTUATED}" if "from_image" in settings else shown
 
     def prepare(self, spec: Spec, out: Path) -> None:
-        prepare_examples(spec, out)
+        index = prepare_examples(spec, out)
+        if spec.accentuate and index is not None:
+            spec.tops = {str(u): index.images[ranked[0]] for u in spec.units if (ranked := index.ranking(u))}
 
     def report(self, out: Path, cells: list, missing: str | None) -> list[Path]:
         return write_atlas(out, cells, missing)
@@ -144,7 +174,9 @@ def write_atlas(out: Path, cells: list, missing: str | None = None) -> list[Path
     for settings, record, strip in cells:
         picture, _ = images.load_image(strip)
         width = picture.shape[-1] // len(record["units"])
-        folder = units_folder / f"{settings['prior']}_seed{settings['seed']}"
+        if "from_image" in settings:  # its own column: the prior's picture grown from the unit's top photo
+            settings = {**settings, "prior": f"{settings['prior']} {AtlasOperation.ACCENTUATED}"}
+        folder = units_folder / f"{settings['prior'].replace(' ', '_')}_seed{settings['seed']}"
         folder.mkdir(parents=True, exist_ok=True)
         for i, unit in enumerate(record["units"]):
             images.save_image(picture[..., i * width: (i + 1) * width], folder / f"{unit}.png")

@@ -128,6 +128,7 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
     if executor not in EXECUTORS:
         raise InvertError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     check_size(spec, "the study")
+    operations.get(spec.task).prepare(spec, out)  # before the cells: an atlas's accentuation cells need its examples
     todo_all = spec.cells()
     record_spec(out, spec)  # what a report of this folder compares its cells with (INCOMPLETE until all are done)
     done = read_manifest(out)
@@ -154,7 +155,6 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
 
     if executor != "ray" and todo:
         resolve_device(spec.device)  # here, before any cell: a CUDA spec on a machine without one is refused
-    operations.get(spec.task).prepare(spec, out)
     try:
         if executor == "ray":
             _run_on_ray(todo, out, threads, address, record_done)

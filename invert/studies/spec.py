@@ -41,6 +41,8 @@ class Spec:
     diversity: float = 0.0  # maximize: the weight pushing a unit's batch of images apart (lucid's diversity)
     from_image: str | None = None  # maximize: the photo each unit's picture is grown from (accentuation)
     top: int = 6  # atlas: dataset examples kept per unit
+    accentuate: bool = False  # atlas: also each unit's top photo accentuated (a column of its own)
+    tops: dict[str, str] = field(default_factory=dict)  # atlas with accentuate: each unit's top photo (from prepare)
     steps: int | None = None
     restore: str = "denoise"
     restoration: dict[str, Any] = field(default_factory=dict)  # restore: the task's settings (invert.tasks)
