@@ -25,9 +25,21 @@ from .preimages import MAXIMIZE, Judges, maximize_objective, recipe
 # the photo is clamped this far inside (0, 1) before its logit (Horama's 1e-3): pure black or white would be
 # infinitely far out, and the sigmoid's gradient there is 1e-3 of its peak, so those pixels move little
 PHOTO_EPS = 1e-3
-WEIGHT = 1.0
+# chosen on 4 design units (channels 8 and 9 of blocks.4 and blocks.5, none of the benchmark's), fourier, 128 steps
+# (bench/results/design/accentuation_design*-cpu-2026-12-08.json): weight 1e3 / 3e3 / 1e4 / 3e4 gave median
+# activation 9.1 / 8.6 / 7.9 / 7.0 × the photo's at SSIM to it 0.66 / 0.77 / 0.87 / 0.93 (a plain
+# visualization: 0.06); 1e4 keeps most of the raise and the photo. The weight is in the unit's own scale
+# (Lite0's channel means run to 20-70 once maximized): a unit of much smaller values needs a smaller one. It is
+# Fourier's: DIP under it raised 1 of 2 units past 1.5× (bench/results/accentuation_dip-cpu-2026-12-08.json)
+WEIGHT = 1e4
+# a fit of ~12 s on 2 shared CPU cores (median of 20 units in bench/results/accentuation-cpu-2026-12-08.json,
+# where all 20 passed: median 6.9× the photo's activation, SSIM 0.81; Horama runs 1000 NAdam steps on a GPU);
+# lr is the prior's own recipe's
 STEPS = 128
-FIT = {"lr": 0.05}
+# the prior's recipe's random transforms (maximize_objective applies them at coarse layers, stride ≥ 16): without
+# them the raise is an adversarial pattern, invisible in the picture (design units: median activation 1.8× higher,
+# SSIM 0.92, the change is noise); MACO's 3 crops per step as well cost 6× the time and halved the raise on the
+# one unit tried (accentuation_design4_crops-partial.log)
 TRANSFORMS: dict[str, Any] = {"transforms": True}
 
 
@@ -42,7 +54,7 @@ class Seeded(prior_registry.Prior):
     def __init__(self, prior: prior_registry.Prior, photo: torch.Tensor):
         super().__init__(prior.channels, prior.size, prior.regularizer())
         self.prior = prior
-        self.fit_defaults = dict(prior.fit_defaults)
+        self.fit_defaults, self.preset = dict(prior.fit_defaults), prior.preset
         with torch.no_grad():
             start = _logit(prior())
         self.register_buffer("offset", torch.logit(photo.clamp(PHOTO_EPS, 1 - PHOTO_EPS)) - start)
@@ -68,7 +80,7 @@ class PhotoDistance(Energy):
 
 
 def photo_distance(photo: torch.Tensor) -> objectives.PixelPenalty:
-    """−mean((x − photo)²), an objective term: `goal - w * ...` would double the sign; add it, weighted."""
+    """−mean((x − photo)²) as an objective term, to be added: `goal + weight * photo_distance(photo)`."""
     return objectives.PixelPenalty(PhotoDistance(photo), "photo_distance")
 
 
@@ -107,13 +119,15 @@ def accentuate(judges: Judges, goal: Objective, photo: torch.Tensor, prior: str 
     and maximizes goal − `weight` · mean((x − photo)²) for `steps`.
 
     `objective` overrides the recipe's settings as in `preimages.maximize_objective` ({"transforms": False},
-    {"tv": w}, …), `fit_settings` its engine settings (lr, …). Returns the image, the record (maximize_objective's, plus the goal's `photo_activation` on
-    the photo itself, `ssim_to_photo` and the `weight`) and the fit.
+    {"tv": w}, …), `fit_settings` its engine settings (lr, …). A named prior gets its `maximize` recipe (its lr,
+    its transforms) and `STEPS`; a module is fitted as it is, under the transforms' defaults. Returns the image,
+    the record (maximize_objective's, plus the goal's `photo_activation` on the photo itself, `ssim_to_photo` and
+    the `weight`) and the fit.
     """
     size = tuple(judges.model.input_size[1:])
     check_photo(photo, size)
     seeded, name, settings = seeded_prior(prior, photo, size, seed)
-    seeded.fit_defaults.update(FIT, steps=STEPS)
+    seeded.fit_defaults["steps"] = STEPS
     target = goal + weight * photo_distance(photo)
     image, record, result = maximize_objective(judges, target, seeded, steps=steps, seed=seed, device=device,
                                                progress=progress, fit_settings=fit_settings,
