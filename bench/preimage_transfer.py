@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         return image, record, result
 
     cells, _ = preimages.fit_cells([(i, p) for i in range(len(targets)) for p in priors], fit_key)
-    summary = preimages.summarize_comparison([c.record for c in cells])
+    summary = report.summarize_comparison([c.record for c in cells])
     path = save_result("preimage_transfer", {"device": str(resolve_device("auto")), "model": model.name,
                                              "transfer_model": judges.transfer.name, "layer": args.layer,
                                              "images": images, "summary": summary,

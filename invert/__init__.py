@@ -42,7 +42,7 @@ _EXPORTS = {
     "restore": "api",
     "score": "api",
     "visualize": "api",
-    "SCHEMA": "results",
+    "SCHEMA": "provenance",
     "set_threads": "threads",
     "InvertError": "errors",
     "SettingError": "errors",

@@ -48,6 +48,9 @@ def score(model: Model, image: torch.Tensor, wanted: int | None = None, judge: M
     return Scores(verdict(loaded, image, wanted), None if judge is None else verdict(_model(judge), image, wanted))
 
 
+_score = score  # `visualize` and `preimage` take a `score` flag that hides the function
+
+
 def visualize(model: Model, units: str | Direction | Objective | Sequence[str | Direction | Objective],
               prior: Any = "fourier", *,
               preset: str | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
@@ -77,7 +80,7 @@ def visualize(model: Model, units: str | Direction | Objective | Sequence[str | 
                                                from_image_name=photo_name)
         if score:
             is_class = isinstance(unit, Unit) and shown.class_name is not None
-            shown.scores = globals()["score"](loaded, shown.image[:1], unit.channel if is_class else None)
+            shown.scores = _score(loaded, shown.image[:1], unit.channel if is_class else None)
         done.append(shown)
     return done if several else done[0]
 
@@ -96,7 +99,7 @@ def preimage(model: Model, image: Image, layer: str, prior: Any = "dip", *, pres
                                           steps=steps, seed=seed, device=device, progress=progress,
                                           faithfulness=score)
     if score:
-        done.scores = globals()["score"](loaded, done.image, done.top1_original)
+        done.scores = _score(loaded, done.image, done.top1_original)
     return done
 
 
@@ -144,7 +147,7 @@ class Atlas:
 
 
 def layer_atlas(model: Model, layer: str, units: Sequence[int], priors: Sequence[str] = ("fourier",), *,
-                images: str | Sequence[str] = (), top: int = 6, batch: int = 8, steps: int | None = None,
+                images: str | os.PathLike | Sequence[str | os.PathLike] = (), top: int = 6, batch: int = 8, steps: int | None = None,
                 seed: int = 0, device: str = "auto", out: str | os.PathLike = "runs/atlas",
                 accentuate: bool = False) -> Atlas:
     """Every unit of `units` rendered under each prior, `batch` per fit, beside the `top` photos of `images`
@@ -156,13 +159,13 @@ def layer_atlas(model: Model, layer: str, units: Sequence[int], priors: Sequence
     loaded = _model(model)
     operations.remember_model(loaded)  # the cells of this process use this very model, not a fresh load by name
     raw = {"task": "atlas", "model": loaded.name, "layers": [layer], "channels": [int(u) for u in units],
-           "batch": batch, "top": top, "images": [images] if isinstance(images, (str, os.PathLike)) else list(images),
+           "batch": batch, "top": top,
+           "images": [str(images)] if isinstance(images, (str, os.PathLike)) else [str(i) for i in images],
            "priors": [priors] if isinstance(priors, str) else list(priors), "seeds": [seed], "device": device,
            "accentuate": accentuate}
     if steps is not None:
         raw["steps"] = steps
-    spec = studies.spec_of({k: str(v) if isinstance(v, os.PathLike) else v for k, v in raw.items()}, Path.cwd(),
-                           "layer_atlas")
+    spec = studies.spec_of(raw, Path.cwd(), "layer_atlas")
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     studies.run_study(spec, folder)

@@ -66,10 +66,14 @@ def _render_fit(judges: Judges, layer: str, units: list[int], prior: str, **sett
     with _channels_last(model.model, FAST_CLASSIFIER):
         image, record, fit = maximize_objective(judges, unit, prior, batch=len(units), objective=objective, **settings)
     if len(units) == 1:  # one image: maximize_objective's numbers are already that unit's
-        record = {**record, "activations": [record["activation"]],
-                  **{k: [record[k]] for k in ("top1", "top1_name", "top1_transfer", "top1_transfer_name")
-                     if k in record}}
+        record = as_batch_of_one(record)
     return image, {**record, "layer": layer, "units": units, "classes": unit.is_class}, fit
+
+
+def as_batch_of_one(record: dict[str, Any]) -> dict[str, Any]:
+    """A one-image fit's record as an atlas cell holds a batch's: its activation and verdicts as lists of one."""
+    return {**record, "activations": [record["activation"]],
+            **{k: [record[k]] for k in ("top1", "top1_name", "top1_transfer", "top1_transfer_name") if k in record}}
 
 
 @contextmanager

@@ -7,7 +7,6 @@ recipe (transforms, TV, α-norm, BatchNorm statistics), which comes from the pri
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Hashable, Iterable, Sequence
 
@@ -124,7 +123,8 @@ def _prior(prior: str | nn.Module, preset: str | None, task: str, model: LoadedM
 def _fit(prior: str | nn.Module, preset: str | None, task: str, model: LoadedModel, goal: Objective, *,
          steps: int | None, seed: int, device: str, progress: bool, objective: dict[str, Any] | None = None,
          callbacks: tuple[Callback, ...] = (), fit_settings: dict[str, Any] | None = None,
-         prior_settings: dict[str, Any] | None = None, batch: int = 1):
+         prior_settings: dict[str, Any] | None = None, batch: int = 1
+         ) -> tuple[torch.Tensor, dict[str, Any], Hooked, FitResult, Callable[[int], tuple[torch.Tensor, FitResult]]]:
     """Fit `prior` to maximize `goal` plus the recipe's terms, as one `Hooked` energy. Returns the image, the
     record, the energy (its hooks on; the caller removes them), the fit, and a function that runs it on."""
     fitted_prior, prior_name, preset_name, settings = _prior(prior, preset, task, model, seed=seed, batch=batch,
@@ -202,19 +202,21 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
     A fit that fails (`failure`: it stalled, or the model no longer gives the photo's class) is tried again,
     up to `restarts` times: run on for as many steps again when it had moved (below `CONTINUE_RATIO` times
     the flat loss), else from another seed. The record keeps the best attempt and names its `failure` when
-    none got there, so a failed cell is never shown as a pre-image without a word.
+    none got there, so a failed cell is never shown as a pre-image without a word. A prior given as a module is
+    fitted once: it has no seed to start again from, and running it on would start from where it ended.
     """
     model = judges.model
     top_original = top1(model, target)
+    restarts = restarts if isinstance(prior_name, str) else 0
 
     def start(prior_seed: int):
         return _fit(prior_name, preset, PRESET, model, objectives.feature_match(layer, target), steps=steps,
                     seed=prior_seed, device=device, progress=progress, objective=objective, callbacks=callbacks,
                     fit_settings=fit_settings, prior_settings=prior_settings)
 
-    image, fitted, data, result, resume = start(seed)
+    image, fitted, energy, result, resume = start(seed)
     try:
-        flat = data.errors(torch.full_like(target, 0.5))[layer]
+        flat = energy.errors(torch.full_like(target, 0.5))[layer]
         prior_seed, attempts, continued, cut = seed, [], 0, result.interrupted
         loss = flat  # the last attempt's feature loss; none yet
         for attempt in range(restarts + 1):
@@ -223,13 +225,13 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
                     image, result = resume(seed + RESTART_SEED_STEP * attempt)
                     continued += 1
                 elif attempt:
-                    data.remove_hooks()
+                    energy.remove_hooks()
                     prior_seed = seed + RESTART_SEED_STEP * attempt
-                    image, fitted, data, result, resume = start(prior_seed)
+                    image, fitted, energy, result, resume = start(prior_seed)
             except KeyboardInterrupt:  # before a restart's first step: the attempts so far are the result
                 cut = True
                 break
-            loss = data.errors(image)[layer]
+            loss = energy.errors(image)[layer]
             top = top1(model, image)
             attempts.append(_Attempt(loss, failure(loss, flat, top, top_original), top, prior_seed, image, fitted,
                                      result))
@@ -237,7 +239,7 @@ def invert_layer(judges: Judges, target: torch.Tensor, layer: str, prior_name: s
             if attempts[-1].failure is None or cut:
                 break
     finally:  # whatever happens, no hook stays on the shared classifier
-        data.remove_hooks()
+        energy.remove_hooks()
     best = min(attempts, key=lambda a: (a.failure is not None, a.loss))
     result = best.result
     if cut and not result.interrupted:  # the best attempt finished, a later one was cut: the cell was interrupted
@@ -378,22 +380,3 @@ def fit_cells(keys: Iterable[Hashable], fit_key: Callable[[Hashable], tuple[torc
             raise
         return cells, True
     return cells, False
-
-
-def summarize_comparison(records: list[dict]) -> list[dict]:
-    """Per prior, the mean over images of feature loss, SSIM to the original, top-1 kept, transfer and time."""
-    by_prior: dict[str, list[dict]] = defaultdict(list)
-    for r in records:
-        by_prior[r["prior"]].append(r)
-    rows = []
-    for prior, rs in by_prior.items():
-        n = len(rs)
-        row = {"prior": prior, "images": n,
-               "feature_loss": sum(r["feature_loss"] for r in rs) / n,
-               "ssim_to_original": sum(r["ssim_to_original"] for r in rs) / n,
-               "top1_kept": sum(r["top1"] == r["top1_original"] for r in rs) / n,
-               "seconds": sum(r["seconds"] for r in rs) / n}
-        if "transfer_agrees" in rs[0]:
-            row["transfer_rate"] = sum(r["transfer_agrees"] for r in rs) / n
-        rows.append(row)
-    return rows

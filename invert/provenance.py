@@ -1,5 +1,5 @@
 """How a result was made, written beside it: the command, versions, threads and load, and the JSON writer that
-stamps every file with the schema version (`results.SCHEMA`)."""
+stamps every file with the schema version (`SCHEMA`)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,23 @@ from typing import Any
 import torch
 
 from . import files, threads
-from .results import stamp
+from .errors import InvertError
+
+SCHEMA = 1  # the version of every JSON this package writes; readers accept it and every earlier one
+
+
+def stamp(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with this version's schema number first: every JSON the package writes carries it."""
+    return {"schema": SCHEMA, **{k: v for k, v in data.items() if k != "schema"}}
+
+
+def check_schema(data: dict[str, Any], where: str) -> int:
+    """The schema version of a JSON read back (0 before versions were written); a newer one is refused."""
+    version = data.get("schema", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA:
+        raise InvertError(f"{where} was written by a newer version of invert (schema {version!r}; this one reads up "
+                          f"to {SCHEMA}); upgrade invert to read it")
+    return version
 
 
 def run_info() -> dict[str, Any]:

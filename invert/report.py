@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -232,7 +233,7 @@ def maximize_grid(cells: Sequence["Cell"], layer: str, unit: str, prior_names: S
 
 
 def markdown_table(rows: list[dict]) -> str:
-    """The comparison table (from `preimages.summarize_comparison`) as Markdown."""
+    """The comparison table (from `summarize_comparison`) as Markdown."""
     cols = ["prior", "images", "feature_loss", "ssim_to_original", "top1_kept", "transfer_rate", "seconds"]
     cols = [c for c in cols if c in rows[0]]
     fmt = {"feature_loss": "{:.3f}", "ssim_to_original": "{:.3f}", "top1_kept": "{:.0%}", "transfer_rate": "{:.0%}",
@@ -260,3 +261,22 @@ def comparison(cells: Sequence["Cell"], model: "LoadedModel", targets: Sequence[
         rows.append(row)
     grid_rows(rows, out / "grid.png", headline=unfinished(cells, len(targets) * len(prior_names)))
     files.write_text(out / "table.md", markdown_table(table))
+
+
+def summarize_comparison(records: list[dict]) -> list[dict]:
+    """Per prior, the mean over images of feature loss, SSIM to the original, top-1 kept, transfer and time."""
+    by_prior: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        by_prior[r["prior"]].append(r)
+    rows = []
+    for prior, rs in by_prior.items():
+        n = len(rs)
+        row = {"prior": prior, "images": n,
+               "feature_loss": sum(r["feature_loss"] for r in rs) / n,
+               "ssim_to_original": sum(r["ssim_to_original"] for r in rs) / n,
+               "top1_kept": sum(r["top1"] == r["top1_original"] for r in rs) / n,
+               "seconds": sum(r["seconds"] for r in rs) / n}
+        if "transfer_agrees" in rs[0]:
+            row["transfer_rate"] = sum(r["transfer_agrees"] for r in rs) / n
+        rows.append(row)
+    return rows

@@ -7,55 +7,39 @@ derives the record that result.json, a study cell's record.json and the reports 
 picture beside it.
 
     p = invert.preimage(model, "photo.jpg", layer="blocks.4")
-    p                       # PreImage(blocks.4, dip, feature_loss 0.12, …) — one line
+    p                       # PreImage(layer blocks.4, prior dip, feature_loss 0.12, …) — one line
     p.save("runs/p")        # runs/p/image.png and runs/p/result.json
     PreImage.from_json(json.loads(Path("runs/p/result.json").read_text()))
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from .errors import InvertError
+from .provenance import check_schema, stamp, write_json
 
 if TYPE_CHECKING:
     import torch
 
     from .engine import FitResult
 
-SCHEMA = 1  # the version of every JSON this package writes; readers accept it and every earlier one
 REPR_LIMIT = 1000
 
 R = TypeVar("R", bound="Result")
 
 
-def in_memory(default: Any = None) -> Any:
+def in_memory() -> Any:
     """A field that lives in memory only (a tensor, the fit, a judge's scores): never written to JSON."""
-    return field(default=default, metadata={"json": False}, repr=False)
+    return field(default=None, metadata={"json": False}, repr=False)
 
 
 def optional() -> Any:
     """A number that only some results have (a judge's, a batch's): left out of JSON when it is None, as
     records of earlier versions left it out."""
     return field(default=None, metadata={"omit_none": True})
-
-
-def stamp(data: dict[str, Any]) -> dict[str, Any]:
-    """`data` with this version's schema number first: every JSON the package writes carries it."""
-    return {"schema": SCHEMA, **{k: v for k, v in data.items() if k != "schema"}}
-
-
-def check_schema(data: dict[str, Any], where: str) -> int:
-    """The schema version of a JSON read back (0 before versions were written); a newer one is refused."""
-    version = data.get("schema", 0)
-    if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA:
-        raise InvertError(f"{where} was written by a newer version of invert (schema {version!r}; this one reads up "
-                          f"to {SCHEMA}); upgrade invert to read it")
-    return version
 
 
 def _plain(value: Any) -> Any:
@@ -69,7 +53,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@dataclass(repr=False, kw_only=True)
+@dataclass(repr=False, eq=False, kw_only=True)
 class Result:
     """What every operation returns: its picture and fit in memory, its numbers as fields."""
 
@@ -107,13 +91,13 @@ class Result:
     def save(self, folder: str | os.PathLike) -> Path:
         """image.png (a batch side by side) and result.json in `folder` (made if missing); returns the folder.
         Files already there are replaced, each atomically."""
-        from . import files, images
+        from . import images
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         if self.image is not None:
             images.save_image(images.side_by_side(self.image), folder / "image.png")
-        files.write_text(folder / "result.json", json.dumps(files.finite_json(self.to_json()), indent=2) + "\n")
+        write_json(self.to_json(), folder / "result.json")
         return folder
 
     def _repr_png_(self) -> bytes | None:  # a notebook shows the picture

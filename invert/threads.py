@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from .errors import SettingError
 
@@ -67,7 +68,8 @@ def prepare() -> None:
     global _start
     if not any(name in os.environ for name in WAIT_VARIABLES):
         os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
-    _start = _snapshot()
+    if _start is None:  # `import invert` prepares; a later call (the command line's) keeps that window
+        _start = _snapshot()
 
 
 def available_cores() -> int:
@@ -118,6 +120,21 @@ def set_threads(threads: int | None) -> int:
     count = choose(threads)
     torch.set_num_threads(count)
     return count
+
+
+@contextmanager
+def using(threads: int) -> Iterator[None]:
+    """`threads` threads for the block (a study's cells), then the count and the recorded choice as they were."""
+    import torch
+
+    before, previous = dict(_choice), torch.get_num_threads()
+    set_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+        _choice.clear()
+        _choice.update(before)
 
 
 def apply() -> None:

@@ -35,7 +35,7 @@ def test_every_result_has_a_short_repr_and_saves_an_image_and_a_versioned_record
     assert len(text) < results.REPR_LIMIT and text.startswith(type(result).__name__ + "(") and "\n" not in text
     folder = result.save(tmp_path / kind)
     record = json.loads((folder / "result.json").read_text())
-    assert record["schema"] == results.SCHEMA and (folder / "image.png").is_file()
+    assert record["schema"] == invert.SCHEMA and (folder / "image.png").is_file()
     again = type(result).from_json(record)
     assert again.to_json() == record  # nothing read is lost on the way back out
     assert result._repr_png_().startswith(b"\x89PNG")
@@ -55,16 +55,16 @@ def test_a_record_of_an_earlier_version_reads_and_a_newer_one_is_refused():
     assert read.feature_loss == 0.2 and read.extra == {"a_key_of_its_own": [1, 2]}
     assert read.to_json()["a_key_of_its_own"] == [1, 2]
     with pytest.raises(InvertError, match="newer version of invert"):
-        operations.PreImage.from_json({**old, "schema": results.SCHEMA + 1})
+        operations.PreImage.from_json({**old, "schema": invert.SCHEMA + 1})
 
 
 @pytest.mark.slow
 def test_every_json_a_study_writes_has_the_schema_version(lite0, tmp_path):
     atlas = invert.layer_atlas(lite0, "blocks.2", [0, 1], ["pixel"], steps=2, batch=2, out=tmp_path / "a")
     for path in [atlas.json, tmp_path / "a" / "spec.json", *sorted((tmp_path / "a" / "cells").glob("*/record.json"))]:
-        assert json.loads(path.read_text())["schema"] == results.SCHEMA, path
+        assert json.loads(path.read_text())["schema"] == invert.SCHEMA, path
     for line in (tmp_path / "a" / "manifest.jsonl").read_text().splitlines():
-        assert json.loads(line)["schema"] == results.SCHEMA
+        assert json.loads(line)["schema"] == invert.SCHEMA
     assert len(atlas.units) == 2 and len(repr(atlas)) < results.REPR_LIMIT
 
 

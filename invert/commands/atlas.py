@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from .. import studies
-    from ..operations import atlas as atlas_study
+    from ..operations import atlas as atlas_operation
     from .batch import claim_study, run_claimed
 
     if args.executor == "ray" and importlib.util.find_spec("ray") is None:
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         bar.n = done
         bar.refresh()
 
-    atlas_study.prepare_examples(spec, out, progress=progress, skipped=lambda _path, why: say(f"skipped: {why}"))
+    atlas_operation.prepare_examples(spec, out, progress=progress, skipped=lambda _path, why: say(f"skipped: {why}"))
     bar.close()
     return run_claimed(spec, out, workers=args.workers, threads=args.threads, quiet=args.quiet,
                        executor=args.executor, address=args.address)

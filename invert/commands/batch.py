@@ -34,13 +34,14 @@ def run_claimed(spec: Spec, out: Path, *, workers: int = 1, threads: int | None 
     """`run_spec` into a folder this run has claimed already."""
     from tqdm.auto import tqdm
 
-    from .. import files, studies
+    from .. import files, operations, studies
     from .output import keep_when
 
     keep_when(out, lambda: bool(studies.read_manifest(out)))  # a failure later never removes finished cells
     damaged: list[str] = []
     studies.read_manifest(out, damaged)
     say(*damaged)
+    operations.get(spec.task).prepare(spec, out)  # an atlas's examples (and with them its accentuation cells)
     changed = studies.spec_changes(out, spec)  # run_study checks the spec's size, then records it
     if changed:
         say(f"{out} holds cells of another spec (it differed in {', '.join(changed)}); they are kept, and the report "

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     cells, interrupted = preimages.fit_cells(
         [(i, name) for i in range(len(targets)) for name in args.priors], fit_key,
         on_start=lambda key: say(f"{image_specs[key[0]]} · {layer} · {key[1]}"), on_done=save)
-    table = preimages.summarize_comparison([cell.record for cell in cells])
+    table = report.summarize_comparison([cell.record for cell in cells])
     with files.interrupts_held(deliver=False) as held:  # Ctrl-C while saving waits until every file is written
         report.comparison(cells, judges.model, targets, args.priors, table, out)
         write_result(args, judges, cells, interrupted, out, layer=layer, priors=args.priors, images=image_specs,

@@ -137,7 +137,7 @@ def build_problem(args: argparse.Namespace, task: tasks.RestorationTask) -> tupl
     uncropped = tuple(image.shape[-2:])
     if args.crop:
         image = images.center_crop(image, args.crop)
-    problem = task.build(image, args.seed, tasks.Source(uncropped, args.crop))
+    problem = task.problem(image, args.seed, tasks.Source(uncropped, args.crop))
     if args.reference:
         reference, _ = images.load_image(args.reference)
         problem = restoration.with_reference(problem, images.center_crop(reference, args.crop) if args.crop else reference)

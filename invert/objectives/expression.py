@@ -65,6 +65,6 @@ def _build(node: ast.AST, text: str) -> Any:
                                             "lists)") from None
         try:
             return TERMS[node.func.id](*args, **kwargs)
-        except TypeError as error:
+        except (TypeError, ValueError) as error:  # a term's own check of its arguments (SettingError included)
             raise SettingError("objective", f"{text!r}: {node.func.id}(…): {error}") from None
     raise SettingError("objective", f"{text!r}: only terms, numbers, +, - and * are read")

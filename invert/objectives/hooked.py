@@ -37,6 +37,8 @@ class Hooked(Energy):
         self.loaded, self.objective, self.transform, self.bf16 = loaded, objective, transform, bf16
         terms = objective.terms()
         self.units = [t for t in terms if isinstance(t, UnitTerm)]
+        # each unit term's weight and sign in the objective: `unit(a) - 0.5 * unit(b)` reports a − 0.5 b
+        self.unit_weights = [w for w, t in objective.weighted_terms() if isinstance(t, UnitTerm)]
         for term in terms:
             term.settle(self.units[0].layer if self.units else None)
         statistics = any(term.reads_statistics for term in terms)
@@ -79,10 +81,13 @@ class Hooked(Energy):
         return measured
 
     def activation(self, x: torch.Tensor, transformed: bool = False) -> torch.Tensor:
-        """The unit terms' activation (their sum; the whole objective's value when it has none)."""
+        """The unit terms' activation (their weighted sum, as the objective counts them; the whole objective's
+        value when it has none)."""
         x = x.to(self._device())
         features = self._measure(x, transformed)
-        return sum(t(features, x) for t in self.units) if self.units else self.objective(features, x)
+        if not self.units:
+            return self.objective(features, x)
+        return sum(w * t(features, x) for w, t in zip(self.unit_weights, self.units))
 
     def activations(self, x: torch.Tensor, transformed: bool = False) -> torch.Tensor:
         """One activation per unit, each on its own image (a vector)."""

@@ -51,6 +51,8 @@ class Channel(UnitTerm):
 
     def __init__(self, layer: str, channels: int | Sequence[int], position: tuple[int, int] | None = None):
         super().__init__(layer, position)
+        if isinstance(channels, (str, bytes)):
+            raise SettingError("channel", f"= {channels!r}; give a whole number (or a list of them), not a text")
         self.channels = [int(channels)] if isinstance(channels, int) else [int(c) for c in channels]
 
     def bind(self, energy: Hooked) -> None:

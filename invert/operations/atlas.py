@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .. import atlas, atlas_page, examples, files, images, tasks
 from ..cell_scores import AtlasScores
@@ -34,7 +34,7 @@ EXAMPLES = "examples"  # the folder, inside the atlas's, of the examples index a
 CURRENT = "current.json"  # which index the last run used, for the report
 
 
-@dataclass(repr=False, kw_only=True)
+@dataclass(repr=False, eq=False, kw_only=True)
 class AtlasBatch(Result):
     """Units of one layer rendered in one cell, image i for unit i: each one's activation on its own image."""
 
@@ -110,10 +110,7 @@ class AtlasOperation(Operation):
         shown = get("maximize").run(judges, Unit(settings["layer"], unit), settings["prior"], faithfulness=False,
                                     recipe=tasks.Recipe.of(settings), from_image=prepare_target(photo, judges.model)[0],
                                     from_image_name=photo, **common(settings))
-        record = shown.to_json()
-        as_batch = {key: [record[key]] for key in ("top1", "top1_name", "top1_transfer", "top1_transfer_name")
-                    if key in record}
-        return AtlasBatch.from_json({**record, **as_batch, "units": [unit], "activations": [shown.activation],
+        return AtlasBatch.from_json({**atlas.as_batch_of_one(shown.to_json()), "units": [unit],
                                      "classes": shown.class_name is not None}, image=shown.image, fit=shown.fit)
 
     def row(self, settings: dict[str, Any]) -> str:
@@ -130,7 +127,8 @@ class AtlasOperation(Operation):
         return write_atlas(out, cells, missing)
 
 
-def prepare_examples(spec: Spec, out: Path, *, progress=None, skipped=None) -> examples.ExampleIndex | None:
+def prepare_examples(spec: Spec, out: Path, *, progress: Callable[[int, int], None] | None = None,
+                     skipped: Callable[[str, str], None] | None = None) -> examples.ExampleIndex | None:
     """The dataset examples' index for the spec's layer and images: read from `out`'s cache when one answers,
     else built in one pass and cached; its crops written as files beside it. None without images."""
     if not spec.images:
@@ -187,7 +185,7 @@ def write_atlas(out: Path, cells: list, missing: str | None = None) -> list[Path
     if index is not None and crops_folder is not None:
         crops = {u.unit: [f"{crops_folder.relative_to(out)}/{u.unit}_{k}.jpg" for k in range(len(u.examples))]
                  for u in rows}
-    about = {"model": model, "layer": layer, "priors": sorted({s["prior"] for s, _, _ in cells}),
+    about = {"model": model, "layer": layer, "priors": sorted({p.prior for row in rows for p in row.pictures}),
              "units shown": len(rows), "dataset images": len(index.images) if index is not None else 0,
              "receptive field px": index.receptive_field if index is not None else None,
              "steps": settings0["steps"] or "the presets'"}

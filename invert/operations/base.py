@@ -194,12 +194,12 @@ def read_model_and_layers(raw: dict, spec: Spec, where: str, default_logits: boo
     logits = [zoo.default_layers(loaded.model, loaded.input_size)[-1]] if default_logits else []
     spec.layers = listed(raw, "layers", str, where) or logits
     if not spec.layers:
-        raise StudyError(f"{where}: layers is missing; name them (the model's layers: invert.zoo.layers(model))")
+        raise StudyError(f"{where}: layers is missing; name them (`invert layers {spec.model}` lists them)")
     for i, layer in enumerate(spec.layers):
         try:
             zoo.find_layers(loaded.model, [layer], spec.model)
-        except zoo.ZooError as error:
-            raise StudyError(f"{where}: layers[{i}]: {error}") from None
+        except zoo.ZooError as error:  # a spec is read by `invert study`: its fix said as a command
+            raise StudyError(f"{where}: layers[{i}]: {error.cli or error}") from None
 
 
 def read_recipe(raw: dict, spec: Spec, where: str) -> None:

@@ -13,7 +13,7 @@ import torch
 from .. import objectives, tasks, zoo
 from ..cell_scores import MaximizeScores
 from ..direction import Direction, weights_label, weights_vector
-from ..errors import SettingError
+from ..errors import InvertError, SettingError
 from ..objectives import Objective
 from ..results import Result, in_memory, optional
 from .base import (Operation, StudyError, common, expand_images, judges_for, listed, load_model,
@@ -50,7 +50,7 @@ class Unit:
 Target = Union[Unit, Direction, Objective]  # an objective: any expression of `invert.objectives` terms
 
 
-@dataclass(repr=False, kw_only=True)
+@dataclass(repr=False, eq=False, kw_only=True)
 class Visualization(Result):
     """The image(s) that most excite one unit: its activation, and what the model and the judge call them."""
 
@@ -113,8 +113,9 @@ class MaximizeOperation(Operation):
         settings = dict(preset=preset, steps=steps, seed=seed, device=device, progress=progress, batch=batch,
                         diversity=diversity, objective=(recipe or tasks.Recipe()).objective())
         if from_image is not None:
-            return self._accentuate(judges, unit, prior, from_image, from_image_name, settings, faithfulness, label)
-        if isinstance(unit, Objective):  # its natural drivers are not ranked: its faithfulness is its spectrum
+            image, record, fit, faithful = self._accentuate(judges, unit, prior, from_image, settings, faithfulness)
+            record["from_image"] = from_image_name
+        elif isinstance(unit, Objective):  # its natural drivers are not ranked: its faithfulness is its spectrum
             goal = unit - diversity * objectives.diversity() if diversity else unit
             del settings["diversity"]
             image, record, fit = preimages.maximize_objective(judges, goal, prior, **settings)
@@ -133,9 +134,10 @@ class MaximizeOperation(Operation):
         return Visualization.from_json({**record, "label": label or str(unit), "faithfulness": faithful},
                                        image=image, fit=fit, unit=unit)
 
-    def _accentuate(self, judges: Judges, unit: Target, prior: Any, photo: torch.Tensor, name: str | None,
-                    settings: dict[str, Any], faithfulness: bool, label: str | None) -> Visualization:
-        """`run` from a photo: one image, its record with the photo's activation and the SSIM to it."""
+    def _accentuate(self, judges: Judges, unit: Target, prior: Any, photo: torch.Tensor, settings: dict[str, Any],
+                    faithfulness: bool) -> tuple[torch.Tensor, dict[str, Any], Any, dict[str, Any] | None]:
+        """`run`'s fit from a photo: one image, its record (with the photo's activation and the SSIM to it), the
+        fit and the picture's faithfulness (its spectrum)."""
         from ..accentuation import accentuate
         from ..faithfulness import score_picture
 
@@ -149,13 +151,11 @@ class MaximizeOperation(Operation):
                                         device=settings["device"], progress=settings["progress"],
                                         objective=settings["objective"])
         layer = first_layer(goal)
-        given = {"channel": unit.channel, "position": list(unit.position) if unit.position else None,
-                 "class_name": judges.model.class_name(unit.channel) if _is_logits(judges.model, layer) else None
-                 } if isinstance(unit, Unit) else {}
+        if isinstance(unit, Unit):  # bound by the fit, the goal knows whether it is a class logit
+            record.update(channel=unit.channel, position=list(unit.position) if unit.position else None,
+                          class_name=judges.model.class_name(unit.channel) if goal.is_class else None)
         faithful = score_picture(judges.model, layer, image).as_record() if faithfulness else None
-        return Visualization.from_json({"layer": layer, **record, **given, "label": label or str(unit),
-                                        "from_image": name, "faithfulness": faithful}, image=image, fit=fit,
-                                       unit=unit)
+        return image, {"layer": layer, **record}, fit, faithful
 
     def read(self, raw: dict[str, Any], spec: Spec, base: Path, where: str) -> None:
         """The unit's keys (`read_units`), and a batch of images per unit pushed apart by `diversity`."""
@@ -251,8 +251,9 @@ def read_objectives(texts: list[str], loaded: zoo.LoadedModel, where: str) -> li
     for i, text in enumerate(texts):
         try:
             check_unit(loaded, objectives.parse(text))
-        except SettingError as error:
-            raise StudyError(f"{where}: objectives[{i}]: {error.problem}") from None
+        except InvertError as error:  # a term's setting, an unknown layer or class
+            said = getattr(error, "problem", None) or getattr(error, "cli", None) or str(error)
+            raise StudyError(f"{where}: objectives[{i}]: {said}") from None
     return texts
 
 
@@ -278,11 +279,6 @@ def read_directions(directions: Any, count: int, where: str) -> list[dict[str, f
             raise StudyError(f"{where}: directions[{i}] has only zero weights; give one that is not 0")
         read.append({str(c): w for c, w in sorted(weights.items())})
     return read
-
-
-def _is_logits(loaded: zoo.LoadedModel, layer: str) -> bool:
-    shape = objectives.layer_shapes(loaded, [layer])[layer]
-    return len(shape) == 2 and shape[1] == loaded.num_classes
 
 
 def first_layer(goal: Objective) -> str:

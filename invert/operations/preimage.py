@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..studies import Spec
 
 
-@dataclass(repr=False, kw_only=True)
+@dataclass(repr=False, eq=False, kw_only=True)
 class PreImage(Result):
     """An image whose features at `layer` match the target's; `failure` says why it is not one yet."""
 

@@ -15,13 +15,13 @@ from ..results import Result, in_memory, optional
 from .base import Operation, StudyError, checked, common, read_images, register
 
 if TYPE_CHECKING:
-    from ..restoration import Problem
+    from ..restoration import Problem, Restoration
     from ..studies import Spec
 
 OLD_SPELLINGS = {"sigma": "noise"}  # a spec's `sigma` is denoise's `noise`
 
 
-@dataclass(repr=False, kw_only=True)
+@dataclass(repr=False, eq=False, kw_only=True)
 class Restored(Result):
     """The restored image, its scores against the clean reference (when there is one) and how the fit went."""
 
@@ -57,7 +57,7 @@ class Restored(Result):
         return self.to_json()
 
     @classmethod
-    def of(cls, done: Any) -> Restored:
+    def of(cls, done: Restoration) -> Restored:
         """From what `restoration.restore` returns."""
         return cls.from_json(done.record, image=done.image, fit=done.fit, problem=done.problem, raw=done.raw)
 
@@ -78,7 +78,7 @@ class RestoreOperation(Operation):
         size = tuple(image.shape[-2:])
         if crop:
             image = images.center_crop(image, crop)
-        return self.solve(task.build(image, seed, tasks.Source(size, crop)), prior, preset=preset, steps=steps,
+        return self.solve(task.problem(image, seed, tasks.Source(size, crop)), prior, preset=preset, steps=steps,
                           lr=lr, seed=seed, device=device, auto_stop=auto_stop, progress=progress)
 
     def solve(self, problem: Problem, prior: Any = None, **settings: Any) -> Restored:
@@ -101,18 +101,17 @@ class RestoreOperation(Operation):
         return [{"image": i, "restore": spec.restore, **spec.restoration, "crop": spec.crop} for i in spec.images]
 
     def run_cell(self, settings: dict[str, Any]) -> Restored:
-        image, _ = images.load_image(settings["image"])
-        if settings["crop"]:
-            image = images.center_crop(image, settings["crop"])
         task = tasks.get(settings["restore"])
-        return self.run(image, task.of(settings, **task.from_clean), settings["prior"], **common(settings))
+        return self.run(images.load_image(settings["image"])[0], task.of(settings, **task.from_clean),
+                        settings["prior"], crop=settings["crop"], **common(settings))
 
     def row(self, settings: dict[str, Any]) -> str:
         return settings["restore"]
 
 
 def restoration_keys() -> set[str]:
-    """Every registered restoration's settings: the keys a restore spec may hold besides the study's own."""
+    """Every registered restoration's settings and their old spellings (`sigma`): the keys a restore spec may
+    hold besides the study's own."""
     return {name for task in tasks.available() for name in tasks.settings_of(tasks.get(task))} | set(OLD_SPELLINGS)
 
 

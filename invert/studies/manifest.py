@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import files
-from ..results import check_schema, stamp
+from ..provenance import check_schema, stamp
 from .spec import Spec, cell_key
 
 MANIFEST = "manifest.jsonl"
@@ -43,7 +43,8 @@ def spec_changes(out: Path, spec: Spec) -> list[str]:
     if before is None:
         return []
     current, blank = _plain(spec), _plain(Spec(spec.task, []))
-    return sorted(k for k in set(current) | set(before) if current.get(k) != before.get(k, blank.get(k)))
+    derived = {"tops"}  # what a run finds out (an atlas's top photos), not what the spec says
+    return sorted(k for k in (set(current) | set(before)) - derived if current.get(k) != before.get(k, blank.get(k)))
 
 
 def record_spec(out: Path, spec: Spec) -> None:

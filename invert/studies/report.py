@@ -12,12 +12,13 @@ import torch
 from .. import files, operations
 from ..report import curves_by_run, grid_rows
 
-def _study_task(settings: dict[str, Any]):
+def _study_task(settings: dict[str, Any]) -> operations.Operation:
     return operations.get(settings["task"])
 
 
 # settings that vary within one spec's cells without making them different experiments (or that the row shows)
-SAME_EXPERIMENT = {"seed", "image", "prior", "task", "layer", "unit", "units", "direction", "restore"}
+SAME_EXPERIMENT = {"seed", "image", "prior", "task", "layer", "unit", "units", "direction", "restore", "objective",
+                   "from_image"}
 
 
 def varying(cells: Sequence[tuple[dict, ...]]) -> list[str]:

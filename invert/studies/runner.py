@@ -16,7 +16,7 @@ from ..defaults import EXECUTORS
 from ..engine import resolve_device
 from ..errors import InvertError
 from ..provenance import write_json
-from ..threads import available_cores, set_threads
+from ..threads import available_cores, set_threads, using
 from .manifest import MANIFEST, append, read_manifest, record_spec, finished_cells, unfinished
 from .spec import Spec, StudyError, cell_key, check_size
 
@@ -128,6 +128,8 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
     if executor not in EXECUTORS:
         raise InvertError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     check_size(spec, "the study")
+    if executor != "ray":
+        resolve_device(spec.device)  # here, before any work: a CUDA spec on a machine without one is refused
     operations.get(spec.task).prepare(spec, out)  # before the cells: an atlas's accentuation cells need its examples
     todo_all = spec.cells()
     record_spec(out, spec)  # what a report of this folder compares its cells with (INCOMPLETE until all are done)
@@ -153,22 +155,16 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
         if progress is not None:
             progress(finished + ran, total)
 
-    if executor != "ray" and todo:
-        resolve_device(spec.device)  # here, before any cell: a CUDA spec on a machine without one is refused
     try:
         if executor == "ray":
             _run_on_ray(todo, out, threads, address, record_done)
         elif workers <= 1:
-            previous = torch.get_num_threads()
-            set_threads(threads)
-            try:
+            with using(threads):
                 for settings in todo:
                     record = run_cell(settings, out / "cells" / cell_key(settings))
                     if record["interrupted"]:
                         return cut(settings)
                     record_done(settings, record)
-            finally:
-                set_threads(previous)
         else:
             context = get_context("spawn")  # fresh interpreters: no torch thread pools inherited through fork
             with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,

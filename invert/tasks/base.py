@@ -8,6 +8,7 @@ load, so that the command line is built from the registry before torch is import
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
@@ -142,10 +143,20 @@ class RestorationTask(Settings):
         """The problem (observation, energy, reference) for `image`, degraded here when the settings say so."""
         raise NotImplementedError
 
-    def build(self, image: torch.Tensor, seed: int = 0, source: Source | None = None) -> Problem:
-        """`problem`, carrying this task's default prior and presets: what `restore` fits it with when not told."""
-        return dataclasses.replace(self.problem(image, seed, source), default_prior=self.default_prior,
-                                   presets=dict(self.presets))
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every task's `problem` returns a problem that carries the task's default prior and presets: what
+        `restore` fits it with when not told (restoration reads them there instead of importing the tasks)."""
+        super().__init_subclass__(**kwargs)
+        made = cls.__dict__.get("problem")
+        if made is None:
+            return
+
+        @functools.wraps(made)
+        def problem(self: RestorationTask, image: torch.Tensor, seed: int = 0, source: Source | None = None) -> Problem:
+            return dataclasses.replace(made(self, image, seed, source), default_prior=self.default_prior,
+                                       presets=dict(self.presets))
+
+        cls.problem = problem
 
 def settings_of(task: type[Settings]) -> dict[str, Setting]:
     """A task class's settings, by field name, in declaration order."""
