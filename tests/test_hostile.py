@@ -536,7 +536,7 @@ def test_a_study_killed_before_its_first_cell_resumes(run_cli, tmp_path):
 
 
 def test_an_edited_spec_is_said_and_kept_apart_in_the_report(run_cli, tmp_path):
-    from invert import report, studies
+    from invert import studies
 
     out = tmp_path / "study"
     for steps in (1, 2):

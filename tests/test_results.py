@@ -60,8 +60,10 @@ def test_a_record_of_an_earlier_version_reads_and_a_newer_one_is_refused():
 
 @pytest.mark.slow
 def test_every_json_a_study_writes_has_the_schema_version(lite0, tmp_path):
-    atlas = invert.layer_atlas(lite0, "blocks.2", [0, 1], ["pixel"], steps=2, batch=2, out=tmp_path / "a")
-    for path in [atlas.json, tmp_path / "a" / "spec.json", *sorted((tmp_path / "a" / "cells").glob("*/record.json"))]:
+    atlas = invert.layer_atlas(lite0, "blocks.2", [0, 1], ["pixel"], steps=2, batch=2, out=tmp_path / "a",
+                               images="skimage:coffee")
+    for path in [atlas.json, tmp_path / "a" / "spec.json", tmp_path / "a" / "examples" / "current.json",
+                 *sorted((tmp_path / "a" / "cells").glob("*/record.json"))]:
         assert json.loads(path.read_text())["schema"] == invert.SCHEMA, path
     for line in (tmp_path / "a" / "manifest.jsonl").read_text().splitlines():
         assert json.loads(line)["schema"] == invert.SCHEMA

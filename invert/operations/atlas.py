@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import atlas, atlas_page, examples, files, images, tasks
 from ..cell_scores import AtlasScores
+from ..provenance import run_info, write_json
 from ..results import Result, optional
 from ..zoo import LoadedModel
 from .base import (Operation, StudyError, common, expand_images, get, judges_for, listed, load_model, read_whole,
@@ -146,7 +147,7 @@ def prepare_examples(spec: Spec, out: Path, *, progress: Callable[[int, int], No
         for k, data in enumerate(pieces):
             if not (crops / f"{unit}_{k}.jpg").is_file():
                 files.write_bytes(crops / f"{unit}_{k}.jpg", data)
-    files.write_text(folder / CURRENT, json.dumps({"index": path.name, "top": spec.top, "crops": crops.name}))
+    write_json({"index": path.name, "top": spec.top, "crops": crops.name}, folder / CURRENT)
     return index
 
 
@@ -190,7 +191,6 @@ def write_atlas(out: Path, cells: list, missing: str | None = None) -> list[Path
              "receptive field px": index.receptive_field if index is not None else None,
              "steps": settings0["steps"] or "the presets'"}
     json_path = out / "atlas.json"
-    from ..provenance import run_info, write_json
 
     write_json({**atlas.as_json(rows, **about), "skipped_images": index.skipped if index is not None else [],
                 "incomplete": missing, **run_info()}, json_path)
