@@ -16,11 +16,10 @@ from invert import priors as prior_registry
 
 from . import metrics, objectives
 from .energies import Energy
-from .errors import SettingError
 from .engine import FitResult
 from .module_priors import as_prior
 from .objectives import Hooked, Objective
-from .preimages import MAXIMIZE, Judges, maximize_objective, recipe
+from .preimages import MAXIMIZE, Judges, check_target, maximize_objective, recipe
 
 # the photo is clamped this far inside (0, 1) before its logit (Horama's 1e-3): pure black or white would be
 # infinitely far out, and the sigmoid's gradient there is 1e-3 of its peak, so those pixels move little
@@ -84,16 +83,6 @@ def photo_distance(photo: torch.Tensor) -> objectives.PixelPenalty:
     return objectives.PixelPenalty(PhotoDistance(photo), "photo_distance")
 
 
-def check_photo(photo: torch.Tensor, size: tuple[int, int]) -> None:
-    """Refuse a photo that is not one 3-channel image in [0, 1] at the model's input size (H, W)."""
-    if not isinstance(photo, torch.Tensor) or tuple(photo.shape) != (1, 3, *size):
-        shape = "×".join(map(str, photo.shape)) if isinstance(photo, torch.Tensor) else type(photo).__name__
-        raise SettingError("from_image", f"must be a 1×3×{size[0]}×{size[1]} image (preimages.prepare_target "
-                                         f"makes one from a file); got {shape}")
-    if not bool(torch.isfinite(photo).all()) or photo.min() < 0 or photo.max() > 1:
-        raise SettingError("from_image", "must hold values in [0, 1]")
-
-
 def seeded_prior(prior: str | nn.Module, photo: torch.Tensor, size: tuple[int, int], seed: int
                  ) -> tuple[Seeded, str, dict[str, Any]]:
     """`prior` started at `photo`, its name for the record, and the objective settings of its recipe (a named
@@ -125,7 +114,7 @@ def accentuate(judges: Judges, goal: Objective, photo: torch.Tensor, prior: str 
     the `weight`) and the fit.
     """
     size = tuple(judges.model.input_size[1:])
-    check_photo(photo, size)
+    check_target(photo, judges.model, "from_image")
     seeded, name, settings = seeded_prior(prior, photo, size, seed)
     seeded.fit_defaults["steps"] = STEPS
     target = goal + weight * photo_distance(photo)

@@ -25,10 +25,9 @@ from torch import nn
 
 from . import atlas, images, objectives, operations, tasks, zoo
 from .direction import Direction
-from .errors import SettingError
 from .objectives import Objective
 from .operations import PreImage, Restored, Unit, Visualization
-from .preimages import Judges, prepare_target, transfer_model_name
+from .preimages import Judges, check_target, prepare_target, transfer_model_name
 from .scores import Scores, verdict
 
 Model = zoo.LoadedModel | str | nn.Module
@@ -106,12 +105,7 @@ def preimage(model: Model, image: Image, layer: str, prior: Any = "dip", *, pres
 def _target(image: Image, loaded: zoo.LoadedModel, name: str = "image") -> torch.Tensor:
     """The photo as the model sees it: a file or skimage:NAME prepared by its preprocessing, or a tensor checked
     (`name`: the argument it came as, for the error)."""
-    if not isinstance(image, torch.Tensor):
-        return prepare_target(str(image), loaded)[0]
-    if image.dim() != 4 or image.shape[:2] != (1, 3) or tuple(image.shape[1:]) != tuple(loaded.input_size):
-        raise SettingError(name, f"is a tensor of shape {tuple(image.shape)}; give 1×{'×'.join(map(str, loaded.input_size))} "
-                                    "in [0, 1] (the model's input size), or a file to prepare")
-    return image
+    return check_target(image, loaded, name) if isinstance(image, torch.Tensor) else prepare_target(str(image), loaded)[0]
 
 
 def restore(image: Image, task: tasks.RestorationTask | str, prior: Any = None, *, preset: str | None = None,

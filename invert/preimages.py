@@ -20,6 +20,7 @@ from invert.zoo import LoadedModel, NormStatistics
 from . import images, memory, metrics, objectives
 from .defaults import RESTARTS, STALL_RATIO
 from .diversity import batch_similarity
+from .errors import SettingError
 from .engine import Callback, FitConfig, FitResult, bf16_pays, fit, resolve_device
 from .inversion import classify, top1
 from .module_priors import as_prior
@@ -64,6 +65,19 @@ def prepare_target(spec: str, loaded: LoadedModel) -> tuple[torch.Tensor, list[s
         notes.append(f"image {x.shape[-1]}×{x.shape[-2]} resized and centre-cropped to "
                      f"{target.shape[-1]}×{target.shape[-2]} as {loaded.name}'s preprocessing says")
     return target, notes
+
+
+def check_target(image: torch.Tensor, loaded: LoadedModel, name: str) -> torch.Tensor:
+    """`image` when it is one 3-channel picture in [0, 1] at the model's input size; else a SettingError naming
+    `name`, the argument it came as."""
+    size = tuple(loaded.input_size)
+    if not isinstance(image, torch.Tensor) or tuple(image.shape) != (1, *size):
+        shape = "×".join(map(str, image.shape)) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise SettingError(name, f"must be a 1×{'×'.join(map(str, size))} image in [0, 1] (the model's input size; "
+                                 f"a file or skimage:NAME is prepared to one); got {shape}")
+    if not bool(torch.isfinite(image).all()) or image.min() < 0 or image.max() > 1:
+        raise SettingError(name, "must hold values in [0, 1]")
+    return image
 
 
 def recipe(prior: str, preset: str | None = None, task: str = PRESET) -> tuple[str, dict[str, Any]]:
