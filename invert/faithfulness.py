@@ -13,8 +13,8 @@ from fitting (as captum keeps evaluation apart), each defined in docs/faithfulne
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Sequence
 
 import torch
 
@@ -160,6 +160,30 @@ class Faithfulness:
         return {"path_similarity": None if self.path is None else self.path.summary,
                 "path_by_layer": None if self.path is None else self.path.layers,
                 "spectrum_distance_db": self.spectrum.distance_db, "spectral_slope": self.spectrum.slope}
+
+
+@dataclass(frozen=True)
+class FaithfulnessScores:
+    """A picture's faithfulness as a result holds it (`Faithfulness.as_record`'s numbers, typed), with a batch's
+    seed agreement where there is one; read back from a record with `from_record`."""
+
+    path_similarity: float | None = None
+    path_by_layer: dict[str, float] | None = None
+    spectrum_distance_db: float | None = None
+    spectral_slope: float | None = None
+    seed_agreement: dict[str, Any] | None = None  # recognized, seeds, spread (maximize batches)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any] | FaithfulnessScores | None) -> FaithfulnessScores | None:
+        if record is None or isinstance(record, cls):
+            return record
+        return cls(**{f.name: record.get(f.name) for f in fields(cls)})
+
+    def as_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        if self.seed_agreement is None:  # as records wrote it: only batches have one
+            del record["seed_agreement"]
+        return record
 
 
 _pools: dict[tuple[str, tuple[int, ...]], tuple[torch.Tensor, torch.Tensor]] = {}

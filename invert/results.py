@@ -17,7 +17,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, TypeVar
 
 from .provenance import check_schema, stamp, write_json
 
@@ -36,10 +36,10 @@ def in_memory() -> Any:
     return field(default=None, metadata={"json": False}, repr=False)
 
 
-def optional() -> Any:
-    """A number that only some results have (a judge's, a batch's): left out of JSON when it is None, as
-    records of earlier versions left it out."""
-    return field(default=None, metadata={"omit_none": True})
+def optional(read: Callable[[Any], Any] | None = None) -> Any:
+    """A value that only some results have (a judge's, a batch's): left out of JSON when it is None, as records
+    of earlier versions left it out. `read` makes the typed value of what JSON holds (a nested record)."""
+    return field(default=None, metadata={"omit_none": True, "read": read})
 
 
 def _plain(value: Any) -> Any:
@@ -84,9 +84,9 @@ class Result:
         """The result a record describes (of this version or an earlier one); `in_memory_fields` adds what JSON
         does not hold (image, fit)."""
         check_schema(data, f"a {cls.kind} record")
-        known = {f.name for f in cls.json_fields()}
-        return cls(**{k: v for k, v in data.items() if k in known}, **in_memory_fields,
-                   extra={k: v for k, v in data.items() if k not in known and k != "schema"})
+        readers = {f.name: f.metadata.get("read") or (lambda value: value) for f in cls.json_fields()}
+        return cls(**{k: readers[k](v) for k, v in data.items() if k in readers}, **in_memory_fields,
+                   extra={k: v for k, v in data.items() if k not in readers and k != "schema"})
 
     def save(self, folder: str | os.PathLike) -> Path:
         """image.png (a batch side by side) and result.json in `folder` (made if missing); returns the folder.

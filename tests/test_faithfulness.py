@@ -80,5 +80,5 @@ def test_a_batch_of_seeds_gets_its_agreement_and_the_facade_its_scores(run_cli, 
     agreement = json.loads((tmp_path / "m" / "result.json").read_text())["records"][0]["faithfulness"]["seed_agreement"]
     assert agreement["seeds"] == 2 and 0 <= agreement["recognized"] <= 2 and agreement["spread"] >= 0
     v = invert.visualize(lite0, "blocks.2:3", prior="tv", steps=2, score=True)
-    assert v.faithfulness["path_similarity"] is not None and math.isfinite(v.faithfulness["spectral_slope"])
+    assert v.faithfulness.path_similarity is not None and math.isfinite(v.faithfulness.spectral_slope)
     assert invert.visualize(lite0, "blocks.2:3", prior="tv", steps=2).faithfulness is None  # scoring only when asked

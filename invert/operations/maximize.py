@@ -15,6 +15,7 @@ from ..cell_scores import MaximizeScores
 from ..direction import Direction, weights_label, weights_vector
 from ..errors import InvertError, SettingError
 from ..objectives import Objective
+from ..faithfulness import FaithfulnessScores
 from ..results import Result, in_memory, optional
 from .base import (Operation, StudyError, common, expand_images, judges_for, listed, load_model,
                    read_model_and_layers, read_recipe, read_whole, register)
@@ -75,7 +76,7 @@ class Visualization(Result):
     params: int | None = None
     seconds: float = 0.0
     steps_run: int = 0
-    faithfulness: dict[str, Any] | None = optional()  # spectrum, path similarity (faithfulness.py)
+    faithfulness: FaithfulnessScores | None = optional(FaithfulnessScores.from_record)  # spectrum, path, seeds
     from_image: str | None = optional()  # accentuation: the photo it was grown from
     photo_activation: float | None = optional()  # … the unit's activation on that photo
     ssim_to_photo: float | None = optional()  # … and how close the accentuated image stays to it

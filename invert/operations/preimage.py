@@ -10,6 +10,7 @@ import torch
 from .. import images, tasks
 from ..cell_scores import PreImageScores
 from ..defaults import RESTARTS
+from ..faithfulness import FaithfulnessScores
 from ..results import Result, in_memory, optional
 from .base import Operation, common, judges_for, read_images, read_model_and_layers, read_recipe, register
 
@@ -49,7 +50,7 @@ class PreImage(Result):
     params: int | None = None
     seconds: float = 0.0
     steps_run: int = 0
-    faithfulness: dict[str, Any] | None = optional()  # path similarity to the photo, spectrum (faithfulness.py)
+    faithfulness: FaithfulnessScores | None = optional(FaithfulnessScores.from_record)  # path to the photo, spectrum
     target: torch.Tensor | None = in_memory()  # the photo as the model sees it
     scores: Scores | None = in_memory()  # `invert.score` of the image against the photo's class
 
