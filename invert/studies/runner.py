@@ -127,10 +127,11 @@ def run_study(spec: Spec, out: Path, *, workers: int = 1, threads: int | None = 
     `progress(done, total)` is called after each cell."""
     if executor not in EXECUTORS:
         raise InvertError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    check_size(spec, "the study")
+    check_size(spec, "the study")  # as read (spec_of checked it too); again below with what prepare adds
     if executor != "ray":
         resolve_device(spec.device)  # here, before any work: a CUDA spec on a machine without one is refused
     operations.get(spec.task).prepare(spec, out)  # before the cells: an atlas's accentuation cells need its examples
+    check_size(spec, "the study")
     todo_all = spec.cells()
     record_spec(out, spec)  # what a report of this folder compares its cells with (INCOMPLETE until all are done)
     done = read_manifest(out)
