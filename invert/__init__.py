@@ -47,7 +47,8 @@ _EXPORTS = {
     "InvertError": "errors",
     "SettingError": "errors",
 }
-_SUBPACKAGES = ("operations", "priors", "studies", "tasks", "zoo")  # `invert.zoo.load(...)` after a plain `import invert`
+# `invert.zoo.load(...)` after a plain `import invert` (any other module of the package loads on first use too)
+_SUBPACKAGES = ("operations", "priors", "studies", "tasks", "zoo")
 
 __all__ = [*sorted(_EXPORTS), *_SUBPACKAGES, "__version__"]
 

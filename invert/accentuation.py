@@ -17,9 +17,8 @@ from invert import priors as prior_registry
 from . import metrics, objectives
 from .energies import Energy
 from .engine import FitResult
-from .module_priors import as_prior
 from .objectives import Hooked, Objective
-from .preimages import MAXIMIZE, Judges, check_target, maximize_objective, recipe
+from .preimages import MAXIMIZE, Judges, build_prior, check_target, maximize_objective
 
 # the photo is clamped this far inside (0, 1) before its logit (Horama's 1e-3): pure black or white would be
 # infinitely far out, and the sigmoid's gradient there is 1e-3 of its peak, so those pixels move little
@@ -83,17 +82,6 @@ def photo_distance(photo: torch.Tensor) -> objectives.PixelPenalty:
     return objectives.PixelPenalty(PhotoDistance(photo), "photo_distance")
 
 
-def seeded_prior(prior: str | nn.Module, photo: torch.Tensor, size: tuple[int, int], seed: int
-                 ) -> tuple[Seeded, str, dict[str, Any]]:
-    """`prior` started at `photo`, its name for the record, and the objective settings of its recipe (a named
-    prior's `maximize` recipe; a module's: none)."""
-    if isinstance(prior, str):
-        preset, settings = recipe(prior, None, MAXIMIZE)
-        built = prior_registry.create(prior, channels=3, size=size, preset=preset, seed=seed)
-        return Seeded(built, photo), prior, settings
-    return Seeded(as_prior(prior, size, batch=1, preset=None, prior_settings=None), photo), type(prior).__name__, {}
-
-
 def unit_activation(judges: Judges, goal: Objective, image: torch.Tensor) -> float:
     """The goal's unit activation on `image` as the model sees it (no transforms)."""
     with Hooked(judges.model, goal) as energy, torch.no_grad():
@@ -113,9 +101,11 @@ def accentuate(judges: Judges, goal: Objective, photo: torch.Tensor, prior: str 
     the record (maximize_objective's, plus the goal's `photo_activation` on the photo itself, `ssim_to_photo` and
     the `weight`) and the fit.
     """
-    size = tuple(judges.model.input_size[1:])
     check_target(photo, judges.model, "from_image")
-    seeded, name, settings = seeded_prior(prior, photo, size, seed)
+    # a named prior with its `maximize` recipe (memory checked first), a module as it is; started at the photo
+    built, name, _, settings = build_prior(prior, None, MAXIMIZE, judges.model, seed=seed, batch=1,
+                                           prior_settings=None, device=device)
+    seeded = Seeded(built, photo)
     seeded.fit_defaults["steps"] = STEPS
     target = goal + weight * photo_distance(photo)
     image, record, result = maximize_objective(judges, target, seeded, steps=steps, seed=seed, device=device,

@@ -54,7 +54,8 @@ def visualize(model: Model, units: str | Direction | Objective | Sequence[str | 
               prior: Any = "fourier", *,
               preset: str | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
               score: bool = False, progress: bool = False, batch: int = 1, diversity: float = 0.0,
-              recipe: tasks.Recipe | None = None, from_image: Image | None = None) -> Visualization | list[Visualization]:
+              recipe: tasks.Recipe | None = None, from_image: Image | None = None
+              ) -> Visualization | list[Visualization]:
     """The image `prior` (a name, or a generator module) can make that most excites each unit (activation
     maximization): "LAYER:CHANNEL[@Y,X]", "LOGITS:CLASS", an `invert.Direction`, or any objective written with
     `invert.objectives` (`unit("blocks.5:3") - 50 * diversity()`, also as that text); a list gives a list.
@@ -105,7 +106,9 @@ def preimage(model: Model, image: Image, layer: str, prior: Any = "dip", *, pres
 def _target(image: Image, loaded: zoo.LoadedModel, name: str = "image") -> torch.Tensor:
     """The photo as the model sees it: a file or skimage:NAME prepared by its preprocessing, or a tensor checked
     (`name`: the argument it came as, for the error)."""
-    return check_target(image, loaded, name) if isinstance(image, torch.Tensor) else prepare_target(str(image), loaded)[0]
+    if isinstance(image, torch.Tensor):
+        return check_target(image, loaded, name)
+    return prepare_target(str(image), loaded)[0]
 
 
 def restore(image: Image, task: tasks.RestorationTask | str, prior: Any = None, *, preset: str | None = None,
@@ -141,8 +144,8 @@ class Atlas:
 
 
 def layer_atlas(model: Model, layer: str, units: Sequence[int], priors: Sequence[str] = ("fourier",), *,
-                images: str | os.PathLike | Sequence[str | os.PathLike] = (), top: int = 6, batch: int = 8, steps: int | None = None,
-                seed: int = 0, device: str = "auto", out: str | os.PathLike = "runs/atlas",
+                images: str | os.PathLike | Sequence[str | os.PathLike] = (), top: int = 6, batch: int = 8,
+                steps: int | None = None, seed: int = 0, device: str = "auto", out: str | os.PathLike = "runs/atlas",
                 accentuate: bool = False) -> Atlas:
     """Every unit of `units` rendered under each prior, `batch` per fit, beside the `top` photos of `images`
     (a folder, glob or skimage:NAME, or a list of them) that drive it most, written to `out` (a study folder: run

@@ -208,7 +208,7 @@ class _Guard:
             return True
         if not math.isfinite(loss) and step == 0:  # nothing has been updated yet: the inputs are at fault
             raise NotFiniteError("the energy is not finite before the first step: the model's weights, the "
-                                     "target or the prior's settings hold NaN or infinite values")
+                                 "target or the prior's settings hold NaN or infinite values")
         if not math.isfinite(loss):
             raise NotFiniteError(f"the loss is not finite at step {step}; lower the learning rate (lr)")
         # checkpoints start after a warm-up: Adam's first steps may raise the loss for a while

@@ -113,8 +113,9 @@ def is_coarse(layers: Sequence[str], model: LoadedModel) -> bool:
     return all(len(s) < 4 or s[-1] * COARSE_STRIDE <= model.input_size[-1] for s in shapes)
 
 
-def _prior(prior: str | nn.Module, preset: str | None, task: str, model: LoadedModel, *, seed: int, batch: int,
-           prior_settings: dict[str, Any] | None, device: str) -> tuple[nn.Module, str, str | None, dict[str, Any]]:
+def build_prior(prior: str | nn.Module, preset: str | None, task: str, model: LoadedModel, *, seed: int,
+                batch: int, prior_settings: dict[str, Any] | None, device: str
+                ) -> tuple[nn.Module, str, str | None, dict[str, Any]]:
     """The prior to fit, its name (a module's: its class) and preset for the record, and its recipe's objective
     settings. A name is built from its preset (B members, seeds seed…seed + B − 1); a module
     (`module_priors.as_prior`) is fitted as it is, under the caller's `objective` settings alone."""
@@ -141,7 +142,7 @@ def _fit(prior: str | nn.Module, preset: str | None, task: str, model: LoadedMod
          ) -> tuple[torch.Tensor, dict[str, Any], Hooked, FitResult, Callable[[int], tuple[torch.Tensor, FitResult]]]:
     """Fit `prior` to maximize `goal` plus the recipe's terms, as one `Hooked` energy. Returns the image, the
     record, the energy (its hooks on; the caller removes them), the fit, and a function that runs it on."""
-    fitted_prior, prior_name, preset_name, settings = _prior(prior, preset, task, model, seed=seed, batch=batch,
+    fitted_prior, prior_name, preset_name, settings = build_prior(prior, preset, task, model, seed=seed, batch=batch,
                                                              prior_settings=prior_settings, device=device)
     settings.update(objective or {})
     model.model.to(resolve_device(device))  # once: a no-op for every later fit on the same device
@@ -328,7 +329,7 @@ def maximize_objective(judges: Judges, goal: Objective, prior: str | nn.Module, 
                        objective: dict[str, Any] | None = None, fit_settings: dict[str, Any] | None = None,
                        prior_settings: dict[str, Any] | None = None, batch: int = 1
                        ) -> tuple[torch.Tensor, dict[str, Any], FitResult]:
-    """The image `prior` (a registered name, or a generator module: see `_prior`) can make that maximizes `goal`
+    """The image `prior` (a registered name, or a generator module: see `build_prior`) can make that maximizes `goal`
     (any `objectives.Objective`), under the prior's `maximize` recipe, which `objective` overrides as in
     `invert_layer`; `batch` > 1 fits that many images at once (seeds seed, seed + 1, …), for objectives over a
     batch (`objectives.diversity`).

@@ -37,7 +37,7 @@ class Problem:
     noise_estimate: stopping.NoiseEstimate | None = None  # denoising: estimated once, from the observation
     known: torch.Tensor | None = None  # inpainting: 1×1×H×W, 1 where the observation's pixel is known
     # what `restore` fits it with when not told: the task's default prior, and each prior's preset for the task
-    # where it is not named after the task (a task's `build` sets both)
+    # where it is not named after the task (a task's `problem` sets both)
     default_prior: str = "dip"
     presets: dict[str, str] = field(default_factory=dict)
 

@@ -5,13 +5,14 @@ before they sleep. Two or three `invert` processes on two cores then burn each o
 and every one of them crawls (18–30× slower instead of 2–3×). Two changes, chosen by measurement
 (bench/results/thread_policy_probe*.json, docs/speed.md):
 
-- `prepare`, before torch loads (at the command line's start, at `import invert`): idle threads spin briefly (GOMP_SPINCOUNT) instead of for milliseconds.
+- `prepare`, before torch loads (at `import invert`, so at the command line's start too): idle threads spin
+  briefly (GOMP_SPINCOUNT) instead of for milliseconds.
   Not at all (OMP_WAIT_POLICY=PASSIVE) made two threads slower than one even alone: waking a sleeping
   thread costs more than the work between two parallel regions here.
 - `choose`: as many threads as there are cores that other processes left free, measured while this process
   starts (CPU time of the whole machine less this process's own, over the seconds torch takes to import).
 
-The command line chooses at start (`choose`, then torch.set_num_threads); the library chooses at its first fit
+The command line chooses at start (`set_threads` with its --threads); the library chooses at its first fit
 (`apply`, from `invert.fit`), once per process, unless a choice was made already: by `set_threads`, by the
 command line or the tests (`choose`), or by the OMP_NUM_THREADS variable. A bare `torch.set_num_threads` is
 not seen (torch does not say whether its count was set or is its default): call `set_threads` instead.

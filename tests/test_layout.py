@@ -251,8 +251,8 @@ LAYERS = [
     ["invert.objectives", "invert.transforms", "invert.direction", "invert.diversity", "invert.inversion"],
     ["invert.engine", "invert.energies", "invert.physics", "invert.stopping", "invert.memory", "invert.module_priors"],
     ["invert.priors", "invert.zoo"],
-    ["invert.errors", "invert.threads", "invert.files", "invert.defaults", "invert.provenance", "invert.images",
-     "invert.metrics", "invert.cell_scores", "invert.results"],
+    ["invert.errors", "invert.suggest", "invert.threads", "invert.files", "invert.defaults", "invert.provenance",
+     "invert.images", "invert.metrics", "invert.cell_scores", "invert.results"],
 ]
 
 

@@ -12,5 +12,6 @@ from .restore import RestoreOperation, Restored  # noqa: E402
 from .atlas import AtlasBatch, AtlasOperation  # noqa: E402
 
 __all__ = ["AtlasBatch", "AtlasOperation", "MaximizeOperation", "Operation", "PreImage", "PreImageOperation",
-           "RestoreOperation", "Restored", "StudyError", "Unit", "Visualization", "available", "check_unit", "expand_images", "first_layer", "get",
-           "judges_for", "load_model", "register", "remember_model", "unit_count", "unregister"]
+           "RestoreOperation", "Restored", "StudyError", "Unit", "Visualization", "available", "check_unit",
+           "expand_images", "first_layer", "get", "judges_for", "load_model", "register", "remember_model",
+           "unit_count", "unregister"]

@@ -1,5 +1,6 @@
-"""Atlas: every unit of a layer rendered under several priors beside the photos that drive it. A study task: a cell is a batch of units under one prior and seed, so that an atlas resumes
-after a kill and runs on Ray like any study. Before the cells, the dataset examples' index is built (or read
+"""Atlas: every unit of a layer rendered under several priors beside the photos that drive it. A study task: a
+cell is a batch of units under one prior and seed, so that an atlas resumes after a kill and runs on Ray like
+any study. Before the cells, the dataset examples' index is built (or read
 from the folder's cache); after them, atlas.json and atlas.html are written beside the study's report.
 
     task = "atlas"
@@ -191,7 +192,6 @@ def write_atlas(out: Path, cells: list, missing: str | None = None) -> list[Path
              "receptive field px": index.receptive_field if index is not None else None,
              "steps": settings0["steps"] or "the presets'"}
     json_path = out / "atlas.json"
-
     write_json({**atlas.as_json(rows, **about), "skipped_images": index.skipped if index is not None else [],
                 "incomplete": missing, **run_info()}, json_path)
     return [json_path, atlas_page.write(out, rows, crops, about, missing)]

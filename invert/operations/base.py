@@ -7,13 +7,13 @@ specs and reports follow from the registry).
 """
 from __future__ import annotations
 
-import difflib
 import glob
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import images, tasks, zoo
 from ..errors import InvertError, SettingError
+from ..suggest import unknown
 
 if TYPE_CHECKING:
     from ..preimages import Judges
@@ -87,9 +87,7 @@ def available() -> list[str]:
 def get(name: str) -> Operation:
     """The operation called `name`; an unknown name lists the known ones."""
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), _REGISTRY, n=2)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise InvertError(f"unknown task {name!r}{hint}; known: {', '.join(_REGISTRY)}")
+        raise unknown("task", name, _REGISTRY)
     return _REGISTRY[name]
 
 

@@ -158,6 +158,7 @@ class RestorationTask(Settings):
 
         cls.problem = problem
 
+
 def settings_of(task: type[Settings]) -> dict[str, Setting]:
     """A task class's settings, by field name, in declaration order."""
     return {f.name: f.metadata["setting"] for f in dataclasses.fields(task) if "setting" in f.metadata}

@@ -1,9 +1,7 @@
 """One registry for restoration tasks, as priors have theirs: `register` a class, `get` it by name."""
 from __future__ import annotations
 
-import difflib
-
-from ..errors import InvertError
+from ..suggest import unknown
 from .base import RestorationTask
 
 _REGISTRY: dict[str, type[RestorationTask]] = {}
@@ -23,9 +21,7 @@ def available() -> list[str]:
 def get(name: str) -> type[RestorationTask]:
     """The task class called `name`; an unknown name lists the known ones."""
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, _REGISTRY, n=2)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise InvertError(f"unknown restoration {name!r}{hint}; known: {', '.join(_REGISTRY)}")
+        raise unknown("restoration", name, _REGISTRY)
     return _REGISTRY[name]
 
 
